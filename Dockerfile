@@ -1,0 +1,32 @@
+# Comptoir: CPU-only image, non-root, model and search index built into the image.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    COMPTOIR_DATA_DIR=/data \
+    COMPTOIR_NLU_MODEL_DIR=/opt/comptoir/models/nlu \
+    COMPTOIR_KB_INDEX_DIR=/data/index \
+    COMPTOIR_ADMIN_HOST=0.0.0.0 \
+    COMPTOIR_ADMIN_PORT=8080
+
+RUN useradd --create-home --uid 10001 comptoir \
+    && mkdir -p /data /opt/comptoir \
+    && chown comptoir:comptoir /data /opt/comptoir
+
+WORKDIR /opt/comptoir/src
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY nlu ./nlu
+COPY knowledge_base ./knowledge_base
+RUN pip install ".[postgres]"
+
+USER comptoir
+# Train the default intent model now, so a container starts answering at once.
+RUN comptoir nlu train --data /opt/comptoir/src/nlu/data/train --out /opt/comptoir/models/nlu
+
+VOLUME ["/data"]
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["comptoir", "check", "--quiet"]
+CMD ["comptoir", "run"]

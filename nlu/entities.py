@@ -1,0 +1,197 @@
+"""Entity extraction for `tool` and `sector`: lookup tables, synonyms, regexes, fuzzy match.
+
+A gazetteer is built from the training data: lookup values, synonym variants, and every
+entity annotated in the examples. Matching is on folded token n-grams (longest first), then
+a typo-tolerant pass (Damerau-Levenshtein, one edit for short names, two for long ones) on
+what is left. Values are normalised to the canonical name (`gmal` -> `Gmail`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+from rapidfuzz.distance import DamerauLevenshtein
+
+from .text import Token, fold, tokenize
+from .training_data import TrainingData
+
+MAX_NGRAM = 5
+# Folded words never read as an entity on their own, even when a lookup table lists them:
+# everyday words ("carte", "site") and vendor names that alone are ambiguous ("google").
+STOPWORDS = frozenset(
+    """
+    a au aux avec c ce ces cette de des du en et je la le les leur lui ma mais me mes mon ne
+    ni nos notre nous on ou par pas pour qu que qui sa se ses son sur ta te tes ton tu un
+    une vos votre vous y est suis sont ai as avez ont faire fait mail mails site sites page
+    pages carte cartes compte comptes appli application logiciel outil outils google
+    microsoft apple orange free sfr bonjour merci oui non ok bien tout
+    tous
+    """.split()
+)
+
+
+@dataclass(frozen=True)
+class Entity:
+    entity: str
+    value: str
+    text: str
+    start: int
+    end: int
+    confidence: float
+    extractor: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class EntityExtractor:
+    def __init__(
+        self,
+        gazetteer: dict[str, dict[tuple[str, ...], str]],
+        regexes: dict[str, list[str]] | None = None,
+    ) -> None:
+        # entity -> folded token tuple -> canonical value
+        self.gazetteer = gazetteer
+        self._regexes = {
+            name: [re.compile(p, re.IGNORECASE) for p in patterns]
+            for name, patterns in (regexes or {}).items()
+        }
+        # Fuzzy candidates: single keys of 4+ characters, by entity.
+        self._fuzzy_keys: dict[str, list[str]] = {
+            entity: sorted({" ".join(k) for k in keys if len(" ".join(k)) >= 4})
+            for entity, keys in gazetteer.items()
+        }
+
+    @classmethod
+    def from_training_data(
+        cls, data: TrainingData, entities: Iterable[str] | None = None
+    ) -> EntityExtractor:
+        wanted = set(entities) if entities is not None else None
+        gazetteer: dict[str, dict[tuple[str, ...], str]] = {}
+
+        def add(entity: str, surface: str, value: str) -> None:
+            if wanted is not None and entity not in wanted:
+                return
+            key = tuple(fold(surface).split())
+            if not key or (len(key) == 1 and key[0] in STOPWORDS):
+                return
+            gazetteer.setdefault(entity, {}).setdefault(key, value)
+
+        canonical_entity: dict[str, str] = {}
+        for example in data.examples:
+            for span in example.entities:
+                add(span.entity, example.text[span.start : span.end], span.value)
+                canonical_entity.setdefault(fold(span.value), span.entity)
+        for entity, values in data.lookups.items():
+            for value in values:
+                canonical = data.synonyms.get(" ".join(value.lower().split()), value)
+                add(entity, value, canonical)
+                add(entity, canonical, canonical)
+                canonical_entity.setdefault(fold(canonical), entity)
+        for variant, canonical in data.synonyms.items():
+            entity = canonical_entity.get(fold(canonical))
+            if entity is not None:
+                add(entity, variant, canonical)
+                add(entity, canonical, canonical)
+        regexes = {k: v for k, v in data.regexes.items() if wanted is None or k in wanted}
+        return cls(gazetteer, regexes)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "gazetteer": {
+                entity: [[list(k), v] for k, v in sorted(keys.items())]
+                for entity, keys in self.gazetteer.items()
+            },
+            "regexes": {k: [p.pattern for p in v] for k, v in self._regexes.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, payload: dict) -> EntityExtractor:  # type: ignore[type-arg]
+        gazetteer = {
+            entity: {tuple(k): v for k, v in pairs}
+            for entity, pairs in payload["gazetteer"].items()
+        }
+        return cls(gazetteer, payload.get("regexes", {}))
+
+    def extract(self, text: str) -> list[Entity]:
+        tokens = tokenize(text)
+        found: list[Entity] = []
+        taken = [False] * len(tokens)
+        self._exact(text, tokens, taken, found)
+        self._fuzzy(text, tokens, taken, found)
+        self._regex(text, found)
+        return sorted(found, key=lambda e: e.start)
+
+    def _exact(
+        self, text: str, tokens: list[Token], taken: list[bool], found: list[Entity]
+    ) -> None:
+        for size in range(min(MAX_NGRAM, len(tokens)), 0, -1):
+            for i in range(len(tokens) - size + 1):
+                if any(taken[i : i + size]):
+                    continue
+                key = tuple(t.text for t in tokens[i : i + size])
+                for entity, keys in self.gazetteer.items():
+                    value = keys.get(key)
+                    if value is None:
+                        continue
+                    start, end = tokens[i].start, tokens[i + size - 1].end
+                    found.append(Entity(entity, value, text[start:end], start, end, 1.0, "lookup"))
+                    taken[i : i + size] = [True] * size
+                    break
+
+    def _fuzzy(
+        self, text: str, tokens: list[Token], taken: list[bool], found: list[Entity]
+    ) -> None:
+        for size in (2, 1):
+            for i in range(len(tokens) - size + 1):
+                if any(taken[i : i + size]):
+                    continue
+                window = tokens[i : i + size]
+                if all(t.text in STOPWORDS or t.text.isdigit() for t in window):
+                    continue
+                query = " ".join(t.text for t in window)
+                if len(query) < 5:
+                    continue
+                best = self._closest(query)
+                if best is None:
+                    continue
+                entity, key, distance = best
+                start, end = window[0].start, window[-1].end
+                confidence = round(1.0 - distance / max(len(key), 1), 3)
+                value = self.gazetteer[entity][tuple(key.split())]
+                found.append(
+                    Entity(entity, value, text[start:end], start, end, confidence, "fuzzy")
+                )
+                taken[i : i + size] = [True] * size
+
+    def _closest(self, query: str) -> tuple[str, str, int] | None:
+        allowed = 1 if len(query) < 9 else 2
+        best: tuple[str, str, int] | None = None
+        for entity, keys in self._fuzzy_keys.items():
+            for key in keys:
+                if abs(len(key) - len(query)) > allowed or key[0] != query[0]:
+                    continue
+                distance = DamerauLevenshtein.distance(query, key, score_cutoff=allowed)
+                if distance <= allowed and (best is None or distance < best[2]):
+                    best = (entity, key, distance)
+        return best
+
+    def _regex(self, text: str, found: list[Entity]) -> None:
+        for entity, patterns in self._regexes.items():
+            for pattern in patterns:
+                for match in pattern.finditer(text):
+                    if any(e.start < match.end() and match.start() < e.end for e in found):
+                        continue
+                    found.append(
+                        Entity(
+                            entity,
+                            match.group(0),
+                            match.group(0),
+                            match.start(),
+                            match.end(),
+                            1.0,
+                            "regex",
+                        )
+                    )

@@ -1,0 +1,194 @@
+"""A trained NLU model: intent classifier + entity extractor + what it was built from.
+
+Saved as a versioned folder (`nlu-model.json` manifest, classifier weights, gazetteer). The
+manifest records the encoder id, the training-data hash, the label set and metrics; a model
+refuses to load under another encoder, because its vectors would mean something else.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .classifier import IntentClassifier, IntentScore
+from .encoder import Encoder, encode_query
+from .entities import Entity, EntityExtractor
+from .training_data import TrainingData
+from .vector_cache import encode_with_cache
+
+FORMAT_VERSION = 1
+MANIFEST = "nlu-model.json"
+ENTITY_TYPES = ("tool", "sector")
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    text: str
+    intent: str
+    confidence: float
+    entities: list[Entity] = field(default_factory=list)
+    ranking: list[IntentScore] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        """The `comptoir nlu parse --jsonl` contract."""
+        return {
+            "text": self.text,
+            "intent": self.intent,
+            "confidence": self.confidence,
+            "entities": [e.to_dict() for e in self.entities],
+        }
+
+    def entity_values(self, entity: str) -> list[str]:
+        return list(dict.fromkeys(e.value for e in self.entities if e.entity == entity))
+
+
+class Parser(Protocol):
+    """Anything that turns a message into a `ParseResult` (local model, Rasa server)."""
+
+    def parse(self, text: str, vector: np.ndarray | None = None) -> ParseResult: ...
+
+
+class ModelError(RuntimeError):
+    """The model folder cannot be used; the message says why and what to do."""
+
+
+@dataclass
+class NLUModel:
+    classifier: IntentClassifier
+    extractor: EntityExtractor
+    encoder: Encoder
+    manifest: dict[str, object]
+
+    @property
+    def intents(self) -> list[str]:
+        return self.classifier.classes
+
+    def parse(self, text: str, vector: np.ndarray | None = None) -> ParseResult:
+        if vector is None:
+            vector = encode_query(self.encoder, text)
+        ranking = self.classifier.rank(text, vector)
+        return ParseResult(
+            text, ranking[0].intent, ranking[0].confidence, self.extractor.extract(text), ranking
+        )
+
+    def parse_batch(self, texts: list[str], vectors: np.ndarray | None = None) -> list[ParseResult]:
+        if vectors is None:
+            vectors = self.encoder.encode_queries(texts)
+        probabilities = self.classifier.predict_proba(texts, vectors)
+        results = []
+        for text, row in zip(texts, probabilities, strict=True):
+            order = np.argsort(-row)[:5]
+            ranking = [
+                IntentScore(self.classifier.classes[i], round(float(row[i]), 4)) for i in order
+            ]
+            results.append(
+                ParseResult(
+                    text,
+                    ranking[0].intent,
+                    ranking[0].confidence,
+                    self.extractor.extract(text),
+                    ranking,
+                )
+            )
+        return results
+
+    def save(self, directory: Path) -> None:
+        """Write to a temporary sibling folder, then swap it in: a reader never sees half."""
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = directory.with_name(f".{directory.name}.tmp-{time.time_ns()}")
+        staging.mkdir()
+        self.classifier.save(staging)
+        (staging / "entities.json").write_text(
+            json.dumps(self.extractor.to_dict(), ensure_ascii=False), encoding="utf-8"
+        )
+        (staging / MANIFEST).write_text(
+            json.dumps(self.manifest, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+        backup = directory.with_name(f".{directory.name}.old-{time.time_ns()}")
+        if directory.exists():
+            directory.rename(backup)
+        staging.rename(directory)
+        if backup.exists():
+            _remove_tree(backup)
+
+    @classmethod
+    def load(cls, directory: Path, encoder: Encoder) -> NLUModel:
+        directory = Path(directory)
+        manifest_file = directory / MANIFEST
+        if not manifest_file.is_file():
+            raise ModelError(
+                f"{directory} n'est pas un modèle Comptoir (pas de {MANIFEST}). "
+                "Entraînez-en un avec `comptoir nlu train --data ... --out DIR`."
+            )
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise ModelError(
+                f"{directory} : format de modèle {manifest.get('format_version')} "
+                f"non pris en charge (attendu {FORMAT_VERSION}) ; réentraînez-le."
+            )
+        if manifest.get("encoder_id") != encoder.id:
+            raise ModelError(
+                f"{directory} a été entraîné avec l'encodeur "
+                f"{manifest.get('encoder_id')!r}, pas {encoder.id!r} ; réentraînez "
+                "le modèle ou changez COMPTOIR_ENCODER."
+            )
+        classifier = IntentClassifier.load(directory)
+        extractor = EntityExtractor.from_dict(
+            json.loads((directory / "entities.json").read_text(encoding="utf-8"))
+        )
+        return cls(classifier, extractor, encoder, manifest)
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def train_model(
+    data: TrainingData,
+    encoder: Encoder,
+    *,
+    cache_dir: Path | None = None,
+    on_encoded: Callable[[int], None] | None = None,
+    on_stage: Callable[[str, float], None] | None = None,
+    calibration_folds: int = 3,
+) -> NLUModel:
+    """Encode (with the vector cache), fit the classifier, build the gazetteer."""
+    started = time.perf_counter()
+    texts = data.texts()
+    vectors = encode_with_cache(encoder, texts, cache_dir, on_encoded)
+    encoded = time.perf_counter()
+    classifier = IntentClassifier.train(
+        texts, vectors, data.labels(), progress=on_stage, calibration_folds=calibration_folds
+    )
+    extractor = EntityExtractor.from_training_data(data)
+    manifest: dict[str, object] = {
+        "format_version": FORMAT_VERSION,
+        "kind": "comptoir-nlu",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "encoder_id": encoder.id,
+        "encoder_dim": encoder.dim,
+        "data_hash": data.content_hash(),
+        "intents": classifier.classes,
+        "n_examples": len(texts),
+        "examples_per_intent": dict(sorted(data.intent_counts().items())),
+        "entities": {k: len(v) for k, v in extractor.gazetteer.items()},
+        "n_features": classifier.featurizer.n_features,
+        "temperature": round(classifier.temperature, 4),
+        "timings_s": {
+            "encode": round(encoded - started, 2),
+            "fit": round(time.perf_counter() - encoded, 2),
+        },
+        "python": platform.python_version(),
+        "metrics": {},
+    }
+    return NLUModel(classifier, extractor, encoder, manifest)

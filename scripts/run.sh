@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up (if needed) and run Comptoir with the embedded defaults: SQLite, local chat when no
+# Telegram token is configured. Extra arguments go to `comptoir run`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/comptoir ] || scripts/setup.sh
+exec .venv/bin/comptoir run "$@"

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from nlu.entities import EntityExtractor
+from nlu.training_data import EntitySpan, Example, TrainingData
+
+
+def extractor() -> EntityExtractor:
+    data = TrainingData(
+        examples=[
+            Example(
+                "je veux quitter le mail de google",
+                "find_alternative",
+                (EntitySpan(19, 33, "tool", "Gmail"),),
+            ),
+            Example("je suis fleuriste", "greet", (EntitySpan(8, 17, "sector", "fleuriste"),)),
+        ],
+        synonyms={
+            "gmail": "Gmail",
+            "g mail": "Gmail",
+            "boulanger": "boulangerie",
+            "office 365": "Microsoft 365",
+            "whatsapp": "WhatsApp",
+        },
+        lookups={
+            "tool": ["Gmail", "Google Drive", "WhatsApp", "Microsoft 365", "Notion"],
+            "sector": ["boulangerie", "restaurant", "fleuriste"],
+        },
+    )
+    return EntityExtractor.from_training_data(data)
+
+
+def values(text: str) -> list[tuple[str, str, str]]:
+    return [(e.entity, e.value, e.text) for e in extractor().extract(text)]
+
+
+def test_lookup_values_are_found_case_and_accent_insensitively() -> None:
+    assert values("Un remplaçant pour GOOGLE DRIVE ?") == [("tool", "Google Drive", "GOOGLE DRIVE")]
+
+
+def test_synonyms_normalise_to_the_canonical_value() -> None:
+    assert values("je suis boulanger et j'ai office 365") == [
+        ("sector", "boulangerie", "boulanger"),
+        ("tool", "Microsoft 365", "office 365"),
+    ]
+
+
+def test_annotated_multiword_surface_becomes_a_synonym() -> None:
+    assert values("sortir du mail de google") == [("tool", "Gmail", "mail de google")]
+
+
+def test_typos_are_matched_fuzzily_with_lower_confidence() -> None:
+    found = extractor().extract("remplacer watsapp pour ma boulangrie")
+    assert [(e.value, e.extractor) for e in found] == [
+        ("WhatsApp", "fuzzy"),
+        ("boulangerie", "fuzzy"),
+    ]
+    assert all(0.7 < e.confidence < 1.0 for e in found)
+
+
+def test_offsets_point_into_the_original_text() -> None:
+    text = "Pour ma fleuriste, élégante : gmail"
+    for entity in extractor().extract(text):
+        assert text[entity.start : entity.end] == entity.text
+
+
+def test_ordinary_words_are_not_entities() -> None:
+    assert values("bonjour je voudrais un site pour vendre") == []
+    assert values("ok merci") == []
+
+
+def test_round_trip_through_dict() -> None:
+    original = extractor()
+    copy = EntityExtractor.from_dict(original.to_dict())
+    text = "gmal et google drive pour mon restaurant"
+    assert copy.extract(text) == original.extract(text)
