@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from knowledge_base.cli import app as kb_app
 from nlu.cli import app as nlu_app
 
 from .config import ConfigError, Settings
@@ -18,6 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(nlu_app, name="nlu", help="Compréhension du langage : entraîner, évaluer, analyser.")
+app.add_typer(kb_app, name="kb", help="Base de connaissances : valider, indexer, chercher.")
 
 
 @app.callback()

@@ -1,0 +1,187 @@
+"""`comptoir kb ...`: validate the content, (re)build the index, search it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from tqdm import tqdm
+
+from bot.config import Settings
+from nlu.encoder import Encoder, encode_query, make_encoder
+
+from .index import SearchIndexError, build_index, current_version
+from .loader import load_knowledge_base
+from .passages import Passage, faq_passages, knowledge_base_passages
+from .search import SearchIndex
+from .service import build_knowledge_index
+
+app = typer.Typer(help="Base de connaissances : valider, indexer, chercher.", no_args_is_help=True)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.obj if isinstance(ctx.obj, Settings) else Settings.from_env()
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    return typer.Exit(code=1)
+
+
+def _build_encoder(settings: Settings) -> Encoder:
+    # Building is batch work: use every core (a query at run time uses one).
+    threads = max(settings.encoder_threads, os.cpu_count() or 1)
+    return make_encoder(settings.encoder, settings.encoder_model, threads)
+
+
+def _progress_bar(total: int, label: str) -> tqdm:
+    return tqdm(total=total, desc=label, unit="passage", file=sys.stderr, leave=False, disable=None)
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Résultat en JSON.")] = False,
+) -> None:
+    """Vérifier tout le contenu : chaque problème avec son fichier et son champ."""
+    settings = _settings(ctx)
+    kb, problems = load_knowledge_base(settings.kb_content_dir)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {**kb.counts(), "errors": [p.to_dict() for p in problems]}, ensure_ascii=False
+            )
+        )
+    else:
+        counts = kb.counts()
+        typer.echo(
+            f"{counts['guides']} guides, {counts['tools']} outils dans "
+            f"{counts['categories']} catégories, {counts['checklists']} checklists, "
+            f"{counts['diagnostic_questions']} questions de diagnostic."
+        )
+        for problem in problems:
+            typer.secho(f"  ✗ {problem}", err=True, fg=typer.colors.RED)
+        typer.echo("Contenu valide." if not problems else f"{len(problems)} problème(s).")
+    if problems:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def reindex(ctx: typer.Context) -> None:
+    """Reconstruire l'index de recherche (incrémental, remplacement atomique)."""
+    settings = _settings(ctx)
+    encoder = _build_encoder(settings)
+    kb, problems = load_knowledge_base(settings.kb_content_dir)
+    if problems:
+        for problem in problems:
+            typer.secho(f"  ✗ {problem}", err=True, fg=typer.colors.RED)
+        raise _fail(
+            f"{len(problems)} problème(s) dans le contenu : l'index actuel reste en "
+            "service. Corrigez-les (comptoir kb validate) puis relancez."
+        )
+    passages = knowledge_base_passages(kb)
+    bar = _progress_bar(len(passages), "Indexation")
+    try:
+        manifest = build_knowledge_index(settings, encoder, kb, passages, progress=bar.update)
+    finally:
+        bar.close()
+    typer.echo(
+        f"Index {manifest['version']} : {manifest['passages']} passages "
+        f"({manifest['encoded_vectors']} encodés, {manifest['reused_vectors']} réutilisés) "
+        f"en {manifest['timings_s']['total']} s."
+    )  # type: ignore[index]
+
+
+@app.command()
+def build(
+    ctx: typer.Context,
+    docs: Annotated[
+        Path, typer.Option(help='FAQ en JSONL : {"id","title","text"[,"url"]} par ligne.')
+    ],
+    out: Annotated[Path, typer.Option(help="Dossier de l'index à créer ou mettre à jour.")],
+) -> None:
+    """Indexer n'importe quelle FAQ (import générique, benchmarks)."""
+    settings = _settings(ctx)
+    try:
+        passages: list[Passage] = faq_passages(docs)
+    except (OSError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    encoder = _build_encoder(settings)
+    bar = _progress_bar(len(passages), "Indexation")
+    try:
+        manifest = build_index(
+            passages, encoder, out, source=str(docs), kind="faq", progress=bar.update
+        )
+    finally:
+        bar.close()
+    typer.echo(
+        f"Index {out} : {manifest['documents']} documents, {manifest['passages']} passages "
+        f"en {manifest['timings_s']['total']} s."
+    )  # type: ignore[index]
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str | None, typer.Argument(help="La question.")] = None,
+    index: Annotated[
+        Path | None, typer.Option(help="Dossier d'index ; par défaut celui du contenu intégré.")
+    ] = None,
+    k: Annotated[int, typer.Option("-k", help="Nombre de résultats.")] = 5,
+    topic: Annotated[str | None, typer.Option(help="Thème (intention ask_*) à favoriser.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Résultats en JSON.")] = False,
+    jsonl: Annotated[
+        bool, typer.Option("--jsonl", help='Lire des lignes {"text"} sur l\'entrée standard.')
+    ] = False,
+) -> None:
+    """Chercher dans la base (hybride : sens + mots), comme le fait le bot."""
+    settings = _settings(ctx)
+    if query is None and not jsonl:
+        raise _fail("Donnez une question entre guillemets, ou --jsonl pour lire l'entrée standard.")
+    root = index or settings.resolved_kb_index_dir
+    encoder = make_encoder(settings.encoder, settings.encoder_model, settings.encoder_threads)
+    if index is None and current_version(root) is None:
+        typer.echo("Pas encore d'index : construction (une à deux minutes)...", err=True)
+        kb, problems = load_knowledge_base(settings.kb_content_dir)
+        if problems:
+            raise _fail(f"{len(problems)} problème(s) dans le contenu : comptoir kb validate")
+        build_knowledge_index(settings, encoder, kb, knowledge_base_passages(kb))
+    try:
+        searcher = SearchIndex.load(root)
+    except SearchIndexError as exc:
+        raise _fail(str(exc)) from None
+    if searcher.encoder_id != encoder.id:
+        raise _fail(
+            f"L'index a été construit avec {searcher.encoder_id}, pas {encoder.id} : "
+            "reconstruisez-le (comptoir kb reindex)."
+        )
+
+    def run(text: str) -> list[dict[str, object]]:
+        hits = searcher.search(text, encode_query(encoder, text), topic=topic, k=k)
+        return [h.to_dict() for h in hits]
+
+    if not jsonl:
+        hits = run(query or "")
+        if as_json:
+            typer.echo(json.dumps({"text": query, "hits": hits}, ensure_ascii=False))
+            return
+        for rank, hit in enumerate(hits, start=1):
+            where = f" › {hit['section']}" if hit["section"] else ""
+            typer.echo(f"{rank}. [{hit['kind']}] {hit['title']}{where}  ({hit['score']:.2f})")
+            typer.echo(f"   {str(hit['passage'])[:160]}")
+        return
+    for line_no, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            text = str(json.loads(line)["text"])
+        except (ValueError, KeyError, TypeError):
+            typer.echo(json.dumps({"line": line_no, "error": 'ligne JSON {"text": ...} attendue'}))
+            continue
+        hits = [{"id": h["id"], "title": h["title"], "score": h["score"]} for h in run(text)]
+        sys.stdout.write(json.dumps({"text": text, "hits": hits}, ensure_ascii=False) + "\n")
+        sys.stdout.flush()

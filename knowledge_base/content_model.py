@@ -1,0 +1,182 @@
+"""The knowledge base in memory: guides, European tools, checklists, the self-diagnostic.
+
+Plain frozen dataclasses, built by `knowledge_base.loader` from the content folder. The
+conversation flows, the search index and the admin web all read these, never the files.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+# "1. text" up to the next numbered item or blank line (items may wrap over lines).
+NUMBERED_ITEM = re.compile(r"^\s*\d+\.\s+(.+?)(?=\n\s*\d+\.\s|\n\s*\n|\Z)", re.M | re.S)
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Guide:
+    id: str
+    title: str
+    topic: str
+    summary: str
+    body: str
+    sections: tuple[Section, ...]
+    sources: tuple[str, ...]
+    verified: date
+    tags: tuple[str, ...] = ()
+    sectors: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+    checklists: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+    path: str = ""
+
+    def steps(self) -> list[str]:
+        """The numbered steps of the "how to" section, for short answers."""
+        for section in self.sections:
+            items = NUMBERED_ITEM.findall(section.text)
+            if len(items) >= 2:
+                return [" ".join(item.split()) for item in items]
+        return []
+
+
+@dataclass(frozen=True)
+class Pricing:
+    free_tier: bool
+    entry_price: str
+
+
+@dataclass(frozen=True)
+class Tool:
+    id: str
+    name: str
+    vendor: str
+    country: str
+    category: str
+    replaces: tuple[str, ...]
+    hosting: str
+    open_source: bool
+    pricing: Pricing
+    url: str
+    description: str
+    good_for: str
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class ChecklistStep:
+    id: str
+    title: str
+    why: str
+    how: str
+    time: str
+    done_when: str
+    guides: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Checklist:
+    id: str
+    title: str
+    topic: str
+    goal: str
+    steps: tuple[ChecklistStep, ...]
+    path: str = ""
+
+    def step_index(self, step_id: str) -> int | None:
+        for i, step in enumerate(self.steps):
+            if step.id == step_id:
+                return i
+        return None
+
+
+@dataclass(frozen=True)
+class Axis:
+    id: str
+    label: str
+    checklists: tuple[str, ...] = ()
+    guides: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Band:
+    min: int
+    max: int
+    label: str
+    advice: str
+
+
+@dataclass(frozen=True)
+class Option:
+    id: str
+    label: str
+    score: int
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    axis: str
+    text: str
+    options: tuple[Option, ...]
+
+    @property
+    def max_score(self) -> int:
+        return max(o.score for o in self.options)
+
+    def option(self, option_id: str) -> Option | None:
+        return next((o for o in self.options if o.id == option_id), None)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    id: str
+    title: str
+    intro: str
+    axes: tuple[Axis, ...]
+    bands: tuple[Band, ...]
+    questions: tuple[Question, ...]
+
+    def axis(self, axis_id: str) -> Axis | None:
+        return next((a for a in self.axes if a.id == axis_id), None)
+
+    def question(self, question_id: str) -> Question | None:
+        return next((q for q in self.questions if q.id == question_id), None)
+
+    def band(self, score: int) -> Band | None:
+        return next((b for b in self.bands if b.min <= score <= b.max), None)
+
+
+@dataclass
+class KnowledgeBase:
+    guides: dict[str, Guide] = field(default_factory=dict)
+    tools: dict[str, Tool] = field(default_factory=dict)
+    checklists: dict[str, Checklist] = field(default_factory=dict)
+    categories: dict[str, str] = field(default_factory=dict)
+    diagnostic: Diagnostic | None = None
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "guides": len(self.guides),
+            "tools": len(self.tools),
+            "checklists": len(self.checklists),
+            "diagnostic_questions": len(self.diagnostic.questions) if self.diagnostic else 0,
+            "categories": len({t.category for t in self.tools.values()}),
+        }
+
+    def tools_replacing(self, name: str) -> list[Tool]:
+        """Tools whose `replaces` names `name` (case and accent insensitive)."""
+        from nlu.text import fold
+
+        wanted = fold(name)
+        return [t for t in self.tools.values() if any(fold(r) == wanted for r in t.replaces)]
+
+    def checklists_for_topic(self, topic: str) -> list[Checklist]:
+        return [c for c in self.checklists.values() if c.topic == topic]

@@ -1,0 +1,518 @@
+"""Load the content folder and check it: every problem at once, with file and field.
+
+An operator who breaks a file must be told exactly where, in French, without a traceback;
+and a broken file must never take the running bot down (the caller keeps the last good
+knowledge base and index).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nlu.intents import ASK_INTENTS, GUIDE_TOPICS
+
+from .content_model import (
+    Axis,
+    Band,
+    Checklist,
+    ChecklistStep,
+    Diagnostic,
+    Guide,
+    KnowledgeBase,
+    Option,
+    Pricing,
+    Question,
+    Section,
+    Tool,
+)
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+URL = re.compile(r"^https?://[^\s/$.?#].[^\s]*$")
+COUNTRY = re.compile(r"^[A-Z]{2}$")
+FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n(.*)\Z", re.DOTALL)
+MIN_STEPS, MAX_STEPS = 5, 12
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file} [{self.field}]" if self.field else self.file
+        return f"{where} : {self.message}"
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+class ContentError(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        listed = "\n".join(f"  - {p}" for p in problems[:60])
+        super().__init__(f"{len(problems)} problème(s) dans le contenu :\n{listed}")
+
+
+class _Checker:
+    """Collects problems for one file; typed getters that report instead of raising."""
+
+    def __init__(self, file: str, problems: list[Problem]) -> None:
+        self.file = file
+        self.problems = problems
+
+    def add(self, field: str, message: str) -> None:
+        self.problems.append(Problem(self.file, field, message))
+
+    def text(self, data: dict[str, Any], key: str, prefix: str = "", required: bool = True) -> str:
+        value = data.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.add(prefix + key, "champ obligatoire vide ou absent")
+            return ""
+        if not isinstance(value, str | int | float):
+            self.add(prefix + key, f"texte attendu, trouvé {type(value).__name__}")
+            return ""
+        return " ".join(str(value).split()) if "\n" not in str(value) else str(value).strip()
+
+    def ids(self, data: dict[str, Any], key: str, prefix: str = "") -> tuple[str, ...]:
+        value = data.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.add(prefix + key, "liste d'identifiants attendue, par exemple [a, b]")
+            return ()
+        return tuple(value)
+
+    def slug(self, data: dict[str, Any], key: str = "id", prefix: str = "") -> str:
+        value = self.text(data, key, prefix)
+        if value and not SLUG.match(value):
+            self.add(
+                prefix + key, f"identifiant {value!r} invalide : minuscules, chiffres et tirets"
+            )
+        return value
+
+
+def _read_yaml(path: Path, root: Path, problems: list[Problem]) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        problems.append(
+            Problem(_rel(path, root), f"ligne {line}", f"YAML invalide : {exc.problem}")
+        )
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        problems.append(Problem(_rel(path, root), "", f"fichier illisible : {exc}"))
+    return None
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _date(check: _Checker, data: dict[str, Any], key: str) -> date | None:
+    value = data.get(key)
+    if isinstance(value, date):
+        parsed = value
+    else:
+        try:
+            parsed = date.fromisoformat(str(value))
+        except ValueError:
+            check.add(key, f"date invalide {value!r} : format AAAA-MM-JJ attendu")
+            return None
+    if parsed > date.today():
+        check.add(key, f"date {parsed} dans le futur")
+    return parsed
+
+
+def split_sections(body: str) -> tuple[Section, ...]:
+    sections: list[Section] = []
+    heading, lines = "", []
+    for line in body.splitlines():
+        if line.startswith("## "):
+            if heading or "".join(lines).strip():
+                sections.append(Section(heading, "\n".join(lines).strip()))
+            heading, lines = line[3:].strip(), []
+        else:
+            lines.append(line)
+    if heading or "".join(lines).strip():
+        sections.append(Section(heading, "\n".join(lines).strip()))
+    return tuple(s for s in sections if s.text)
+
+
+def _load_guide(path: Path, root: Path, problems: list[Problem]) -> Guide | None:
+    rel = _rel(path, root)
+    check = _Checker(rel, problems)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        check.add("", f"fichier illisible : {exc}")
+        return None
+    match = FRONT_MATTER.match(raw)
+    if not match:
+        check.add("", "en-tête YAML manquant : le fichier doit commencer par --- ... ---")
+        return None
+    try:
+        meta = yaml.safe_load(match.group(1))
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 2 if exc.problem_mark else "?"
+        check.add(f"ligne {line}", f"en-tête YAML invalide : {exc.problem}")
+        return None
+    if not isinstance(meta, dict):
+        check.add("", "l'en-tête YAML doit être un dictionnaire de champs")
+        return None
+    guide_id = check.slug(meta)
+    if guide_id and path.stem != guide_id:
+        check.add("id", f"le fichier devrait s'appeler {guide_id}.md")
+    topic = check.text(meta, "topic")
+    if topic and topic not in GUIDE_TOPICS:
+        check.add(
+            "topic", f"thème inconnu {topic!r} ; valeurs possibles : {', '.join(GUIDE_TOPICS)}"
+        )
+    elif topic and path.parent.name != topic.removeprefix("ask_"):
+        check.add("topic", f"{topic} mais le guide est rangé dans {path.parent.name}/")
+    sources = meta.get("sources")
+    if not isinstance(sources, list) or not sources:
+        check.add("sources", "au moins une source (URL officielle ou primaire) est obligatoire")
+        sources = []
+    for i, url in enumerate(sources):
+        if not isinstance(url, str) or not URL.match(url):
+            check.add(f"sources[{i}]", f"URL invalide : {url!r}")
+    verified = _date(check, meta, "verified")
+    body = match.group(2).strip()
+    sections = split_sections(body)
+    if not any(s.heading for s in sections):
+        check.add("corps", "le guide doit avoir au moins une section « ## Titre »")
+    tags = meta.get("tags") or []
+    if not isinstance(tags, list):
+        check.add("tags", "liste attendue")
+        tags = []
+    sectors = meta.get("sectors") or []
+    if not isinstance(sectors, list):
+        check.add("sectors", "liste attendue")
+        sectors = []
+    guide = Guide(
+        id=guide_id,
+        title=check.text(meta, "title"),
+        topic=topic,
+        summary=check.text(meta, "summary"),
+        body=body,
+        sections=sections,
+        sources=tuple(str(s) for s in sources),
+        verified=verified or date.min,
+        tags=tuple(str(t) for t in tags),
+        sectors=tuple(str(s) for s in sectors),
+        tools=check.ids(meta, "tools"),
+        checklists=check.ids(meta, "checklists"),
+        related=check.ids(meta, "related"),
+        path=rel,
+    )
+    return guide if guide_id else None
+
+
+def _load_tools(
+    path: Path, root: Path, categories: dict[str, str], problems: list[Problem]
+) -> list[Tool]:
+    rel = _rel(path, root)
+    check = _Checker(rel, problems)
+    data = _read_yaml(path, root, problems)
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        check.add("", "liste d'outils attendue (chaque entrée commence par « - id: »)")
+        return []
+    category = path.stem
+    if category not in categories:
+        check.add("", f"catégorie {category!r} absente de tools/categories.yml")
+    tools = []
+    for i, entry in enumerate(data):
+        prefix = f"[{i}]."
+        if not isinstance(entry, dict):
+            check.add(f"[{i}]", "chaque outil doit être un dictionnaire de champs")
+            continue
+        tool_id = check.slug(entry, prefix=prefix)
+        prefix = f"{tool_id or i}."
+        if entry.get("category") != category:
+            check.add(
+                prefix + "category", f"{entry.get('category')!r} ≠ nom du fichier {category!r}"
+            )
+        country = check.text(entry, "country", prefix)
+        if country and not COUNTRY.match(country):
+            check.add(
+                prefix + "country", f"code pays ISO à deux lettres attendu, trouvé {country!r}"
+            )
+        url = check.text(entry, "url", prefix)
+        if url and not URL.match(url):
+            check.add(prefix + "url", f"URL invalide : {url!r}")
+        pricing = entry.get("pricing")
+        if not isinstance(pricing, dict) or not isinstance(pricing.get("free_tier"), bool):
+            check.add(prefix + "pricing", 'attendu : {free_tier: true/false, entry_price: "..."}')
+            pricing = {"free_tier": False, "entry_price": ""}
+        open_source = entry.get("open_source")
+        if not isinstance(open_source, bool):
+            check.add(prefix + "open_source", "true ou false attendu")
+        replaces = entry.get("replaces") or []
+        if not isinstance(replaces, list):
+            check.add(prefix + "replaces", "liste de noms d'outils attendue")
+            replaces = []
+        tool = Tool(
+            id=tool_id,
+            name=check.text(entry, "name", prefix),
+            vendor=check.text(entry, "vendor", prefix),
+            country=country,
+            category=category,
+            replaces=tuple(str(r) for r in replaces),
+            hosting=check.text(entry, "hosting", prefix),
+            open_source=bool(open_source),
+            pricing=Pricing(bool(pricing.get("free_tier")), str(pricing.get("entry_price") or "")),
+            url=url,
+            description=check.text(entry, "description", prefix),
+            good_for=check.text(entry, "good_for", prefix),
+            path=rel,
+        )
+        if tool_id:
+            tools.append(tool)
+    return tools
+
+
+def _load_checklist(path: Path, root: Path, problems: list[Problem]) -> Checklist | None:
+    rel = _rel(path, root)
+    check = _Checker(rel, problems)
+    data = _read_yaml(path, root, problems)
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        check.add("", "dictionnaire attendu (id, title, topic, goal, steps)")
+        return None
+    checklist_id = check.slug(data)
+    if checklist_id and path.stem != checklist_id:
+        check.add("id", f"le fichier devrait s'appeler {checklist_id}.yml")
+    topic = check.text(data, "topic")
+    if topic and topic not in ASK_INTENTS:
+        check.add("topic", f"thème inconnu {topic!r}")
+    raw_steps = data.get("steps")
+    if not isinstance(raw_steps, list):
+        check.add("steps", "liste d'étapes attendue")
+        raw_steps = []
+    elif not MIN_STEPS <= len(raw_steps) <= MAX_STEPS:
+        check.add("steps", f"{len(raw_steps)} étapes : il en faut entre {MIN_STEPS} et {MAX_STEPS}")
+    steps, seen = [], set()
+    for i, raw in enumerate(raw_steps):
+        prefix = f"steps[{i}]."
+        if not isinstance(raw, dict):
+            check.add(f"steps[{i}]", "étape vide ou mal formée")
+            continue
+        step_id = check.slug(raw, prefix=prefix)
+        if step_id in seen:
+            check.add(prefix + "id", f"identifiant d'étape {step_id!r} en double")
+        seen.add(step_id)
+        steps.append(
+            ChecklistStep(
+                id=step_id,
+                title=check.text(raw, "title", prefix),
+                why=check.text(raw, "why", prefix),
+                how=check.text(raw, "how", prefix),
+                time=check.text(raw, "time", prefix),
+                done_when=check.text(raw, "done_when", prefix),
+                guides=check.ids(raw, "guides", prefix),
+                tools=check.ids(raw, "tools", prefix),
+            )
+        )
+    checklist = Checklist(
+        checklist_id, check.text(data, "title"), topic, check.text(data, "goal"), tuple(steps), rel
+    )
+    return checklist if checklist_id else None
+
+
+def _load_diagnostic(path: Path, root: Path, problems: list[Problem]) -> Diagnostic | None:
+    rel = _rel(path, root)
+    check = _Checker(rel, problems)
+    data = _read_yaml(path, root, problems)
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        check.add("", "dictionnaire attendu (id, title, axes, bands, questions)")
+        return None
+    axes = []
+    for i, raw in enumerate(data.get("axes") or []):
+        if not isinstance(raw, dict):
+            check.add(f"axes[{i}]", "axe mal formé")
+            continue
+        recommend = raw.get("recommend") or {}
+        axes.append(
+            Axis(
+                check.slug(raw, prefix=f"axes[{i}]."),
+                check.text(raw, "label", f"axes[{i}]."),
+                check.ids(recommend, "checklists", f"axes[{i}].recommend."),
+                check.ids(recommend, "guides", f"axes[{i}].recommend."),
+            )
+        )
+    if not axes:
+        check.add("axes", "au moins un axe est nécessaire")
+    bands = []
+    for i, raw in enumerate(data.get("bands") or []):
+        try:
+            bands.append(
+                Band(
+                    int(raw["min"]), int(raw["max"]), str(raw["label"]), str(raw.get("advice", ""))
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            check.add(f"bands[{i}]", "attendu : {min: 0, max: 39, label: ..., advice: ...}")
+    covered = sorted((b.min, b.max) for b in bands)
+    expected_start = 0
+    for low, high in covered:
+        if low != expected_start:
+            check.add(
+                "bands",
+                f"les paliers doivent couvrir 0 à 100 sans trou ni chevauchement (vers {low})",
+            )
+            break
+        expected_start = high + 1
+    else:
+        if covered and expected_start != 101:
+            check.add("bands", "le dernier palier doit finir à 100")
+    axis_ids = {a.id for a in axes}
+    questions, seen = [], set()
+    for i, raw in enumerate(data.get("questions") or []):
+        prefix = f"questions[{i}]."
+        if not isinstance(raw, dict):
+            check.add(f"questions[{i}]", "question mal formée")
+            continue
+        question_id = check.slug(raw, prefix=prefix)
+        if question_id in seen:
+            check.add(prefix + "id", f"question {question_id!r} en double")
+        seen.add(question_id)
+        axis = check.text(raw, "axis", prefix)
+        if axis and axis not in axis_ids:
+            check.add(prefix + "axis", f"axe inconnu {axis!r}")
+        options = []
+        for j, option in enumerate(raw.get("options") or []):
+            try:
+                options.append(
+                    Option(str(option["id"]), str(option["label"]), int(option["score"]))
+                )
+            except (KeyError, TypeError, ValueError):
+                check.add(f"{prefix}options[{j}]", "attendu : {id: ..., label: ..., score: 0}")
+        if not 2 <= len(options) <= 4:
+            check.add(prefix + "options", f"{len(options)} réponses : il en faut de 2 à 4")
+        for option in options:
+            if len(option.label) > 40:
+                check.add(
+                    prefix + "options", f"libellé trop long pour un bouton : {option.label!r}"
+                )
+        if len({o.id for o in options}) != len(options):
+            check.add(prefix + "options", "identifiants de réponse en double")
+        questions.append(
+            Question(question_id, axis, check.text(raw, "text", prefix), tuple(options))
+        )
+    for axis in axes:
+        if not any(q.axis == axis.id for q in questions):
+            check.add("questions", f"l'axe {axis.id!r} n'a aucune question")
+    return Diagnostic(
+        check.slug(data),
+        check.text(data, "title"),
+        check.text(data, "intro", required=False),
+        tuple(axes),
+        tuple(bands),
+        tuple(questions),
+    )
+
+
+def load_knowledge_base(content_dir: Path) -> tuple[KnowledgeBase, list[Problem]]:
+    """Everything under `content_dir`, and every problem found (empty list: all good)."""
+    root = Path(content_dir)
+    problems: list[Problem] = []
+    kb = KnowledgeBase()
+    if not root.is_dir():
+        return kb, [Problem(str(root), "", "dossier de contenu introuvable")]
+
+    categories = _read_yaml(root / "tools" / "categories.yml", root, problems) or {}
+    if not isinstance(categories, dict):
+        problems.append(Problem("tools/categories.yml", "", "dictionnaire id: libellé attendu"))
+        categories = {}
+    kb.categories = {str(k): str(v) for k, v in categories.items()}
+
+    owners: dict[str, str] = {}
+
+    def register(kind: str, item_id: str, rel: str) -> bool:
+        if item_id in owners:
+            problems.append(
+                Problem(rel, "id", f"identifiant {item_id!r} déjà utilisé par {owners[item_id]}")
+            )
+            return False
+        owners[item_id] = f"{kind} {rel}"
+        return True
+
+    for path in sorted((root / "guides").rglob("*.md")):
+        guide = _load_guide(path, root, problems)
+        if guide and register("le guide", guide.id, guide.path):
+            kb.guides[guide.id] = guide
+    for path in sorted((root / "tools").glob("*.yml")):
+        if path.name == "categories.yml":
+            continue
+        for tool in _load_tools(path, root, kb.categories, problems):
+            if register("l'outil", tool.id, f"{tool.path}#{tool.id}"):
+                kb.tools[tool.id] = tool
+    for path in sorted((root / "checklists").glob("*.yml")):
+        checklist = _load_checklist(path, root, problems)
+        if checklist and register("la checklist", checklist.id, checklist.path):
+            kb.checklists[checklist.id] = checklist
+    diagnostic_file = root / "diagnostic.yml"
+    if diagnostic_file.is_file():
+        kb.diagnostic = _load_diagnostic(diagnostic_file, root, problems)
+    else:
+        problems.append(Problem("diagnostic.yml", "", "fichier du diagnostic absent"))
+
+    _check_links(kb, problems)
+    return kb, problems
+
+
+def _check_links(kb: KnowledgeBase, problems: list[Problem]) -> None:
+    def dangling(
+        file: str, field: str, ids: tuple[str, ...], known: dict[str, Any], kind: str
+    ) -> None:
+        for item_id in ids:
+            if item_id not in known:
+                problems.append(Problem(file, field, f"{kind} {item_id!r} inconnu(e)"))
+
+    for guide in kb.guides.values():
+        dangling(guide.path, "tools", guide.tools, kb.tools, "outil")
+        dangling(guide.path, "checklists", guide.checklists, kb.checklists, "checklist")
+        dangling(guide.path, "related", guide.related, kb.guides, "guide")
+    for checklist in kb.checklists.values():
+        for i, step in enumerate(checklist.steps):
+            dangling(checklist.path, f"steps[{i}].guides", step.guides, kb.guides, "guide")
+            dangling(checklist.path, f"steps[{i}].tools", step.tools, kb.tools, "outil")
+    if kb.diagnostic is not None:
+        for i, axis in enumerate(kb.diagnostic.axes):
+            dangling(
+                "diagnostic.yml",
+                f"axes[{i}].recommend.checklists",
+                axis.checklists,
+                kb.checklists,
+                "checklist",
+            )
+            dangling(
+                "diagnostic.yml", f"axes[{i}].recommend.guides", axis.guides, kb.guides, "guide"
+            )
+
+
+def load_or_raise(
+    content_dir: Path, on_problem: Callable[[Problem], None] | None = None
+) -> KnowledgeBase:
+    kb, problems = load_knowledge_base(content_dir)
+    if problems:
+        if on_problem is not None:
+            for problem in problems:
+                on_problem(problem)
+        raise ContentError(problems)
+    return kb
