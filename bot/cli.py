@@ -39,3 +39,86 @@ def main(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     ctx.obj = settings
+
+
+def _services(ctx: typer.Context, **overrides: object):  # type: ignore[no-untyped-def]
+    from .services import build_services
+
+    settings: Settings = ctx.obj
+    if overrides:
+        settings = settings.with_overrides(**overrides)
+    return build_services(settings, log=lambda m: typer.echo(m, err=True))
+
+
+@app.command()
+def chat(ctx: typer.Context) -> None:
+    """Parler à l'assistant dans le terminal (sans Telegram)."""
+    from .assistant import Assistant
+    from .channels.terminal import chat as run_chat
+
+    run_chat(Assistant(_services(ctx)))
+
+
+@app.command()
+def reply(
+    ctx: typer.Context,
+    jsonl: Annotated[
+        bool,
+        typer.Option("--jsonl", help='Lire des lignes {"user", "text"} sur l\'entrée standard.'),
+    ] = True,
+    db: Annotated[
+        str | None, typer.Option(help="URL de base de données ; par défaut une base temporaire.")
+    ] = None,
+) -> None:
+    """Faire passer des messages par l'assistant complet et écrire ses réponses en JSON."""
+    import tempfile
+
+    from .assistant import Assistant
+    from .channels.terminal import reply_jsonl
+
+    with tempfile.TemporaryDirectory(prefix="comptoir-reply-") as tmp:
+        url = db or f"sqlite:///{Path(tmp) / 'reply.sqlite3'}"
+        reply_jsonl(Assistant(_services(ctx, database_url=url)))
+
+
+@app.command()
+def run(ctx: typer.Context) -> None:
+    """Lancer le bot (Telegram si un jeton est configuré, sinon la conversation locale)."""
+    settings: Settings = ctx.obj
+    if not settings.telegram_token:
+        typer.echo(
+            "Aucun jeton Telegram (COMPTOIR_TELEGRAM_TOKEN) : démarrage de la conversation "
+            "locale.\nPour Telegram : créez un bot avec @BotFather, copiez le jeton dans .env "
+            "(voir .env.example), puis relancez `comptoir run`.\n",
+            err=True,
+        )
+        chat(ctx)
+        return
+    from .assistant import Assistant
+    from .channels.telegram import run_telegram
+
+    run_telegram(Assistant(_services(ctx)))
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="Pas de sortie, seulement le code de retour.")
+    ] = False,
+) -> None:
+    """Vérifier la configuration : base de données, modèle, index (code 0 si tout va bien)."""
+    from knowledge_base.index import current_version
+
+    from .store.database import Database
+
+    settings: Settings = ctx.obj
+    checks = {
+        "base de données": Database(settings.resolved_database_url).ping(),
+        "index de recherche": current_version(settings.resolved_kb_index_dir) is not None,
+        "contenu": settings.kb_content_dir.is_dir(),
+    }
+    if not quiet:
+        for name, ok in checks.items():
+            typer.echo(f"{'✓' if ok else '✗'} {name}")
+    raise typer.Exit(code=0 if all(checks.values()) else 1)

@@ -13,7 +13,8 @@ from tqdm import tqdm
 
 from bot.config import Settings
 
-from .default import DEFAULT_TRAIN_DIR, load_or_train
+from . import factory
+from .default import DEFAULT_TRAIN_DIR
 from .encoder import Encoder, make_encoder
 from .evaluation import (
     cross_validate,
@@ -22,7 +23,6 @@ from .evaluation import (
     report_from_predictions,
 )
 from .model import ModelError, NLUModel, Parser, train_model
-from .rasa_backend import RasaParser
 from .training_data import TrainingData, TrainingDataError, load_training_data
 
 app = typer.Typer(
@@ -77,23 +77,16 @@ def _train_with_progress(data: TrainingData, encoder: Encoder, settings: Setting
 
 
 def load_model(settings: Settings, model_dir: Path | None, encoder: Encoder) -> NLUModel:
-    """The named model, or the default one (trained on first use)."""
-    if model_dir is not None:
-        return NLUModel.load(model_dir, encoder)
-    return load_or_train(
-        settings.resolved_nlu_model_dir,
-        encoder,
-        cache_dir=settings.data_dir / "cache",
-        log=lambda m: typer.echo(m, err=True),
-    )
+    return factory.load_model(settings, encoder, model_dir, log=lambda m: typer.echo(m, err=True))
 
 
 def make_parser(settings: Settings, model_dir: Path | None = None) -> Parser:
-    if settings.nlu_backend == "rasa":
-        return RasaParser(settings.rasa_url)
-    if settings.nlu_backend != "local":
-        raise _fail(f"COMPTOIR_NLU_BACKEND={settings.nlu_backend!r} inconnu : 'local' ou 'rasa'.")
-    return load_model(settings, model_dir, _encoder(settings))
+    try:
+        return factory.make_parser(
+            settings, _encoder(settings), model_dir, log=lambda m: typer.echo(m, err=True)
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
 
 
 @app.command()

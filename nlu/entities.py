@@ -79,22 +79,27 @@ class EntityExtractor:
                 return
             gazetteer.setdefault(entity, {}).setdefault(key, value)
 
+        # Canonical names first (lookups, then synonyms), so that a lower-case surface
+        # annotated in an example (`[gmail](tool)`) still normalises to "Gmail".
         canonical_entity: dict[str, str] = {}
-        for example in data.examples:
-            for span in example.entities:
-                add(span.entity, example.text[span.start : span.end], span.value)
-                canonical_entity.setdefault(fold(span.value), span.entity)
         for entity, values in data.lookups.items():
             for value in values:
                 canonical = data.synonyms.get(" ".join(value.lower().split()), value)
-                add(entity, value, canonical)
                 add(entity, canonical, canonical)
+                add(entity, value, canonical)
                 canonical_entity.setdefault(fold(canonical), entity)
+        for example in data.examples:
+            for span in example.entities:
+                canonical_entity.setdefault(fold(span.value), span.entity)
         for variant, canonical in data.synonyms.items():
             entity = canonical_entity.get(fold(canonical))
             if entity is not None:
-                add(entity, variant, canonical)
                 add(entity, canonical, canonical)
+                add(entity, variant, canonical)
+        for example in data.examples:
+            for span in example.entities:
+                canonical = data.synonyms.get(" ".join(span.value.lower().split()), span.value)
+                add(span.entity, example.text[span.start : span.end], canonical)
         regexes = {k: v for k, v in data.regexes.items() if wanted is None or k in wanted}
         return cls(gazetteer, regexes)
 

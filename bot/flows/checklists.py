@@ -1,0 +1,258 @@
+"""Checklists, one step at a time: Fait ✅ / Plus tard / Expliquer / Passer.
+
+Progress lives in `checklist_progress` (one row per step) and `checklist_runs`, so a restart
+never loses it. Button data carries the checklist id and the step index; both are checked
+against the current content before anything is written.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from knowledge_base.content_model import Checklist
+
+from ..context import Turn
+from ..messages import Button, Reply, esc, short
+from ..store.models import ChecklistProgress, ChecklistRun, utcnow
+
+FINISHED_STATUSES = ("done", "skipped")
+REMINDER_DELAY = timedelta(days=3)
+
+
+def _statuses(turn: Turn, checklist_id: str) -> dict[str, str]:
+    rows = turn.session.scalars(
+        select(ChecklistProgress).where(
+            ChecklistProgress.merchant_id == turn.merchant.id,
+            ChecklistProgress.checklist_id == checklist_id,
+        )
+    )
+    return {row.step_id: row.status for row in rows}
+
+
+def done_count(checklist: Checklist, statuses: dict[str, str]) -> int:
+    return sum(1 for step in checklist.steps if statuses.get(step.id) == "done")
+
+
+def _run(turn: Turn, checklist_id: str) -> ChecklistRun:
+    run = turn.session.scalar(
+        select(ChecklistRun).where(
+            ChecklistRun.merchant_id == turn.merchant.id, ChecklistRun.checklist_id == checklist_id
+        )
+    )
+    if run is None:
+        run = ChecklistRun(merchant_id=turn.merchant.id, checklist_id=checklist_id)
+        turn.session.add(run)
+    return run
+
+
+def list_checklists(turn: Turn) -> list[Reply]:
+    buttons = []
+    for checklist in turn.kb.checklists.values():
+        statuses = _statuses(turn, checklist.id)
+        label = checklist.title
+        if statuses:
+            label += " · " + turn.t(
+                "checklist_progress",
+                done=done_count(checklist, statuses),
+                total=len(checklist.steps),
+            )
+        buttons.append((Button(short(label), f"ck:o:{checklist.id}"),))
+    return [Reply(turn.t("checklists_title"), tuple(buttons))]
+
+
+def open_checklist(turn: Turn, checklist_id: str) -> list[Reply]:
+    checklist = turn.kb.checklists.get(checklist_id)
+    if checklist is None:
+        return [Reply(turn.t("stale_button")), *list_checklists(turn)]
+    statuses = _statuses(turn, checklist.id)
+    if not statuses:
+        intro = turn.t(
+            "checklist_intro",
+            title=esc(checklist.title),
+            goal=esc(checklist.goal),
+            count=len(checklist.steps),
+        )
+        return [Reply(intro, ((Button(turn.t("btn_start"), f"ck:g:{checklist.id}:0"),),))]
+    return show_next(turn, checklist, statuses, after=-1)
+
+
+def show_next(
+    turn: Turn, checklist: Checklist, statuses: dict[str, str], after: int
+) -> list[Reply]:
+    """The next unfinished step after index `after` (wrapping), or the end."""
+    count = len(checklist.steps)
+    for offset in range(1, count + 1):
+        index = (after + offset) % count
+        if statuses.get(checklist.steps[index].id) not in FINISHED_STATUSES:
+            return [step_reply(turn, checklist, index)]
+    run = _run(turn, checklist.id)
+    if run.finished_at is None:
+        run.finished_at = utcnow()
+    run.remind_at = None
+    turn.set_flow(None)
+    return [Reply(turn.t("checklist_finished", title=esc(checklist.title)))]
+
+
+def step_reply(turn: Turn, checklist: Checklist, index: int) -> Reply:
+    step = checklist.steps[index]
+    turn.set_flow("checklist", checklist=checklist.id, step=index)
+    parts = [
+        turn.t(
+            "step",
+            n=index + 1,
+            total=len(checklist.steps),
+            title=esc(step.title),
+            why=esc(step.why),
+            how=esc(step.how),
+            time=esc(step.time),
+        )
+    ]
+    guides = [turn.kb.guides[g] for g in step.guides if g in turn.kb.guides]
+    tools = [turn.kb.tools[t] for t in step.tools if t in turn.kb.tools]
+    if guides:
+        parts.append(turn.t("step_guides", links=", ".join(esc(g.title) for g in guides[:2])))
+    if tools:
+        parts.append(
+            turn.t(
+                "step_tools",
+                links=", ".join(f'<a href="{esc(t.url)}">{esc(t.name)}</a>' for t in tools[:4]),
+            )
+        )
+    prefix = f"{checklist.id}:{index}"
+    buttons = (
+        (
+            Button(turn.t("btn_done"), f"ck:d:{prefix}"),
+            Button(turn.t("btn_later"), f"ck:l:{prefix}"),
+        ),
+        (
+            Button(turn.t("btn_explain"), f"ck:e:{prefix}"),
+            Button(turn.t("btn_skip"), f"ck:s:{prefix}"),
+        ),
+    )
+    return Reply("\n\n".join(parts), buttons)
+
+
+def on_button(turn: Turn, action: str, checklist_id: str, index_text: str) -> list[Reply]:
+    """`ck:<action>:<checklist>:<step index>`: validated, then applied."""
+    checklist = turn.kb.checklists.get(checklist_id)
+    if checklist is None or not index_text.isdigit() or int(index_text) >= len(checklist.steps):
+        return [Reply(turn.t("stale_button")), *list_checklists(turn)]
+    index = int(index_text)
+    step = checklist.steps[index]
+    run = _run(turn, checklist.id)
+    run.updated_at = utcnow()
+    if action == "g":  # go: show this step
+        return [step_reply(turn, checklist, index)]
+    if action == "e":
+        text = turn.t("step_explain", done_when=esc(step.done_when))
+        guides = [turn.kb.guides[g] for g in step.guides if g in turn.kb.guides]
+        buttons = [(Button(short(g.title), f"gd:{g.id}"),) for g in guides[:2]]
+        buttons.append(
+            (
+                Button(turn.t("btn_done"), f"ck:d:{checklist.id}:{index}"),
+                Button(turn.t("btn_later"), f"ck:l:{checklist.id}:{index}"),
+            )
+        )
+        return [Reply(text, tuple(buttons))]
+    status = {"d": "done", "l": "later", "s": "skipped"}.get(action)
+    if status is None:
+        return [Reply(turn.t("stale_button")), *list_checklists(turn)]
+    _set_status(turn, checklist.id, step.id, status)
+    statuses = _statuses(turn, checklist.id)
+    replies = show_next(turn, checklist, statuses, after=index)
+    if status == "later":
+        remind = (Button(turn.t("btn_remind"), f"rm:{checklist.id}"),)
+        replies.insert(0, Reply(turn.t("later_noted"), (remind,)))
+    return replies
+
+
+def _set_status(turn: Turn, checklist_id: str, step_id: str, status: str) -> None:
+    row = turn.session.scalar(
+        select(ChecklistProgress).where(
+            ChecklistProgress.merchant_id == turn.merchant.id,
+            ChecklistProgress.checklist_id == checklist_id,
+            ChecklistProgress.step_id == step_id,
+        )
+    )
+    if row is None:
+        turn.session.add(
+            ChecklistProgress(
+                merchant_id=turn.merchant.id,
+                checklist_id=checklist_id,
+                step_id=step_id,
+                status=status,
+            )
+        )
+    else:
+        row.status = status
+        row.updated_at = utcnow()
+    turn.session.flush()
+
+
+def set_reminder(turn: Turn, checklist_id: str) -> list[Reply]:
+    if checklist_id not in turn.kb.checklists:
+        return [Reply(turn.t("stale_button"))]
+    run = _run(turn, checklist_id)
+    run.remind_at = utcnow() + REMINDER_DELAY
+    turn.merchant.reminders = True
+    return [Reply(turn.t("remind_set"))]
+
+
+def progress(turn: Turn) -> list[Reply]:
+    runs = turn.session.scalars(
+        select(ChecklistRun)
+        .where(ChecklistRun.merchant_id == turn.merchant.id)
+        .order_by(ChecklistRun.started_at)
+    )
+    lines, buttons = [], []
+    for run in runs:
+        checklist = turn.kb.checklists.get(run.checklist_id)
+        if checklist is None:
+            continue
+        done = done_count(checklist, _statuses(turn, checklist.id))
+        mark = " ✅" if done == len(checklist.steps) else ""
+        lines.append(
+            f"• {esc(checklist.title)} : "
+            f"{turn.t('checklist_progress', done=done, total=len(checklist.steps))}{mark}"
+        )
+        if done < len(checklist.steps):
+            buttons.append(
+                (
+                    Button(
+                        short(f"{turn.t('btn_resume')} : {checklist.title}"), f"ck:o:{checklist.id}"
+                    ),
+                )
+            )
+    if not lines:
+        return [Reply(turn.t("progress_none"))]
+    return [Reply(turn.t("progress_title") + "\n" + "\n".join(lines), tuple(buttons))]
+
+
+def due_reminders(session, now=None) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
+    """(merchant id, checklist id) pairs whose reminder is due; clears them."""
+    now = now or utcnow()
+    runs = list(
+        session.scalars(
+            select(ChecklistRun).where(
+                ChecklistRun.remind_at.is_not(None),
+                ChecklistRun.remind_at <= now,
+                ChecklistRun.finished_at.is_(None),
+            )
+        )
+    )
+    for run in runs:
+        run.remind_at = None
+    return [(run.merchant_id, run.checklist_id) for run in runs]
+
+
+def reminder_reply(turn: Turn, checklist_id: str) -> Reply | None:
+    checklist = turn.kb.checklists.get(checklist_id)
+    if checklist is None:
+        return None
+    left = len(checklist.steps) - done_count(checklist, _statuses(turn, checklist_id))
+    return Reply(
+        turn.t("reminder", left=left, title=esc(checklist.title)),
+        ((Button(turn.t("btn_resume"), f"ck:o:{checklist_id}"),),),
+    )

@@ -1,0 +1,161 @@
+"""The self-diagnostic: one question at a time with buttons, resumable, scored per axis.
+
+The answers are saved after every button (an unfinished `DiagnosticResult`), so a merchant
+who leaves comes back to the next unanswered question. Button data names the question index
+and option id; an answer to anything but the current question is stale.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from knowledge_base.content_model import Diagnostic
+
+from ..context import Turn
+from ..messages import Button, Reply, esc, short
+from ..store.models import DiagnosticResult, utcnow
+
+BAR_WIDTH = 10
+PLAN_THRESHOLD = 70
+
+
+def bar(score: int) -> str:
+    filled = round(score / 100 * BAR_WIDTH)
+    return "█" * filled + "░" * (BAR_WIDTH - filled)
+
+
+def scores(diagnostic: Diagnostic, answers: dict[str, str]) -> dict[str, int]:
+    """Axis -> 0..100: answered points over the best possible, per axis."""
+    got: dict[str, int] = {}
+    best: dict[str, int] = {}
+    for question in diagnostic.questions:
+        best[question.axis] = best.get(question.axis, 0) + question.max_score
+        option = question.option(answers.get(question.id, ""))
+        got[question.axis] = got.get(question.axis, 0) + (option.score if option else 0)
+    return {
+        axis.id: round(100 * got.get(axis.id, 0) / best[axis.id]) if best.get(axis.id) else 0
+        for axis in diagnostic.axes
+    }
+
+
+def _current(turn: Turn) -> DiagnosticResult | None:
+    return turn.session.scalar(
+        select(DiagnosticResult)
+        .where(
+            DiagnosticResult.merchant_id == turn.merchant.id, DiagnosticResult.completed.is_(False)
+        )
+        .order_by(DiagnosticResult.id.desc())
+    )
+
+
+def start(turn: Turn) -> list[Reply]:
+    diagnostic = turn.kb.diagnostic
+    if diagnostic is None:
+        return [Reply(turn.t("diag_unavailable"))]
+    result = _current(turn)
+    replies = []
+    if result is None:
+        result = DiagnosticResult(merchant_id=turn.merchant.id, answers={})
+        turn.session.add(result)
+        turn.session.flush()
+        replies.append(
+            Reply(turn.t("diag_intro", title=esc(diagnostic.title), intro=esc(diagnostic.intro)))
+        )
+    else:
+        replies.append(Reply(turn.t("diag_resume")))
+    replies.append(_next_question(turn, diagnostic, result))
+    return replies
+
+
+def _next_question(turn: Turn, diagnostic: Diagnostic, result: DiagnosticResult) -> Reply:
+    answers = result.answers or {}
+    for index, question in enumerate(diagnostic.questions):
+        if question.id not in answers:
+            turn.set_flow("diagnostic", result=result.id, question=index)
+            buttons = tuple(
+                (Button(option.label, f"dg:a:{index}:{option.id}"),) for option in question.options
+            )
+            text = turn.t(
+                "diag_question",
+                n=index + 1,
+                total=len(diagnostic.questions),
+                text=esc(question.text),
+            )
+            return Reply(text, buttons)
+    return finish(turn, diagnostic, result)
+
+
+def answer(turn: Turn, index_text: str, option_id: str) -> list[Reply]:
+    diagnostic = turn.kb.diagnostic
+    result = _current(turn)
+    if diagnostic is None or result is None:
+        return [Reply(turn.t("stale_button")), *start(turn)]
+    expected = turn.flow_value("question") if turn.merchant.flow == "diagnostic" else None
+    if (
+        not index_text.isdigit()
+        or int(index_text) != expected
+        or int(index_text) >= len(diagnostic.questions)
+    ):
+        return [Reply(turn.t("stale_button")), _next_question(turn, diagnostic, result)]
+    question = diagnostic.questions[int(index_text)]
+    if question.option(option_id) is None:
+        return [Reply(turn.t("stale_button")), _next_question(turn, diagnostic, result)]
+    result.answers = {**(result.answers or {}), question.id: option_id}
+    return [_next_question(turn, diagnostic, result)]
+
+
+def finish(turn: Turn, diagnostic: Diagnostic, result: DiagnosticResult) -> Reply:
+    axis_scores = scores(diagnostic, result.answers or {})
+    overall = round(sum(axis_scores.values()) / max(len(axis_scores), 1))
+    previous = turn.session.scalar(
+        select(DiagnosticResult)
+        .where(
+            DiagnosticResult.merchant_id == turn.merchant.id,
+            DiagnosticResult.completed.is_(True),
+            DiagnosticResult.id != result.id,
+        )
+        .order_by(DiagnosticResult.id.desc())
+    )
+    result.scores = {**axis_scores, "overall": overall}
+    result.completed = True
+    result.completed_at = utcnow()
+    turn.set_flow(None)
+    lines = [turn.t("diag_result"), ""]
+    for axis in diagnostic.axes:
+        score = axis_scores[axis.id]
+        band = diagnostic.band(score)
+        lines.append(
+            f"<code>{bar(score)}</code> {score:>3} {esc(axis.label)}"
+            + (f" — {esc(band.label)}" if band else "")
+        )
+    lines += ["", turn.t("diag_overall", score=overall)]
+    if previous is not None and previous.scores:
+        delta = overall - int(previous.scores.get("overall", 0))
+        lines.append(turn.t("diag_compare", delta=f"{delta:+d} points"))
+    weak = sorted(
+        (a for a in diagnostic.axes if axis_scores[a.id] < PLAN_THRESHOLD),
+        key=lambda a: axis_scores[a.id],
+    )
+    buttons: list[tuple[Button, ...]] = []
+    if weak:
+        lines += ["", turn.t("diag_plan")]
+        seen: set[str] = set()
+        for axis in weak[:3]:
+            band = diagnostic.band(axis_scores[axis.id])
+            advice = f" {esc(band.advice)}" if band and band.advice else ""
+            lines.append(f"• <b>{esc(axis.label)}</b>.{advice}")
+            for checklist_id in axis.checklists[:1]:
+                checklist = turn.kb.checklists.get(checklist_id)
+                if checklist and checklist.id not in seen:
+                    seen.add(checklist.id)
+                    buttons.append(
+                        (Button(short(f"📋 {checklist.title}"), f"ck:o:{checklist.id}"),)
+                    )
+            for guide_id in axis.guides[:1]:
+                guide = turn.kb.guides.get(guide_id)
+                if guide and guide.id not in seen:
+                    seen.add(guide.id)
+                    buttons.append((Button(short(f"📚 {guide.title}"), f"gd:{guide.id}"),))
+    else:
+        lines += ["", turn.t("diag_all_good")]
+    return Reply("\n".join(lines), tuple(buttons), meta={"scores": result.scores})

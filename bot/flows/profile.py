@@ -1,0 +1,41 @@
+"""The optional two-question profile after /start: trade, and whether they sell online."""
+
+from __future__ import annotations
+
+from ..context import Turn
+from ..messages import Button, Reply, esc
+
+TRADES = {
+    "alim": "Commerce alimentaire",
+    "resto": "Restaurant, café, hôtel",
+    "boutique": "Boutique (mode, déco…)",
+    "beaute": "Coiffure, beauté",
+    "artisan": "Artisan, bâtiment",
+    "services": "Services, conseil",
+    "autre": "Autre",
+}
+ONLINE = {"oui": "Oui", "non": "Non", "bientot": "Pas encore, j'y pense"}
+
+
+def welcome(turn: Turn) -> list[Reply]:
+    name = f" {esc(turn.merchant.first_name)}" if turn.merchant.first_name else ""
+    turn.set_flow("profile", step="trade")
+    buttons = tuple((Button(label, f"pf:t:{key}"),) for key, label in TRADES.items())
+    buttons += ((Button("Passer", "pf:skip"),),)
+    return [Reply(turn.t("welcome", name=name)), Reply(turn.t("profile_trade"), buttons)]
+
+
+def on_button(turn: Turn, field: str, value: str) -> list[Reply]:
+    if field == "skip":
+        turn.set_flow(None)
+        return [Reply(turn.t("profile_skipped"))]
+    if field == "t" and value in TRADES:
+        turn.merchant.trade = value
+        turn.set_flow("profile", step="online")
+        buttons = tuple((Button(label, f"pf:o:{key}"),) for key, label in ONLINE.items())
+        return [Reply(turn.t("profile_online"), (*buttons, (Button("Passer", "pf:skip"),)))]
+    if field == "o" and value in ONLINE:
+        turn.merchant.sells_online = value
+        turn.set_flow(None)
+        return [Reply(turn.t("profile_done"))]
+    return [Reply(turn.t("stale_button")), Reply(turn.t("profile_skipped"))]

@@ -1,0 +1,26 @@
+"""Build every service from the settings, once, at start."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from knowledge_base.search import KnowledgeSearch
+from knowledge_base.service import ensure_index
+from nlu.encoder import make_encoder
+from nlu.factory import make_parser
+
+from .config import Settings
+from .context import Services
+from .store.database import Database
+
+
+def build_services(settings: Settings, log: Callable[[str], None] | None = None) -> Services:
+    """Database migrated, encoder loaded, intent model and search index ready."""
+    database = Database(settings.resolved_database_url)
+    database.migrate()
+    encoder = make_encoder(settings.encoder, settings.encoder_model, settings.encoder_threads)
+    parser = make_parser(settings, encoder, settings.nlu_model_dir, log=log)
+    kb = ensure_index(settings, encoder, log=log)
+    search = KnowledgeSearch(settings.resolved_kb_index_dir)
+    search.reload()
+    return Services(settings, database, encoder, parser, kb, search)

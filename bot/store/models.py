@@ -1,0 +1,176 @@
+"""Database tables (SQLAlchemy 2, typed). SQLite by default, PostgreSQL in production.
+
+Personal data is kept minimal: a Telegram id, a first name, a language and an optional
+business profile the merchant chose to give. Everything hangs off `Merchant` with
+ON DELETE CASCADE, so erasing a merchant erases every row about them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def merchant_fk() -> Mapped[int]:
+    """The owner column of every merchant-related row: erased with the merchant."""
+    return mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"), index=True)
+
+
+class Merchant(Base):
+    __tablename__ = "merchants"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_merchant_channel_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # telegram | terminal | test
+    external_id: Mapped[str] = mapped_column(String(64))  # the chat/user id on that channel
+    first_name: Mapped[str] = mapped_column(String(128), default="")
+    language: Mapped[str] = mapped_column(String(8), default="fr")
+    trade: Mapped[str | None] = mapped_column(String(64), default=None)
+    sells_online: Mapped[str | None] = mapped_column(String(16), default=None)
+    town: Mapped[str | None] = mapped_column(String(64), default=None)
+    size: Mapped[str | None] = mapped_column(String(32), default=None)
+    flow: Mapped[str | None] = mapped_column(String(32), default=None)  # active flow name
+    flow_state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    handoff_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    reminders: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="merchant", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
+    )
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    author: Mapped[str] = mapped_column(String(16), default="merchant")  # merchant | bot | staff
+    kind: Mapped[str] = mapped_column(String(16), default="text")  # text | command | button | other
+    text: Mapped[str] = mapped_column(Text, default="")  # plain text (safe to show anywhere)
+    html: Mapped[str] = mapped_column(Text, default="")  # out messages: what was sent
+    intent: Mapped[str | None] = mapped_column(String(48), default=None, index=True)
+    confidence: Mapped[float | None] = mapped_column(Float, default=None)
+    entities: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    hits: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    buttons: Mapped[list[Any]] = mapped_column(JSON, default=list)  # rows of {label, data|url}
+    answered: Mapped[bool | None] = mapped_column(Boolean, default=None)  # False: could not answer
+    feedback: Mapped[int | None] = mapped_column(Integer, default=None)  # +1 / -1
+    delivered: Mapped[bool] = mapped_column(Boolean, default=True)  # out messages: sent yet?
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+
+    merchant: Mapped[Merchant] = relationship(back_populates="messages")
+
+
+class ProcessedUpdate(Base):
+    """Telegram `update_id`s already handled: each update is answered once, even after a
+    crash and a re-delivery."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    merchant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), default=None, index=True
+    )
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChecklistProgress(Base):
+    __tablename__ = "checklist_progress"
+    __table_args__ = (UniqueConstraint("merchant_id", "checklist_id", "step_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
+    )
+    checklist_id: Mapped[str] = mapped_column(String(64))
+    step_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # done | later | skipped
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChecklistRun(Base):
+    __tablename__ = "checklist_runs"
+    __table_args__ = (UniqueConstraint("merchant_id", "checklist_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
+    )
+    checklist_id: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    remind_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class DiagnosticResult(Base):
+    __tablename__ = "diagnostic_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
+    )
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    completed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class HandoffRequest(Base):
+    __tablename__ = "handoff_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class OutboxMessage(Base):
+    """Messages written by staff in the back office, delivered by the bot."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
+    )
+    author: Mapped[str] = mapped_column(String(128), default="")
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

@@ -1,0 +1,215 @@
+"""Everything the merchant reads that is not knowledge-base content: French first, English when
+Telegram says the merchant's language is English. Placeholders are filled with escaped values.
+"""
+
+from __future__ import annotations
+
+FR: dict[str, str] = {
+    "welcome": (
+        "Bonjour{name} 👋 Je suis <b>Comptoir</b>, l'assistant numérique des commerçants, "
+        "artisans et petites entreprises.\n\n"
+        "Posez-moi vos questions sur la vente en ligne, le paiement, votre site, les réseaux "
+        "sociaux, le RGPD, la facture électronique, la cybersécurité… Je réponds à partir de "
+        "guides vérifiés, avec leurs sources, et je vous propose d'abord des outils français et "
+        "européens.\n\n"
+        "Comptoir est <b>indépendant</b> : aucun lien commercial avec les outils cités.\n\n"
+        "Pour mieux vous répondre, deux questions rapides (facultatives) :"
+    ),
+    "profile_trade": "Quel est votre métier ?",
+    "profile_online": "Vendez-vous déjà en ligne ?",
+    "profile_done": (
+        "Merci, c'est noté. Écrivez-moi votre question, ou essayez :\n"
+        "• /diagnostic : faire le point sur votre numérique (5 minutes)\n"
+        "• /checklists : avancer étape par étape"
+    ),
+    "profile_skipped": (
+        "Pas de souci. Écrivez-moi votre question quand vous voulez, ou tapez /aide."
+    ),
+    "help": (
+        "<b>Ce que je sais faire</b>\n"
+        "• Répondre à vos questions sur le numérique de votre commerce, avec les sources\n"
+        "• Proposer des alternatives européennes à un outil (ex. « une alternative à Gmail »)\n"
+        "• /diagnostic : évaluer votre commerce et obtenir un plan personnalisé\n"
+        "• /checklists : suivre un plan étape par étape ; /progression : où vous en êtes\n"
+        "• /humain : demander un conseiller\n"
+        "• /mesdonnees : recevoir vos données ; /oublier : tout effacer\n\n"
+        "Écrivez simplement, même en abrégé : je comprends les fautes de frappe."
+    ),
+    "greet": "Bonjour{name} ! Quelle est votre question ?",
+    "goodbye": "Au revoir et bonne journée ! Je reste disponible ici quand vous voulez.",
+    "thanks": "Avec plaisir ! N'hésitez pas si vous avez une autre question.",
+    "affirm": "Très bien. Dites-moi sur quoi vous voulez avancer, ou tapez /aide.",
+    "deny": "D'accord. Je reste disponible si besoin.",
+    "bot_challenge": (
+        "Je suis un assistant automatique (un robot), pas une personne. Je réponds à partir "
+        "de guides vérifiés. Pour parler à un conseiller, tapez /humain."
+    ),
+    "out_of_scope": (
+        "Je suis spécialisé dans le numérique des commerces et petites entreprises : vente en "
+        "ligne, paiement, site, réseaux sociaux, RGPD, facturation, sécurité… Posez-moi une "
+        "question sur ces sujets, ou tapez /aide."
+    ),
+    "clarify": "Je ne suis pas sûr d'avoir compris. Votre question porte-t-elle sur :",
+    "clarify_human": "Parler à un conseiller",
+    "no_answer": (
+        "Je n'ai pas encore de réponse fiable à cette question. Je la transmets à l'équipe "
+        "pour enrichir mes guides. En attendant, vous pouvez demander un conseiller avec /humain."
+    ),
+    "in_practice": "En pratique",
+    "sources": "Source",
+    "sources_plural": "Sources",
+    "eu_tools": "Outils européens",
+    "open_checklist": "📋 Checklist : {title}",
+    "more_answers": "Voir aussi : {title}",
+    "feedback_up": "👍 Utile",
+    "feedback_down": "👎 Pas utile",
+    "feedback_thanks_up": "Merci pour votre retour !",
+    "feedback_thanks_down": (
+        "Merci, c'est noté : l'équipe va améliorer cette réponse. Vous pouvez reformuler votre "
+        "question ou demander un conseiller avec /humain."
+    ),
+    "alternatives_to": "Des alternatives européennes à <b>{tool}</b> :",
+    "alternatives_generic": "Des outils européens qui peuvent vous convenir :",
+    "alternatives_unknown": (
+        "Je ne connais pas encore d'alternative à <b>{tool}</b> dans mon catalogue. Voici ce "
+        "qui s'en rapproche :"
+    ),
+    "free_tier": "offre gratuite",
+    "open_source": "open source",
+    "hosted_in": "hébergé : {where}",
+    "website": "site",
+    "move_off_us": "📋 Checklist : passer à des outils européens",
+    "unsupported": (
+        "Je ne sais lire que les messages écrits pour le moment. Écrivez votre question en "
+        "quelques mots et je vous réponds."
+    ),
+    "edited": (
+        "J'ai vu que vous avez modifié un message. Renvoyez plutôt votre question dans un "
+        "nouveau message, je vous réponds aussitôt."
+    ),
+    "too_long": (
+        "Votre message est très long : j'ai lu le début pour vous répondre. Pour une réponse "
+        "plus précise, posez une question à la fois."
+    ),
+    "stale_button": ("Ce bouton n'est plus valable (le contenu a peut-être changé entre-temps)."),
+    "unknown_command": "Je ne connais pas cette commande. Tapez /aide pour voir ce que je sais faire.",
+    "handoff_started": (
+        "C'est noté : un conseiller va vous répondre ici même, en général sous un jour ouvré. "
+        "D'ici là je ne réponds plus automatiquement dans cette conversation. Vous pouvez "
+        "continuer à écrire : le conseiller lira tout."
+    ),
+    "handoff_already": "Votre demande est déjà transmise : un conseiller vous répondra ici.",
+    "handoff_cancel": "Annuler la demande",
+    "handoff_cancelled": "Demande annulée : je reprends la conversation. Quelle est votre question ?",
+    "handoff_back": "Le conseiller vous a répondu et me repasse la main. Je reste à votre disposition !",
+    "staff_message": "💬 <b>Message d'un conseiller</b>\n{text}",
+    "export_caption": (
+        "Voici toutes les données que Comptoir conserve sur vous, dans un fichier JSON. "
+        "Elles sont effacées automatiquement au-delà de la durée de conservation, ou "
+        "immédiatement avec /oublier."
+    ),
+    "forget_confirm": (
+        "Voulez-vous vraiment effacer <b>toutes</b> vos données (profil, conversations, "
+        "progression, diagnostics) ? C'est définitif."
+    ),
+    "forget_yes": "Oui, tout effacer",
+    "forget_no": "Non, annuler",
+    "forget_done": (
+        "C'est fait : toutes vos données ont été effacées. Si vous m'écrivez à nouveau, "
+        "je repartirai de zéro."
+    ),
+    "forget_cancelled": "Rien n'a été effacé.",
+    "store_down": (
+        "Désolé, je rencontre un problème technique passager et je ne peux pas répondre tout "
+        "de suite. Réessayez dans quelques minutes : votre message n'est pas perdu."
+    ),
+    "error": (
+        "Désolé, quelque chose s'est mal passé de mon côté. Réessayez dans un instant ou "
+        "tapez /aide."
+    ),
+    # Checklists
+    "checklists_title": "<b>Checklists</b> : choisissez un plan à suivre étape par étape.",
+    "checklist_progress": "{done}/{total} étapes",
+    "checklist_intro": "<b>{title}</b>\n🎯 {goal}\n{count} étapes. On commence ?",
+    "step": (
+        "<b>Étape {n}/{total} : {title}</b>\n\n<b>Pourquoi</b> : {why}\n\n"
+        "<b>Comment</b> : {how}\n\n⏱ {time}"
+    ),
+    "step_explain": "<b>C'est fait quand</b> : {done_when}",
+    "step_guides": "📚 À lire : {links}",
+    "step_tools": "🇪🇺 Outils : {links}",
+    "btn_done": "Fait ✅",
+    "btn_later": "Plus tard",
+    "btn_explain": "Expliquer",
+    "btn_skip": "Passer",
+    "btn_start": "Commencer",
+    "btn_remind": "🔔 Me le rappeler dans 3 jours",
+    "remind_set": "D'accord, je vous le rappellerai dans 3 jours. Vous pourrez reprendre avec /checklists.",
+    "reminder": "🔔 Petit rappel : il vous reste {left} étape(s) dans « {title} ».",
+    "btn_resume": "Reprendre",
+    "checklist_finished": (
+        "🎉 Bravo, vous avez terminé « {title} » ! Consultez /progression ou choisissez une "
+        "autre checklist avec /checklists."
+    ),
+    "progress_title": "<b>Votre progression</b>",
+    "progress_none": "Vous n'avez pas encore commencé de checklist. Tapez /checklists pour en choisir une.",
+    "later_noted": "Noté pour plus tard.",
+    # Diagnostic
+    "diag_intro": "<b>{title}</b>\n{intro}",
+    "diag_question": "<b>Question {n}/{total}</b>\n{text}",
+    "diag_resume": "Vous aviez commencé le diagnostic : on reprend où vous en étiez.",
+    "diag_result": "<b>Votre diagnostic numérique</b>",
+    "diag_overall": "Score global : <b>{score}/100</b>",
+    "diag_compare": "Depuis votre dernier diagnostic : {delta}",
+    "diag_plan": "<b>Votre plan</b> : commencez par",
+    "diag_all_good": "Toutes vos notes sont solides : bravo ! Refaites le diagnostic dans six mois.",
+    "diag_unavailable": "Le diagnostic n'est pas disponible pour le moment.",
+}
+
+EN: dict[str, str] = {
+    "welcome": (
+        "Hello{name} 👋 I'm <b>Comptoir</b>, the digital assistant for shopkeepers, craftspeople "
+        "and small businesses in France.\n\nAsk me about selling online, payments, your website, "
+        "social media, GDPR, e-invoicing, cybersecurity… I answer from verified guides (in "
+        "French), with sources, and suggest French and European tools first.\n\nComptoir is "
+        "<b>independent</b>: no commercial ties with the tools it mentions.\n\n"
+        "Two quick optional questions:"
+    ),
+    "profile_trade": "What is your trade?",
+    "profile_online": "Do you already sell online?",
+    "profile_done": "Thanks! Ask me anything, or try /diagnostic or /checklists.",
+    "profile_skipped": "No problem. Ask me anything, or type /aide for help.",
+    "help": (
+        "<b>What I can do</b>\n• Answer questions about going digital, with sources\n"
+        '• Suggest European alternatives to a tool (e.g. "an alternative to Gmail")\n'
+        "• /diagnostic: assess your business and get a plan\n"
+        "• /checklists: step-by-step plans; /progression: your progress\n"
+        "• /humain: ask for a human adviser\n• /mesdonnees: get your data; /oublier: erase it"
+    ),
+    "greet": "Hello{name}! What is your question?",
+    "goodbye": "Goodbye and have a nice day!",
+    "thanks": "You're welcome! Any other question?",
+    "bot_challenge": "I'm an automated assistant (a bot). To talk to a person, type /humain.",
+    "out_of_scope": (
+        "I specialise in helping small businesses go digital: selling online, payments, "
+        "websites, social media, GDPR, invoicing, security… Ask me about those, or type /aide."
+    ),
+    "clarify": "I'm not sure I understood. Is your question about:",
+    "clarify_human": "Talk to an adviser",
+    "unsupported": "I can only read text messages for now. Please type your question.",
+    "handoff_started": (
+        "Noted: an adviser will answer you here, usually within one working day. Until then I "
+        "won't reply automatically in this chat."
+    ),
+    "forget_done": "Done: all your data has been erased.",
+    "store_down": "Sorry, I have a temporary technical problem. Please try again in a few minutes.",
+    "in_practice": "In practice",
+    "feedback_up": "👍 Useful",
+    "feedback_down": "👎 Not useful",
+}
+
+
+def text(language: str, key: str, **values: object) -> str:
+    table = EN if language == "en" else FR
+    template = table.get(key) or FR[key]
+    return template.format(**values) if values else template

@@ -1,0 +1,256 @@
+"""The conversation core without any channel: routing, flows, data rights, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.assistant import Assistant
+from bot.messages import Incoming, Reply
+from bot.store.models import (
+    ChecklistProgress,
+    DiagnosticResult,
+    HandoffRequest,
+    Merchant,
+    Message,
+    OutboxMessage,
+    ProcessedUpdate,
+)
+
+
+class Chat:
+    """One merchant talking to the assistant, like a channel would."""
+
+    def __init__(self, assistant: Assistant, user: str = "42", language: str = "fr") -> None:
+        self.assistant = assistant
+        self.user = user
+        self.language = language
+        self.last: list[Reply] = []
+
+    def say(self, text: str, **extra: object) -> list[Reply]:
+        if text.startswith("/"):
+            command, _, args = text[1:].partition(" ")
+            incoming = Incoming(
+                "test", self.user, "command", command, args, language=self.language, **extra
+            )  # type: ignore[arg-type]
+        else:
+            incoming = Incoming("test", self.user, "text", text, language=self.language, **extra)  # type: ignore[arg-type]
+        self.last = self.assistant.handle(incoming)
+        return self.last
+
+    def press(self, label_part: str) -> list[Reply]:
+        for reply in self.last:
+            for row in reply.buttons:
+                for button in row:
+                    if label_part in button.label and button.data:
+                        return self.data(button.data)
+        raise LookupError(f"no button {label_part!r} in {[r.button_list() for r in self.last]}")
+
+    def data(self, data: str) -> list[Reply]:
+        self.last = self.assistant.handle(
+            Incoming("test", self.user, "button", data, language=self.language)
+        )
+        return self.last
+
+    def text(self) -> str:
+        return "\n".join(r.plain() for r in self.last)
+
+
+@pytest.fixture()
+def chat(services) -> Chat:  # type: ignore[no-untyped-def]
+    return Chat(Assistant(services))
+
+
+def count(services, model, **where) -> int:  # type: ignore[no-untyped-def]
+    with services.db.session() as session:
+        query = select(func.count()).select_from(model)
+        for key, value in where.items():
+            query = query.where(getattr(model, key) == value)
+        return session.scalar(query)
+
+
+def test_start_welcomes_and_profile_can_be_answered_or_skipped(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+    replies = chat.say("/start")
+    assert "Comptoir" in replies[0].plain() and "indépendant" in replies[0].plain()
+    chat.press("Restaurant")
+    chat.press("Non")
+    assert "/diagnostic" in chat.text()
+    with services.db.session() as session:
+        merchant = session.scalar(select(Merchant))
+        assert (merchant.trade, merchant.sells_online) == ("resto", "non")
+    other = Chat(chat.assistant, user="43")
+    other.say("/start")
+    other.press("Passer")
+    assert "/aide" in other.text()
+
+
+def test_question_gets_a_sourced_answer_with_checklist_and_feedback(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+    [reply] = chat.say("c'est quoi le click and collect pour ma boulangerie")
+    text = reply.plain()
+    assert "Click & collect" in text or "click" in text.lower()
+    assert "Source" in text and "http" in reply.html
+    labels = [b["label"] for b in reply.button_list()]
+    assert any("Checklist" in label for label in labels)
+    chat.press("👎")
+    assert "améliorer" in chat.text()
+    with services.db.session() as session:
+        question = session.scalar(
+            select(Message).where(Message.direction == "in", Message.kind == "text")
+        )
+        assert question.intent == "ask_sell_online" and question.feedback == -1
+        assert question.hits and question.answered is True
+        assert question.entities[0]["value"] == "boulangerie"
+
+
+def test_alternative_lists_european_tools_for_the_named_tool(chat: Chat) -> None:
+    [reply] = chat.say("une alternative europeenne a gmal svp")
+    text = reply.plain()
+    assert "Gmail" in text
+    assert 2 <= text.count("• ") <= 4
+    assert "hébergé" in text and "http" in reply.html
+
+
+def test_low_confidence_asks_back_and_is_logged_unanswered(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+    # Every message is "unsure" with a threshold above any probability.
+    services.settings = services.settings.with_overrides(nlu_fallback_threshold=1.01)
+    chat.say("un site pour vendre et encaisser")
+    assert "pas sûr" in chat.text()
+    labels = [b["label"] for r in chat.last for b in r.button_list()]
+    assert "Parler à un conseiller" in labels and len(labels) >= 3
+    assert count(services, Message, answered=False) == 1
+    chat.press(labels[0])
+    assert chat.last and chat.last[0].plain()
+
+
+def test_diagnostic_is_resumable_scored_and_comparable(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+    chat.say("/diagnostic")
+    chat.press("Non")
+    chat.say("/aide")
+    replies = chat.say("/diagnostic")
+    assert "reprend" in replies[0].plain() and "Question 2/" in replies[1].plain()
+    while "Question" in chat.text():
+        labels = [b["label"] for r in chat.last for b in r.button_list()]
+        chat.press(labels[-1])  # the weakest answer each time
+    result = chat.text()
+    assert "█" in result or "░" in result
+    assert "Score global" in result and "plan" in result
+    chat.say("/diagnostic")
+    while "Question" in chat.text():
+        chat.press(next(b["label"] for r in chat.last for b in r.button_list()))
+    assert "Depuis votre dernier diagnostic" in chat.text()
+    assert count(services, DiagnosticResult, completed=True) == 2
+
+
+def test_checklist_steps_progress_and_stale_buttons(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+    chat.say("/checklists")
+    chat.press("RGPD")
+    chat.press("Commencer")
+    assert "Étape 1/" in chat.text()
+    chat.press("Fait")
+    assert "Étape 2/" in chat.text()
+    chat.press("Plus tard")
+    assert "Étape 3/" in chat.text()
+    chat.press("Expliquer")
+    assert "C'est fait quand" in chat.text()
+    chat.data("ck:d:rgpd-essentiel:999")  # forged step
+    assert "plus valable" in chat.text()
+    chat.data("ck:d:nope:0")
+    assert "plus valable" in chat.text()
+    chat.say("/progression")
+    assert "1/" in chat.text() and "étapes" in chat.text()
+    assert count(services, ChecklistProgress, status="done") == 1
+
+
+def test_handoff_keeps_the_bot_quiet_until_handed_back(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+    chat.say("je veux parler a un conseiller humain svp")
+    assert "conseiller" in chat.text()
+    cancel = chat.last[0].button_list()[0]["data"]
+    assert chat.say("vous etes la ?") == []
+    assert count(services, HandoffRequest, status="open") == 1
+    assert count(services, Message, direction="in") == 2  # stored for staff
+    chat.data(cancel)
+    assert "reprends" in chat.text()
+    assert chat.say("bonjour")
+
+
+def test_export_and_forget_leave_nothing(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+    chat.say("/start")
+    chat.say("une alternative a dropbox")
+    chat.say("/humain")
+    with services.db.session() as session:
+        merchant = session.scalar(select(Merchant))
+        session.add(OutboxMessage(merchant_id=merchant.id, text="Bonjour, ici Julie."))
+    [export] = chat.say("/mesdonnees")
+    assert export.attachment is not None
+    data = json.loads(export.attachment.content)
+    assert data["profile"]["external_id"] == "42"
+    assert any("dropbox" in m["text"] for m in data["messages"])
+    assert data["handoff_requests"] and data["adviser_messages"]
+    chat.say("/oublier")
+    chat.press("Oui")
+    assert "effacées" in chat.text()
+    for model in (Merchant, Message, HandoffRequest, OutboxMessage, ProcessedUpdate):
+        assert count(services, model) == 0, model.__name__
+
+
+@pytest.mark.parametrize("kind", ["unsupported", "edited"])
+def test_other_content_gets_a_polite_answer(chat: Chat, kind: str) -> None:
+    replies = chat.assistant.handle(Incoming("test", "42", kind, "", media="sticker"))  # type: ignore[arg-type]
+    assert len(replies) == 1 and "message" in replies[0].plain()
+
+
+def test_huge_message_is_answered_and_stored(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+    huge = "je voudrais vendre en ligne mes produits " * 300  # 12,000 characters
+    replies = chat.say(huge)
+    assert "très long" in replies[0].plain() and len(replies) >= 2
+    with services.db.session() as session:
+        stored = session.scalar(select(Message).where(Message.direction == "in"))
+        assert len(stored.text) == 4000
+
+
+def test_merchant_text_is_escaped_in_replies(chat: Chat) -> None:
+    chat.assistant.handle(Incoming("test", "42", "command", "start", first_name="<b>Zoé</b>"))
+    [reply] = chat.say("bonjour")
+    assert "<b>Zoé</b>" not in reply.html and "&lt;b&gt;Zoé&lt;/b&gt;" in reply.html
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "",
+        "x",
+        "fb:abc:+",
+        "fb:1:*",
+        "dg:a:99:zz",
+        "tp:evil",
+        "gd:../etc",
+        "ck:o:" + "a" * 50,
+        "pf:t:hacker",
+        "ck:z:rgpd-essentiel:0",
+    ],
+)
+def test_forged_button_data_is_refused_politely(chat: Chat, data: str) -> None:
+    replies = chat.data(data)
+    assert replies and all(r.plain() for r in replies)
+
+
+def test_each_update_is_answered_once(chat: Chat) -> None:
+    first = chat.say("bonjour", update_id=5001)
+    again = chat.say("bonjour", update_id=5001)
+    assert first and again == []
+
+
+def test_english_speakers_get_english(services) -> None:  # type: ignore[no-untyped-def]
+    english = Chat(Assistant(services), user="7", language="en")
+    english.say("/aide")
+    assert "What I can do" in english.text()
+
+
+def test_database_gone_gets_a_polite_answer(services, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.store.database import Database
+
+    services.db = Database("postgresql+psycopg://nobody@127.0.0.1:9/none")
+    replies = Assistant(services).handle(Incoming("test", "1", "text", "bonjour"))
+    assert "problème technique" in replies[0].plain()
