@@ -122,3 +122,17 @@ def check(
         for name, ok in checks.items():
             typer.echo(f"{'✓' if ok else '✗'} {name}")
     raise typer.Exit(code=0 if all(checks.values()) else 1)
+
+
+@app.command()
+def purge(ctx: typer.Context) -> None:
+    """Effacer ce qui dépasse la durée de conservation (COMPTOIR_RETENTION_DAYS)."""
+    from .store.database import Database
+    from .store.retention import purge as run_purge
+
+    settings: Settings = ctx.obj
+    database = Database(settings.resolved_database_url)
+    database.migrate()
+    with database.session() as session:
+        counts = run_purge(session, settings.retention_days)
+    typer.echo(", ".join(f"{name} : {count}" for name, count in counts.items()))

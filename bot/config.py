@@ -50,6 +50,8 @@ class Settings:
     admin_host: str = "127.0.0.1"
     admin_port: int = 8080
     log_level: str = "INFO"
+    # Data protection: messages and inactive merchants are erased after this many days.
+    retention_days: int = 365
 
     @property
     def resolved_database_url(self) -> str:
@@ -106,6 +108,7 @@ class Settings:
             "ENCODER_THREADS": "encoder_threads",
             "WEBHOOK_PORT": "webhook_port",
             "ADMIN_PORT": "admin_port",
+            "RETENTION_DAYS": "retention_days",
         }
         for env_name, attr in text_fields.items():
             if (value := get(env_name)) is not None:

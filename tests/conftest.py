@@ -63,8 +63,29 @@ def make_services(ready, database_url: str, **overrides):  # type: ignore[no-unt
     return Services(settings, database, nlu.encoder, nlu, kb, search)
 
 
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every storage test runs on SQLite and on the machine's PostgreSQL (database `test`)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    import os
+
+    from sqlalchemy import create_engine, text
+
+    url = os.environ.get("COMPTOIR_TEST_POSTGRES_URL", POSTGRES_URL)
+    engine = create_engine(url)
+    with engine.begin() as connection:  # a clean schema for each test
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
 @pytest.fixture()
-def services(ready, tmp_path: Path):  # type: ignore[no-untyped-def]
-    services = make_services(ready, f"sqlite:///{tmp_path / 'test.sqlite3'}")
+def services(ready, database_url: str):  # type: ignore[no-untyped-def]
+    services = make_services(ready, database_url)
     yield services
     services.db.dispose()

@@ -46,6 +46,7 @@ from ..config import Settings
 from ..context import Turn
 from ..flows import checklists
 from ..messages import Incoming, Reply
+from ..store import retention
 from ..store.models import Merchant, Message, OutboxMessage, utcnow
 from ..texts import text
 
@@ -63,6 +64,7 @@ COMMANDS = [
     ("oublier", "Effacer toutes vos données"),
 ]
 OUTBOX_INTERVAL = 5.0  # seconds
+RETRY_AFTER = 15.0  # undelivered replies older than this are sent again by the job
 REMINDER_INTERVAL = 600.0
 UNSUPPORTED = (
     filters.Sticker.ALL
@@ -163,6 +165,7 @@ class TelegramChannel:
     def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
         self.settings: Settings = assistant.services.settings
+        self._application: Application | None = None
 
     # -- building ---------------------------------------------------------------------
     def build(self) -> Application:
@@ -186,6 +189,7 @@ class TelegramChannel:
         application.add_handler(MessageHandler(UNSUPPORTED, self.on_unsupported))
         application.add_handler(CallbackQueryHandler(self.on_button))
         application.add_error_handler(self.on_error)
+        self._application = application
         return application
 
     async def on_start(self, application: Application) -> None:
@@ -195,6 +199,7 @@ class TelegramChannel:
         if application.job_queue is not None:
             application.job_queue.run_repeating(self._outbox_job, OUTBOX_INTERVAL, first=1.0)
             application.job_queue.run_repeating(self._reminder_job, REMINDER_INTERVAL, first=5.0)
+            application.job_queue.run_repeating(self._purge_job, timedelta(days=1), first=60.0)
 
     # -- handlers ---------------------------------------------------------------------
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -351,6 +356,7 @@ class TelegramChannel:
 
     async def _outbox_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.deliver_outbox(context.application)
+        await self.deliver_pending(context.application, min_age=RETRY_AFTER)
 
     async def deliver_outbox(self, application: Application) -> None:
         """Messages staff wrote in the back office, marked as coming from an adviser."""
@@ -413,6 +419,13 @@ class TelegramChannel:
 
         for chat_id, reply in await asyncio.to_thread(due):
             await self.send(context.application, chat_id, [reply])
+
+    async def _purge_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        def purge() -> dict[str, int]:
+            with self.assistant.services.db.session() as session:
+                return retention.purge(session, self.settings.retention_days)
+
+        log.info("retention purge: %s", await asyncio.to_thread(purge))
 
 
 def run_telegram(assistant: Assistant) -> None:

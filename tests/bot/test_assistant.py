@@ -254,3 +254,27 @@ def test_database_gone_gets_a_polite_answer(services, tmp_path) -> None:  # type
     services.db = Database("postgresql+psycopg://nobody@127.0.0.1:9/none")
     replies = Assistant(services).handle(Incoming("test", "1", "text", "bonjour"))
     assert "problème technique" in replies[0].plain()
+
+
+def test_retention_purge_erases_old_messages_and_inactive_merchants(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from bot.store.models import utcnow
+    from bot.store.retention import purge
+
+    chat.say("bonjour")
+    Chat(chat.assistant, user="old").say("bonjour")
+    with services.db.session() as session:
+        long_ago = utcnow() - timedelta(days=400)
+        old = session.scalar(select(Merchant).where(Merchant.external_id == "old"))
+        old.last_seen_at = long_ago
+        recent = session.scalar(select(Merchant).where(Merchant.external_id == "42"))
+        session.add(
+            Message(merchant_id=recent.id, direction="in", text="vieux", created_at=long_ago)
+        )
+    with services.db.session() as session:
+        counts = purge(session, retention_days=365)
+    assert counts["merchants"] == 1 and counts["messages"] >= 1
+    assert count(services, Merchant) == 1
+    assert count(services, Message, text="vieux") == 0
+    assert count(services, Message, text="bonjour") == 1  # the old merchant's went with them
