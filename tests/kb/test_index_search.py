@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
 from knowledge_base.index import SearchIndexError, build_index, current_version
 from knowledge_base.loader import load_knowledge_base
 from knowledge_base.passages import Passage, knowledge_base_passages
 from knowledge_base.search import KnowledgeSearch, SearchIndex
-from knowledge_base.service import build_knowledge_index
 from nlu.encoder import encode_query
 from tests.kb.test_validation import CONTENT
 from tests.nlu.test_cli import comptoir
@@ -88,11 +86,11 @@ def test_hot_reload_while_queries_run(encoder, tmp_path: Path) -> None:  # type:
 
 
 @pytest.fixture(scope="module")
-def shipped_index(encoder, tmp_path_factory) -> SearchIndex:  # type: ignore[no-untyped-def]
-    settings = Settings(data_dir=tmp_path_factory.mktemp("kb"))
-    kb, _ = load_knowledge_base(CONTENT)
-    build_knowledge_index(settings, encoder, kb)
-    return SearchIndex.load(settings.resolved_kb_index_dir)
+def shipped_index(ready) -> SearchIndex:  # type: ignore[no-untyped-def]
+    """The index of the shipped content (built once per run by the `ready` fixture)."""
+    index = ready[3].index
+    assert index is not None
+    return index
 
 
 def test_alternative_to_gmail_ranks_email_providers_first(

@@ -9,6 +9,7 @@ import pytest
 from nlu.default import DEFAULT_TEST_FILE, DEFAULT_TRAIN_DIR, load_or_train
 from nlu.evaluation import report_from_predictions
 from nlu.model import NLUModel
+from nlu.text import fold
 from nlu.training_data import load_training_data
 
 
@@ -29,14 +30,20 @@ def test_held_out_accuracy_and_macro_f1(shipped: NLUModel) -> None:
 
 def test_entities_of_the_held_out_file_are_found(shipped: NLUModel) -> None:
     test = load_training_data(DEFAULT_TEST_FILE)
+    synonyms = load_training_data(DEFAULT_TRAIN_DIR).synonyms
+
+    def canonical(value: str) -> str:
+        # The test file was written separately: "cafe" there is "café" in the lookup table.
+        return fold(synonyms.get(" ".join(value.lower().split()), value))
+
     expected = found = 0
     for example in test.examples:
-        wanted = {(s.entity, s.value.lower()) for s in example.entities}
-        got = {(e.entity, e.value.lower()) for e in shipped.extractor.extract(example.text)}
+        wanted = {(s.entity, canonical(s.value)) for s in example.entities}
+        got = {(e.entity, canonical(e.value)) for e in shipped.extractor.extract(example.text)}
         expected += len(wanted)
         found += len(wanted & got)
     assert expected > 50
-    assert found / expected >= 0.85
+    assert found / expected >= 0.9
 
 
 def test_default_model_is_cached_until_the_data_changes(
