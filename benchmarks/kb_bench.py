@@ -148,13 +148,13 @@ def synthetic(
 ) -> dict[str, object]:
     rng = np.random.default_rng(0)
     real = np.load(index.directory / "vectors.npy")
-    words = " ".join(p.lexical_text for p in index.passages).split()
+    words = np.array(" ".join(p.lexical_text for p in index.passages).split())
     passages, vectors = [], np.empty((size, real.shape[1]), dtype=np.float32)
     for i in range(size):
         base = real[rng.integers(len(real))]
         noisy = base + rng.normal(0, 0.05, base.shape).astype(np.float32)
         vectors[i] = noisy / np.linalg.norm(noisy)
-        text = " ".join(rng.choice(words, size=40))
+        text = " ".join(words[rng.integers(len(words), size=40)])
         zone = ("title", "title_p", "body", "body", "body")[i % 5]
         passages.append(
             Passage(f"doc-{i // 5}", "faq", f"Doc {i // 5}", text, text, text, zone=zone)

@@ -89,6 +89,11 @@ class _Checker:
             return ()
         return tuple(value)
 
+    def file_named_after(self, path: Path, item_id: str) -> None:
+        """Files are named after their id, so an operator finds an item from its id."""
+        if item_id and path.stem != item_id:
+            self.add("id", f"le fichier devrait s'appeler {item_id}{path.suffix}")
+
     def slug(self, data: dict[str, Any], key: str = "id", prefix: str = "") -> str:
         value = self.text(data, key, prefix)
         if value and not SLUG.match(value):
@@ -170,8 +175,7 @@ def _load_guide(path: Path, root: Path, problems: list[Problem]) -> Guide | None
         check.add("", "l'en-tête YAML doit être un dictionnaire de champs")
         return None
     guide_id = check.slug(meta)
-    if guide_id and path.stem != guide_id:
-        check.add("id", f"le fichier devrait s'appeler {guide_id}.md")
+    check.file_named_after(path, guide_id)
     topic = check.text(meta, "topic")
     if topic and topic not in GUIDE_TOPICS:
         check.add(
@@ -293,8 +297,7 @@ def _load_checklist(path: Path, root: Path, problems: list[Problem]) -> Checklis
         check.add("", "dictionnaire attendu (id, title, topic, goal, steps)")
         return None
     checklist_id = check.slug(data)
-    if checklist_id and path.stem != checklist_id:
-        check.add("id", f"le fichier devrait s'appeler {checklist_id}.yml")
+    check.file_named_after(path, checklist_id)
     topic = check.text(data, "topic")
     if topic and topic not in ASK_INTENTS:
         check.add("topic", f"thème inconnu {topic!r}")
