@@ -173,3 +173,33 @@ def test_broken_faq_file_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "faq.jsonl:2" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_large_collections_use_a_graph_index(tmp_path: Path) -> None:
+    """Above 20,000 passages the dense index is HNSW; it still finds the exact neighbour."""
+    import faiss
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(21_000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    class Precomputed:  # vectors given by position: no model needed for this property
+        id = "precomputed"
+        dim = 32
+
+        def encode_passages(self, texts: list[str]) -> np.ndarray:
+            return vectors[[int(t) for t in texts]]
+
+        encode_queries = encode_passages
+
+    passages = [
+        Passage(f"d{i}", "faq", f"Doc {i}", "t", str(i), f"mot{i}") for i in range(len(vectors))
+    ]
+    build_index(passages, Precomputed(), tmp_path, kind="faq")  # type: ignore[arg-type]
+    index = SearchIndex.load(tmp_path)
+    assert isinstance(index.dense, faiss.IndexHNSWFlat)
+    found = sum(
+        index.search(f"mot{i}", vectors[i], k=1)[0].id == f"d{i}" for i in range(0, 21_000, 700)
+    )
+    assert found == 30
