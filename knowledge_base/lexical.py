@@ -28,13 +28,40 @@ STOPWORDS = frozenset(
 )
 
 
+# Shorthand merchants type, spelled out before stemming (folded forms).
+SHORTHAND = {
+    "rdv": "rendez vous",
+    "cb": "carte bancaire",
+    "compta": "comptabilite",
+    "insta": "instagram",
+    "fb": "facebook",
+    "resa": "reservation",
+    "resas": "reservations",
+    "appli": "application",
+    "applis": "applications",
+    "mdp": "mot de passe",
+    "pb": "probleme",
+    "pbs": "problemes",
+    "dev": "developpement",
+    "pro": "professionnel",
+    "tel": "telephone",
+    "ordi": "ordinateur",
+    "pub": "publicite",
+    "promo": "promotion",
+    "promos": "promotions",
+    "asso": "association",
+    "autoentrepreneur": "micro entrepreneur",
+}
+
+
 @lru_cache(maxsize=1)
 def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("french")
 
 
 def tokens(text: str) -> list[str]:
-    words = [w for w in fold(text).split() if (w not in STOPWORDS and len(w) > 1) or w.isdigit()]
+    folded = " ".join(SHORTHAND.get(w, w) for w in fold(text).split())
+    words = [w for w in folded.split() if (w not in STOPWORDS and len(w) > 1) or w.isdigit()]
     return _stemmer().stemWords(words)
 
 

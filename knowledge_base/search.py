@@ -16,6 +16,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from nlu.text import fold
 
@@ -116,9 +117,11 @@ class SearchIndex:
         version = current_version(Path(path))
         if version is None:
             raise SearchIndexError(f"aucun index dans {path} : lancez `comptoir kb reindex`.")
-        # One thread: on two cores a multi-threaded flat search of one query was ten times
-        # slower, and FAISS's pool would fight the encoder's.
+        # One thread each for FAISS and BLAS: on two cores their pools spin-wait against the
+        # encoder's OpenMP pool (latency spikes of hundreds of ms), and a multi-threaded flat
+        # search of one query was ten times slower anyway.
         faiss.omp_set_num_threads(1)
+        threadpool_limits(limits=1, user_api="blas")
         manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
         passages = [
             Passage.from_json(line)
