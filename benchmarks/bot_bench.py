@@ -69,6 +69,9 @@ def start_bot(api: FakeBotAPI, data_dir: Path, db_url: str) -> subprocess.Popen[
         "COMPTOIR_DATA_DIR": str(data_dir),
         "COMPTOIR_DATABASE_URL": db_url,
         "COMPTOIR_LOG_LEVEL": "WARNING",
+        # The loopback server has no rate limit: measure what the bot itself can do
+        # (against Telegram, COMPTOIR_TELEGRAM_MAX_RATE keeps the default 30 messages/s).
+        "COMPTOIR_TELEGRAM_MAX_RATE": os.environ.get("COMPTOIR_TELEGRAM_MAX_RATE", "0"),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "run"],
@@ -84,7 +87,7 @@ def run_load(
 ) -> dict[str, object]:
     """Push `turns` messages per chat (at `rate` per second overall, or all at once)."""
     rng = random.Random(seed)
-    before = {chat: len(api.messages_to(chat)) for chat in chats}
+    before = {chat: api.count_to(chat) for chat in chats}
     plan = [(chat, rng.choice(TURNS)) for _ in range(turns) for chat in chats]
     pushed: dict[int, list[float]] = {chat: [] for chat in chats}
     started = time.monotonic()
@@ -123,11 +126,17 @@ def main() -> None:
     parser.add_argument("--merchants", type=int, default=100)
     parser.add_argument("--turns", type=int, default=10, help="per merchant, per phase")
     parser.add_argument("--rate", type=float, default=50.0, help="turns/s of the paced phase")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="reuse a data folder that already has the model and the index",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bot.json")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="comptoir-bot-bench-"))
-    settings = Settings(data_dir=work / "data")
+    settings = Settings(data_dir=args.data_dir or work / "data")
     print("preparing the model and the index (once)...", flush=True)
     build_services(settings)  # what a deployed instance has on disk before a restart
     api = FakeBotAPI().start()

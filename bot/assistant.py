@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from nlu.encoder import encode_query
 from nlu.intents import ASK_INTENTS, TOPIC_LABELS
+from nlu.model import ParseResult
 
 from . import answers
 from .context import Services, Turn
@@ -43,6 +45,15 @@ COMMANDS = {
 
 
 @dataclass(frozen=True)
+class Understanding:
+    """A text message understood once: its vector feeds both the intent model and search."""
+
+    text: str
+    vector: np.ndarray
+    parse: ParseResult
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What one turn produced: the replies and, for channels, the stored reply ids."""
 
@@ -63,9 +74,13 @@ class Assistant:
     def process(self, incoming: Incoming) -> Outcome:
         """Handle one message; replies are stored as undelivered until `mark_delivered`."""
         language = "en" if incoming.language.lower().startswith("en") else "fr"
+        # Understanding a text (encoding, intent, entities: most of a turn's time) needs no
+        # database, so it happens before the transaction: SQLite holds its write lock for
+        # the rest of the turn, and other merchants' turns wait on it.
+        understood = self._understand(incoming) if incoming.kind == "text" else None
         try:
             with self.services.db.session() as session:
-                return self._turn(session, incoming, language)
+                return self._turn(session, incoming, language, understood)
         except StoreUnavailable:
             log.exception("database unavailable")
             return Outcome([Reply(text(language, "store_down"))], [], None)
@@ -81,7 +96,16 @@ class Assistant:
                 message.delivered = True
 
     # -- one turn -----------------------------------------------------------------------
-    def _turn(self, session, incoming: Incoming, language: str) -> Outcome:  # type: ignore[no-untyped-def]
+    def _understand(self, incoming: Incoming) -> Understanding | None:
+        message = incoming.text.strip()[:MAX_UNDERSTOOD_TEXT]
+        if not message:
+            return None
+        vector = encode_query(self.services.encoder, message)  # once per turn
+        return Understanding(message, vector, self.services.nlu.parse(message, vector))
+
+    def _turn(  # type: ignore[no-untyped-def]
+        self, session, incoming: Incoming, language: str, understood: Understanding | None
+    ) -> Outcome:
         merchant = session.scalar(
             select(Merchant).where(
                 Merchant.channel == incoming.channel, Merchant.external_id == incoming.user_id
@@ -116,6 +140,7 @@ class Assistant:
         session.add(message)
         session.flush()
         turn = Turn(self.services, session, merchant, incoming_message_id=message.id)
+        turn.understood = understood
 
         replies = self._route(turn, incoming)
         if turn.log.pop("erased", False):
@@ -242,8 +267,11 @@ class Assistant:
         return replies + self._answer(turn, message)
 
     def _answer(self, turn: Turn, message: str, topic: str | None = None) -> list[Reply]:
-        vector = encode_query(self.services.encoder, message)  # once per turn
-        parse = self.services.nlu.parse(message, vector)
+        understood = turn.understood
+        if understood is None or understood.text != message:  # e.g. a topic button's question
+            understood = self._understand(Incoming("", "", "text", message))
+            assert understood is not None
+        vector, parse = understood.vector, understood.parse
         turn.log.update(
             intent=parse.intent,
             confidence=parse.confidence,

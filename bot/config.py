@@ -42,6 +42,9 @@ class Settings:
     telegram_token: str = ""
     telegram_base_url: str = "https://api.telegram.org/bot"
     telegram_base_file_url: str = "https://api.telegram.org/file/bot"
+    # Telegram's documented limit is about 30 messages per second for a bot; raise it only
+    # for a Bot API server of your own (0: no limiter).
+    telegram_max_rate: int = 30
     webhook_url: str = ""
     webhook_secret: str = ""
     webhook_listen: str = "127.0.0.1"
@@ -109,6 +112,7 @@ class Settings:
             "WEBHOOK_PORT": "webhook_port",
             "ADMIN_PORT": "admin_port",
             "RETENTION_DAYS": "retention_days",
+            "TELEGRAM_MAX_RATE": "telegram_max_rate",
         }
         for env_name, attr in text_fields.items():
             if (value := get(env_name)) is not None:

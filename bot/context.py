@@ -36,6 +36,7 @@ class Turn:
     session: Session
     merchant: Merchant
     incoming_message_id: int | None = None
+    understood: Any = None  # bot.assistant.Understanding of a text message, if any
     log: dict[str, Any] = field(default_factory=dict)  # what the turn learned (intent, hits...)
 
     @property

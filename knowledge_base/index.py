@@ -23,7 +23,7 @@ import numpy as np
 
 from nlu.encoder import Encoder
 
-from .lexical import LexicalIndex
+from .lexical import LEXICAL_VERSION, LexicalIndex
 from .passages import Passage
 
 FORMAT_VERSION = 1
@@ -126,6 +126,7 @@ def build_index(
             "source": source,
             "content_hash": content_hash or _hash_passages(passages),
             "encoder_id": encoder.id,
+            "lexical_version": LEXICAL_VERSION,
             "dim": encoder.dim,
             "passages": len(passages),
             "documents": {kind: len(ids) for kind, ids in sorted(kinds.items())},

@@ -28,6 +28,9 @@ STOPWORDS = frozenset(
 )
 
 
+# Bump when tokens() changes: indexes built with another version are rebuilt.
+LEXICAL_VERSION = 2
+
 # Shorthand merchants type, spelled out before stemming (folded forms).
 SHORTHAND = {
     "rdv": "rendez vous",

@@ -11,6 +11,7 @@ from nlu.encoder import Encoder
 from .content_hash import content_hash
 from .content_model import KnowledgeBase
 from .index import build_index, current_version
+from .lexical import LEXICAL_VERSION
 from .loader import load_knowledge_base
 from .passages import Passage, knowledge_base_passages
 
@@ -37,9 +38,11 @@ def index_is_current(settings: Settings, encoder: Encoder) -> bool:
     if version is None:
         return False
     manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
-    return manifest.get("encoder_id") == encoder.id and manifest.get(
-        "content_hash"
-    ) == content_hash(settings.kb_content_dir)
+    return (
+        manifest.get("encoder_id") == encoder.id
+        and manifest.get("lexical_version") == LEXICAL_VERSION
+        and manifest.get("content_hash") == content_hash(settings.kb_content_dir)
+    )
 
 
 def ensure_index(

@@ -64,6 +64,8 @@ COMMANDS = [
     ("oublier", "Effacer toutes vos données"),
 ]
 OUTBOX_INTERVAL = 5.0  # seconds
+CONCURRENT_UPDATES = 32
+TYPING_AFTER = 0.4  # seconds before showing "typing…"
 RETRY_AFTER = 15.0  # undelivered replies older than this are sent again by the job
 REMINDER_INTERVAL = 600.0
 UNSUPPORTED = (
@@ -170,16 +172,22 @@ class TelegramChannel:
     # -- building ---------------------------------------------------------------------
     def build(self) -> Application:
         settings = self.settings
-        application = (
+        builder = (
             Application.builder()
             .token(settings.telegram_token)
             .base_url(settings.telegram_base_url)
             .base_file_url(settings.telegram_base_file_url)
-            .rate_limiter(AIORateLimiter(max_retries=3))
-            .concurrent_updates(PerChatProcessor())
+            .concurrent_updates(PerChatProcessor(CONCURRENT_UPDATES))
+            # One HTTP connection (the default) would serialise every send of every chat.
+            .connection_pool_size(CONCURRENT_UPDATES)
             .post_init(self.on_start)
-            .build()
         )
+        if settings.telegram_max_rate > 0:
+            # Spreads sends under Telegram's limits and retries after a 429 (retry_after).
+            builder = builder.rate_limiter(
+                AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=3)
+            )
+        application = builder.build()
         for name, _ in COMMANDS:
             application.add_handler(CommandHandler(name, self.on_command))
         application.add_handler(CommandHandler("help", self.on_command))
@@ -206,8 +214,9 @@ class TelegramChannel:
         message = update.effective_message
         if message is None or update.effective_chat is None:
             return
-        await context.bot.send_chat_action(update.effective_chat.id, ChatAction.TYPING)
-        await self._process(update, context, self._incoming(update, "text", message.text or ""))
+        await self._process(
+            update, context, self._incoming(update, "text", message.text or ""), typing=True
+        )
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -285,10 +294,22 @@ class TelegramChannel:
         )
 
     async def _process(
-        self, update: Update, context: ContextTypes.DEFAULT_TYPE, incoming: Incoming
+        self,
+        update: Update,
+        context: ContextTypes.DEFAULT_TYPE,
+        incoming: Incoming,
+        typing: bool = False,
     ) -> None:
-        outcome = await asyncio.to_thread(self.assistant.process, incoming)
         chat = update.effective_chat
+        work = asyncio.ensure_future(asyncio.to_thread(self.assistant.process, incoming))
+        if typing and chat is not None:
+            # "Comptoir écrit…" only when the answer is not immediate: most take milliseconds,
+            # and every call counts against Telegram's rate limit.
+            done, _ = await asyncio.wait({work}, timeout=TYPING_AFTER)
+            if not done:
+                with contextlib.suppress(TelegramError):
+                    await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
+        outcome = await work
         if chat is None:
             return
         delivered = await self.send(context.application, chat.id, outcome.replies)
