@@ -6,7 +6,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     COMPTOIR_DATA_DIR=/data \
     COMPTOIR_NLU_MODEL_DIR=/opt/comptoir/models/nlu \
-    COMPTOIR_KB_INDEX_DIR=/data/index \
+    COMPTOIR_KB_INDEX_DIR=/opt/comptoir/index \
     COMPTOIR_ADMIN_HOST=0.0.0.0 \
     COMPTOIR_ADMIN_PORT=8080
 
@@ -22,8 +22,10 @@ COPY knowledge_base ./knowledge_base
 RUN pip install ".[postgres]"
 
 USER comptoir
-# Train the default intent model now, so a container starts answering at once.
-RUN comptoir nlu train --data /opt/comptoir/src/nlu/data/train --out /opt/comptoir/models/nlu
+# Train the default intent model and build the search index now, so a container answers
+# at once (both are rebuilt by themselves if the content or the encoder change).
+RUN comptoir nlu train --data /opt/comptoir/src/nlu/data/train --out /opt/comptoir/models/nlu \
+    && comptoir kb reindex
 
 VOLUME ["/data"]
 EXPOSE 8080
