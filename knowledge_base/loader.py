@@ -287,15 +287,26 @@ def _load_tools(
     return tools
 
 
-def _load_checklist(path: Path, root: Path, problems: list[Problem]) -> Checklist | None:
-    rel = _rel(path, root)
-    check = _Checker(rel, problems)
+def _read_mapping(
+    path: Path, root: Path, problems: list[Problem], fields: str
+) -> tuple[_Checker, dict[str, Any]] | None:
+    """A YAML file that must hold a dictionary (`fields` names the expected keys)."""
+    check = _Checker(_rel(path, root), problems)
     data = _read_yaml(path, root, problems)
     if data is None:
         return None
     if not isinstance(data, dict):
-        check.add("", "dictionnaire attendu (id, title, topic, goal, steps)")
+        check.add("", f"dictionnaire attendu ({fields})")
         return None
+    return check, data
+
+
+def _load_checklist(path: Path, root: Path, problems: list[Problem]) -> Checklist | None:
+    loaded = _read_mapping(path, root, problems, "id, title, topic, goal, steps")
+    if loaded is None:
+        return None
+    check, data = loaded
+    rel = check.file
     checklist_id = check.slug(data)
     check.file_named_after(path, checklist_id)
     topic = check.text(data, "topic")
@@ -336,14 +347,10 @@ def _load_checklist(path: Path, root: Path, problems: list[Problem]) -> Checklis
 
 
 def _load_diagnostic(path: Path, root: Path, problems: list[Problem]) -> Diagnostic | None:
-    rel = _rel(path, root)
-    check = _Checker(rel, problems)
-    data = _read_yaml(path, root, problems)
-    if data is None:
+    loaded = _read_mapping(path, root, problems, "id, title, axes, bands, questions")
+    if loaded is None:
         return None
-    if not isinstance(data, dict):
-        check.add("", "dictionnaire attendu (id, title, axes, bands, questions)")
-        return None
+    check, data = loaded
     axes = []
     for i, raw in enumerate(data.get("axes") or []):
         if not isinstance(raw, dict):
