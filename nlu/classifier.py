@@ -81,7 +81,10 @@ class IntentClassifier:
         return softmax(self.scores(texts, vectors) * self.temperature, axis=1)
 
     def rank(self, text: str, vector: np.ndarray, top: int = 5) -> list[IntentScore]:
-        probabilities = self.predict_proba([text], np.asarray(vector)[None, :])[0]
+        """One message (the bot's hot path): gathered columns, no sparse matrices."""
+        columns, values = self.featurizer.transform_one(text, vector)
+        scores = self.coef[:, columns] @ values + self.intercept
+        probabilities = softmax(scores * self.temperature)
         order = np.argsort(-probabilities)[:top]
         return [IntentScore(self.classes[i], round(float(probabilities[i]), 4)) for i in order]
 

