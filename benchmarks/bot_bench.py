@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.config import Settings  # noqa: E402
 from bot.services import build_services  # noqa: E402
-from tests.support.fake_bot_api import FakeBotAPI  # noqa: E402
+from tests.support.fake_bot_api import FakeBotAPI, start_comptoir  # noqa: E402
 
 # Turns that get exactly one reply: questions, alternatives, small talk, commands.
 TURNS = [
@@ -61,24 +61,15 @@ def rss_peak_mb(pid: int) -> float:
 
 
 def start_bot(api: FakeBotAPI, data_dir: Path, db_url: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "COMPTOIR_TELEGRAM_TOKEN": api.token,
-        "COMPTOIR_TELEGRAM_BASE_URL": api.base_url,
-        "COMPTOIR_TELEGRAM_BASE_FILE_URL": api.base_file_url,
-        "COMPTOIR_DATA_DIR": str(data_dir),
-        "COMPTOIR_DATABASE_URL": db_url,
-        "COMPTOIR_LOG_LEVEL": "WARNING",
+    return start_comptoir(
+        api,
+        data_dir,
+        db_url,
+        cwd=data_dir,
+        COMPTOIR_LOG_LEVEL="WARNING",
         # The loopback server has no rate limit: measure what the bot itself can do
         # (against Telegram, COMPTOIR_TELEGRAM_MAX_RATE keeps the default 30 messages/s).
-        "COMPTOIR_TELEGRAM_MAX_RATE": os.environ.get("COMPTOIR_TELEGRAM_MAX_RATE", "0"),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
-        env=env,
-        cwd=data_dir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        COMPTOIR_TELEGRAM_MAX_RATE=os.environ.get("COMPTOIR_TELEGRAM_MAX_RATE", "0"),
     )
 
 

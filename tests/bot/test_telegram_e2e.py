@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,7 +15,7 @@ from bot.assistant import Assistant
 from bot.channels.telegram import TelegramChannel, split_message
 from bot.store.database import Database
 from bot.store.models import ChecklistProgress, Merchant, Message
-from tests.support.fake_bot_api import FakeBotAPI
+from tests.support.fake_bot_api import FakeBotAPI, start_comptoir
 
 CHAT = 5550001
 
@@ -170,25 +167,8 @@ async def test_staff_messages_are_delivered_from_the_outbox(
 # -- a real process, killed with SIGKILL mid-checklist ---------------------------------------
 
 
-def start_bot(
-    api: FakeBotAPI, data_dir: Path, db_url: str, ready_dir: Path
-) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "COMPTOIR_TELEGRAM_TOKEN": api.token,
-        "COMPTOIR_TELEGRAM_BASE_URL": api.base_url,
-        "COMPTOIR_TELEGRAM_BASE_FILE_URL": api.base_file_url,
-        "COMPTOIR_DATA_DIR": str(ready_dir),
-        "COMPTOIR_DATABASE_URL": db_url,
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
-        env=env,
-        text=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        cwd=data_dir,
-    )
+def start_bot(api: FakeBotAPI, data_dir: Path, db_url: str, ready_dir: Path):  # type: ignore[no-untyped-def]
+    return start_comptoir(api, ready_dir, db_url, cwd=data_dir)
 
 
 def undelivered(database: Database) -> int:

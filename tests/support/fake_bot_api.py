@@ -12,11 +12,15 @@ from __future__ import annotations
 import contextlib
 import email
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -383,3 +387,25 @@ class FakeBotAPI:
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
         }
+
+
+def start_comptoir(
+    api: FakeBotAPI, data_dir: Path, db_url: str, cwd: Path, **extra_env: str
+) -> subprocess.Popen[bytes]:
+    """`comptoir run` as a real process, talking to `api` instead of Telegram."""
+    env = {
+        **os.environ,
+        "COMPTOIR_TELEGRAM_TOKEN": api.token,
+        "COMPTOIR_TELEGRAM_BASE_URL": api.base_url,
+        "COMPTOIR_TELEGRAM_BASE_FILE_URL": api.base_file_url,
+        "COMPTOIR_DATA_DIR": str(data_dir),
+        "COMPTOIR_DATABASE_URL": db_url,
+        **extra_env,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
