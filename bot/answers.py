@@ -146,7 +146,7 @@ def guide_reply(turn: Turn, guide: Guide, other: Guide | None = None) -> Reply:
     feedback = feedback_buttons(turn)
     if feedback:
         buttons.append(feedback)
-    return Reply("\n\n".join(parts), tuple(buttons), meta={"guide": guide.id})
+    return Reply("\n\n".join(parts), tuple(buttons))
 
 
 def _tool_line(turn: Turn, tool: Tool) -> str:

@@ -31,17 +31,6 @@ log = logging.getLogger(__name__)
 
 MAX_STORED_TEXT = 4000  # characters kept of one message
 MAX_UNDERSTOOD_TEXT = 1000  # characters given to the NLU and the search
-COMMANDS = {
-    "start",
-    "aide",
-    "help",
-    "diagnostic",
-    "checklists",
-    "progression",
-    "humain",
-    "mesdonnees",
-    "oublier",
-}
 
 
 @dataclass(frozen=True)

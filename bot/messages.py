@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["text", "command", "button", "unsupported", "edited"]
@@ -56,7 +56,6 @@ class Reply:
     html: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     attachment: Attachment | None = None
-    meta: dict[str, object] = field(default_factory=dict, compare=False)
 
     def plain(self) -> str:
         """Text without markup, for the terminal and JSONL outputs."""

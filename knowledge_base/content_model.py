@@ -90,12 +90,6 @@ class Checklist:
     steps: tuple[ChecklistStep, ...]
     path: str = ""
 
-    def step_index(self, step_id: str) -> int | None:
-        for i, step in enumerate(self.steps):
-            if step.id == step_id:
-                return i
-        return None
-
 
 @dataclass(frozen=True)
 class Axis:

@@ -379,13 +379,3 @@ def _yaml_scalar(value: str) -> str:
         if re.search(r"[:#\[\]{}&*!|>'\"%@`,]", value)
         else value
     )
-
-
-def save_training_data(data: TrainingData, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(dump_training_data(data), encoding="utf-8")
-
-
-def from_pairs(pairs: Iterable[tuple[str, str]], source: str = "") -> TrainingData:
-    """Plain (text, intent) pairs, e.g. a JSONL benchmark, as training data."""
-    return TrainingData(examples=[Example(text, intent, (), source) for text, intent in pairs])

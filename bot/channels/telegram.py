@@ -110,41 +110,31 @@ class PerChatProcessor(BaseUpdateProcessor):
 
 
 def split_message(html_text: str, limit: int = MAX_MESSAGE) -> list[str]:
-    """Cut under Telegram's limit, at paragraph then line boundaries (tags stay balanced
-    because replies only use inline tags within a paragraph)."""
-    if len(html_text) <= limit:
-        return [html_text]
+    """Cut under Telegram's limit at paragraph, then line, then character boundaries (tags
+    stay balanced because replies only use inline tags within a paragraph)."""
+    return _pack(html_text, ["\n\n", "\n", ""], limit)
+
+
+def _pack(text: str, separators: list[str], limit: int) -> list[str]:
+    """Greedily join pieces split on the first separator; oversized pieces are split on the
+    next one."""
+    if len(text) <= limit:
+        return [text]
+    separator, finer = separators[0], separators[1:]
+    if not separator:
+        return [text[i : i + limit] for i in range(0, len(text), limit)]
     parts: list[str] = []
     current = ""
-    for paragraph in html_text.split("\n\n"):
-        pieces = [paragraph] if len(paragraph) <= limit else _hard_split(paragraph, limit)
-        for piece in pieces:
-            candidate = f"{current}\n\n{piece}" if current else piece
-            if len(candidate) <= limit:
-                current = candidate
-            else:
-                parts.append(current)
-                current = piece
-    if current:
-        parts.append(current)
-    return parts
-
-
-def _hard_split(paragraph: str, limit: int) -> list[str]:
-    lines, current = [], ""
-    for line in paragraph.split("\n"):
-        while len(line) > limit:
-            lines.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
+    for piece in (p for chunk in text.split(separator) for p in _pack(chunk, finer, limit)):
+        candidate = f"{current}{separator}{piece}" if current else piece
         if len(candidate) <= limit:
             current = candidate
         else:
-            lines.append(current)
-            current = line
+            parts.append(current)
+            current = piece
     if current:
-        lines.append(current)
-    return lines
+        parts.append(current)
+    return parts
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:

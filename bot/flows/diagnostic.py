@@ -158,4 +158,4 @@ def finish(turn: Turn, diagnostic: Diagnostic, result: DiagnosticResult) -> Repl
                     buttons.append((Button(short(f"📚 {guide.title}"), f"gd:{guide.id}"),))
     else:
         lines += ["", turn.t("diag_all_good")]
-    return Reply("\n".join(lines), tuple(buttons), meta={"scores": result.scores})
+    return Reply("\n".join(lines), tuple(buttons))
