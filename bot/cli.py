@@ -20,6 +20,8 @@ app = typer.Typer(
 )
 app.add_typer(nlu_app, name="nlu", help="Compréhension du langage : entraîner, évaluer, analyser.")
 app.add_typer(kb_app, name="kb", help="Base de connaissances : valider, indexer, chercher.")
+admin_app = typer.Typer(no_args_is_help=True)
+app.add_typer(admin_app, name="admin", help="Back office : comptes de l'équipe, serveur web.")
 
 
 @app.callback()
@@ -83,21 +85,43 @@ def reply(
 
 @app.command()
 def run(ctx: typer.Context) -> None:
-    """Lancer le bot (Telegram si un jeton est configuré, sinon la conversation locale)."""
-    settings: Settings = ctx.obj
-    if not settings.telegram_token:
-        typer.echo(
-            "Aucun jeton Telegram (COMPTOIR_TELEGRAM_TOKEN) : démarrage de la conversation "
-            "locale.\nPour Telegram : créez un bot avec @BotFather, copiez le jeton dans .env "
-            "(voir .env.example), puis relancez `comptoir run`.\n",
-            err=True,
-        )
-        chat(ctx)
-        return
+    """Lancer le bot (Telegram, sinon conversation locale) et le back office web."""
     from .assistant import Assistant
-    from .channels.telegram import run_telegram
 
-    run_telegram(Assistant(_services(ctx)))
+    settings: Settings = ctx.obj
+    services = _services(ctx)
+    server = _start_admin(services)
+    try:
+        if not settings.telegram_token:
+            typer.echo(
+                "Aucun jeton Telegram (COMPTOIR_TELEGRAM_TOKEN) : démarrage de la conversation "
+                "locale.\nPour Telegram : créez un bot avec @BotFather, copiez le jeton dans "
+                ".env (voir .env.example), puis relancez `comptoir run`.\n",
+                err=True,
+            )
+            from .channels.terminal import chat as run_chat
+
+            run_chat(Assistant(services))
+            return
+        from .channels.telegram import run_telegram
+
+        run_telegram(Assistant(services))
+    finally:
+        if server is not None:
+            server.should_exit = True
+
+
+def _start_admin(services):  # type: ignore[no-untyped-def]
+    settings: Settings = services.settings
+    if settings.admin_port == 0:
+        return None
+    from .admin.server import ensure_first_admin, start_in_background
+
+    if hint := ensure_first_admin(services):
+        typer.echo(hint, err=True)
+    server = start_in_background(services, settings.admin_host, settings.admin_port)
+    typer.echo(f"Back office : http://{settings.admin_host}:{settings.admin_port}/", err=True)
+    return server
 
 
 @app.command()
@@ -127,12 +151,66 @@ def check(
 @app.command()
 def purge(ctx: typer.Context) -> None:
     """Effacer ce qui dépasse la durée de conservation (COMPTOIR_RETENTION_DAYS)."""
+    from .admin.auth import forget_old_attempts
     from .store.database import Database
+    from .store.retention import effective_retention_days
     from .store.retention import purge as run_purge
 
     settings: Settings = ctx.obj
     database = Database(settings.resolved_database_url)
     database.migrate()
     with database.session() as session:
-        counts = run_purge(session, settings.retention_days)
+        counts = run_purge(session, effective_retention_days(session, settings.retention_days))
+        counts["staff_sign_ins"] = forget_old_attempts(session)
     typer.echo(", ".join(f"{name} : {count}" for name, count in counts.items()))
+
+
+@admin_app.command("create-user")
+def create_user_command(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="Adresse e-mail (identifiant de connexion).")],
+    role: Annotated[str, typer.Option(help="support, operator ou admin.")] = "support",
+    name: Annotated[str, typer.Option(help="Nom affiché.")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Lire le mot de passe sur l'entrée standard.")
+    ] = False,
+) -> None:
+    """Créer un compte pour le back office (mot de passe demandé, jamais en argument)."""
+    import sys
+
+    from .admin.auth import AccountError, create_user
+    from .store.database import Database
+
+    settings: Settings = ctx.obj
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Mot de passe", hide_input=True, confirmation_prompt=True)
+    database = Database(settings.resolved_database_url)
+    database.migrate()
+    try:
+        with database.session() as session:
+            create_user(session, email, password, role, name)
+    except AccountError as exc:
+        typer.secho(str(exc), err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"Compte {email.strip().lower()} ({role}) créé.")
+
+
+@admin_app.command("serve")
+def serve_command(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Adresse d'écoute.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port d'écoute.")] = None,
+) -> None:
+    """Servir le back office seul (sans le bot), par exemple contre un PostgreSQL partagé."""
+    from .admin.server import ensure_first_admin, make_server
+
+    settings: Settings = ctx.obj
+    services = _services(ctx)
+    if hint := ensure_first_admin(services):
+        typer.echo(hint, err=True)
+    host = host or settings.admin_host
+    port = port or settings.admin_port
+    typer.echo(f"Back office : http://{host}:{port}/", err=True)
+    make_server(services, host, port).run()

@@ -52,6 +52,9 @@ class Settings:
     # Admin web
     admin_host: str = "127.0.0.1"
     admin_port: int = 8080
+    # First administrator, created on first start when no staff account exists yet.
+    admin_email: str = ""
+    admin_password: str = field(default="", repr=False)
     log_level: str = "INFO"
     # Data protection: messages and inactive merchants are erased after this many days.
     retention_days: int = 365
@@ -63,6 +66,12 @@ class Settings:
     @property
     def resolved_nlu_model_dir(self) -> Path:
         return self.nlu_model_dir or self.data_dir / "models" / "nlu"
+
+    @property
+    def resolved_nlu_corrections_file(self) -> Path:
+        """Training examples written by staff in the back office (Rasa YAML), trained on
+        together with the shipped data."""
+        return self.data_dir / "nlu" / "corrections.yml"
 
     @property
     def resolved_kb_index_dir(self) -> Path:
@@ -99,6 +108,8 @@ class Settings:
             "WEBHOOK_SECRET": "webhook_secret",
             "WEBHOOK_LISTEN": "webhook_listen",
             "ADMIN_HOST": "admin_host",
+            "ADMIN_EMAIL": "admin_email",
+            "ADMIN_PASSWORD": "admin_password",
             "LOG_LEVEL": "log_level",
         }
         path_fields = {

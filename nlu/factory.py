@@ -19,11 +19,16 @@ def load_model(
     model_dir: Path | None = None,
     log: Callable[[str], None] | None = None,
 ) -> NLUModel:
-    """The named model, or the default one (trained on first use, then cached)."""
+    """The named model, or the default one (shipped data + staff corrections; trained on
+    first use, then cached)."""
     if model_dir is not None:
         return NLUModel.load(model_dir, encoder)
     return load_or_train(
-        settings.resolved_nlu_model_dir, encoder, cache_dir=settings.data_dir / "cache", log=log
+        settings.resolved_nlu_model_dir,
+        encoder,
+        cache_dir=settings.data_dir / "cache",
+        log=log,
+        corrections_file=settings.resolved_nlu_corrections_file,
     )
 
 

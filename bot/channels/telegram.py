@@ -41,11 +41,13 @@ from telegram.ext import (
     filters,
 )
 
+from ..admin.auth import forget_old_attempts
 from ..assistant import Assistant
 from ..config import Settings
 from ..context import Turn
 from ..flows import checklists
 from ..messages import Incoming, Reply
+from ..reload import refresh
 from ..store import retention
 from ..store.models import Merchant, Message, OutboxMessage, utcnow
 from ..texts import text
@@ -366,13 +368,16 @@ class TelegramChannel:
                 await asyncio.to_thread(self.assistant.mark_delivered, ids)
 
     async def _outbox_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        changed = await asyncio.to_thread(refresh, self.assistant.services)
+        if changed:
+            log.info("reloaded from disk: %s", ", ".join(changed))
         await self.deliver_outbox(context.application)
         await self.deliver_pending(context.application, min_age=RETRY_AFTER)
 
     async def deliver_outbox(self, application: Application) -> None:
         """Messages staff wrote in the back office, marked as coming from an adviser."""
 
-        def pending() -> list[tuple[int, str, str, str]]:
+        def pending() -> list[tuple[int, str, str, str, str]]:
             with self.assistant.services.db.session() as session:
                 rows = session.execute(
                     select(OutboxMessage, Merchant.external_id, Merchant.language)
@@ -381,12 +386,15 @@ class TelegramChannel:
                     .order_by(OutboxMessage.id)
                     .limit(50)
                 ).all()
-                return [(o.id, chat, lang, o.text) for o, chat, lang in rows]
+                return [(o.id, o.kind, chat, lang, o.text) for o, chat, lang in rows]
 
         from ..messages import esc
 
-        for outbox_id, chat_id, language, body in await asyncio.to_thread(pending):
-            reply = Reply(text(language, "staff_message", text=esc(body)))
+        for outbox_id, kind, chat_id, language, body in await asyncio.to_thread(pending):
+            if kind == "handback":
+                reply = Reply(text(language, "handoff_back"))
+            else:
+                reply = Reply(text(language, "staff_message", text=esc(body)))
             ok = await self.send(application, chat_id, [reply])
             await asyncio.to_thread(self._mark_outbox, outbox_id, ok, reply)
 
@@ -403,8 +411,8 @@ class TelegramChannel:
                     Message(
                         merchant_id=row.merchant_id,
                         direction="out",
-                        author="staff",
-                        text=row.text,
+                        author="staff" if row.kind == "staff" else "bot",
+                        text=row.text if row.kind == "staff" else reply.plain(),
                         html=reply.html,
                         delivered=True,
                     )
@@ -434,7 +442,10 @@ class TelegramChannel:
     async def _purge_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         def purge() -> dict[str, int]:
             with self.assistant.services.db.session() as session:
-                return retention.purge(session, self.settings.retention_days)
+                days = retention.effective_retention_days(session, self.settings.retention_days)
+                counts = retention.purge(session, days)
+                counts["staff_sign_ins"] = forget_old_attempts(session)
+                return counts
 
         log.info("retention purge: %s", await asyncio.to_thread(purge))
 

@@ -57,6 +57,8 @@ PROFILE = [
     "town",
     "size",
     "reminders",
+    "tags",  # written by staff in the back office: the merchant has a right to see them
+    "staff_note",
     "created_at",
     "last_seen_at",
 ]

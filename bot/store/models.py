@@ -55,8 +55,13 @@ class Merchant(Base):
     flow_state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     handoff_active: Mapped[bool] = mapped_column(Boolean, default=False)
     reminders: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Back office: labels and an internal note staff keep about the conversation.
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    staff_note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="merchant", cascade="all, delete-orphan", passive_deletes=True
@@ -169,8 +174,145 @@ class OutboxMessage(Base):
         ForeignKey("merchants.id", ondelete="CASCADE"), index=True
     )
     author: Mapped[str] = mapped_column(String(128), default="")
+    # staff: an adviser's words; handback: the bot's "I am back" notice (text unused)
+    kind: Mapped[str] = mapped_column(String(16), default="staff")
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+# --- Back office -------------------------------------------------------------------------
+
+
+class StaffUser(Base):
+    """A support agent, operator or administrator of the back office."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    role: Mapped[str] = mapped_column(String(16))  # support | operator | admin
+    password_hash: Mapped[str] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class StaffSession(Base):
+    """A signed-in browser. Only a hash of the cookie's token is stored, so a leaked
+    database does not let anyone sign in; deleting the row signs the browser out."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[StaffUser] = relationship()
+
+
+class LoginAttempt(Base):
+    """Recent sign-in attempts, to slow down password guessing (kept one day)."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    ip: Mapped[str] = mapped_column(String(64), index=True)
+    success: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+
+
+class AuditEvent(Base):
+    """Who did what in the back office, and when. The staff e-mail is copied so the trail
+    survives the account; merchant ids are kept as plain numbers (no cascade), and the
+    details never hold message text."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    staff_email: Mapped[str] = mapped_column(String(254), default="")
+    action: Mapped[str] = mapped_column(String(48), index=True)
+    target: Mapped[str] = mapped_column(String(128), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+
+
+class IntentCorrection(Base):
+    """A misunderstood message reviewed by staff: the right intent (trained on), out of
+    scope (trained on as `out_of_scope`), or missing content (a note for the writers)."""
+
+    __tablename__ = "intent_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), default=None, index=True
+    )
+    text: Mapped[str] = mapped_column(Text)  # the training sentence (kept after the message)
+    kind: Mapped[str] = mapped_column(String(16))  # intent | out_of_scope | missing_content
+    intent: Mapped[str | None] = mapped_column(String(48), default=None)
+    note: Mapped[str] = mapped_column(Text, default="")
+    staff_email: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TrainingRun(Base):
+    """A retraining started from the back office; its progress is polled by the page."""
+
+    __tablename__ = "training_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running|done|failed
+    stage: Mapped[str] = mapped_column(String(128), default="")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    current_accuracy: Mapped[float | None] = mapped_column(Float, default=None)
+    new_accuracy: Mapped[float | None] = mapped_column(Float, default=None)
+    switched: Mapped[bool] = mapped_column(Boolean, default=False)
+    message: Mapped[str] = mapped_column(Text, default="")
+    staff_email: Mapped[str] = mapped_column(String(254), default="")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class ContentRevision(Base):
+    """One saved version of a knowledge-base item. The content folder is what the bot
+    serves; the database keeps the history (who, when, what) and drafts not yet published.
+    `base_fingerprint` is the hash of the file text the editor started from: if the file
+    changed since (a git deploy), publishing is refused instead of overwriting it."""
+
+    __tablename__ = "content_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # guide | tool | checklist
+    item_id: Mapped[str] = mapped_column(String(128), index=True)
+    source: Mapped[str] = mapped_column(Text)
+    base_fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft|published|imported
+    comment: Mapped[str] = mapped_column(String(256), default="")
+    staff_email: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class AppSetting(Base):
+    """Settings an administrator changes in the back office (they win over COMPTOIR_*)."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

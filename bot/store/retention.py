@@ -34,3 +34,19 @@ def purge(session: Session, retention_days: int, now: datetime | None = None) ->
         ).rowcount,
     }
     return counts
+
+
+RETENTION_SETTING = "retention_days"
+MIN_RETENTION_DAYS = 30
+MAX_RETENTION_DAYS = 3650
+
+
+def effective_retention_days(session: Session, default: int) -> int:
+    """The period an administrator set in the back office, else COMPTOIR_RETENTION_DAYS."""
+    from .models import AppSetting
+
+    row = session.get(AppSetting, RETENTION_SETTING)
+    try:
+        return int(row.value) if row is not None else default
+    except ValueError:
+        return default

@@ -400,6 +400,7 @@ def start_comptoir(
         "COMPTOIR_TELEGRAM_BASE_FILE_URL": api.base_file_url,
         "COMPTOIR_DATA_DIR": str(data_dir),
         "COMPTOIR_DATABASE_URL": db_url,
+        "COMPTOIR_ADMIN_PORT": "0",  # no back office unless a test asks for one
         **extra_env,
     }
     return subprocess.Popen(

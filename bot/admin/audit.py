@@ -1,0 +1,53 @@
+"""The audit trail: one row per staff action that changes something or reads personal data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..store.models import AuditEvent
+from .auth import Staff
+
+ACTION_LABELS = {
+    "login": "Connexion",
+    "login_failed": "Échec de connexion",
+    "logout": "Déconnexion",
+    "reply": "Réponse à un commerçant",
+    "take_over": "Prise en main",
+    "hand_back": "Main rendue au bot",
+    "tags": "Étiquettes modifiées",
+    "note": "Note interne modifiée",
+    "export": "Conversation exportée",
+    "erase": "Commerçant effacé",
+    "correct": "Correction d'intention",
+    "retrain": "Réentraînement lancé",
+    "kb_save": "Brouillon enregistré",
+    "kb_publish": "Contenu publié",
+    "kb_restore": "Révision restaurée",
+    "kb_delete": "Contenu supprimé",
+    "user_create": "Compte créé",
+    "user_update": "Compte modifié",
+    "settings": "Réglage modifié",
+    "purge": "Purge lancée",
+}
+
+
+def record(
+    session: Session,
+    staff: Staff | None,
+    action: str,
+    target: str = "",
+    ip: str = "",
+    **detail: Any,
+) -> None:
+    session.add(
+        AuditEvent(
+            staff_id=staff.id if staff else None,
+            staff_email=staff.email if staff else str(detail.pop("email", "")),
+            action=action,
+            target=target[:128],
+            detail=detail,
+            ip=ip[:64],
+        )
+    )

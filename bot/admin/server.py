@@ -1,0 +1,56 @@
+"""Serving the back office: alone (`comptoir admin serve`) or in a thread beside the bot."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import uvicorn
+
+from ..context import Services
+from .app import create_app
+from .auth import AccountError, create_user, staff_count
+
+log = logging.getLogger(__name__)
+
+
+def ensure_first_admin(services: Services) -> str:
+    """Create the administrator named by COMPTOIR_ADMIN_EMAIL/PASSWORD if there is no staff
+    account yet; returns a line telling the operator what to do next."""
+    settings = services.settings
+    with services.db.session() as session:
+        if staff_count(session) > 0:
+            return ""
+        if not (settings.admin_email and settings.admin_password):
+            return (
+                "Aucun compte pour le back office : créez-en un avec "
+                "`comptoir admin create-user VOTRE@ADRESSE --role admin`."
+            )
+        try:
+            create_user(session, settings.admin_email, settings.admin_password, "admin")
+        except AccountError as exc:
+            return f"COMPTOIR_ADMIN_EMAIL/PASSWORD : {exc}"
+    return f"Compte administrateur {settings.admin_email} créé (retirez le mot de passe du .env)."
+
+
+def make_server(services: Services, host: str, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(
+        create_app(services),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=True,  # behind a reverse proxy on the same host: HTTPS seen as such
+        forwarded_allow_ips="127.0.0.1",
+        lifespan="on",
+    )
+    return uvicorn.Server(config)
+
+
+def start_in_background(services: Services, host: str, port: int) -> uvicorn.Server:
+    """Run the back office in a daemon thread with its own event loop (the bot keeps the
+    main thread and its signal handlers); set `server.should_exit = True` to stop."""
+    server = make_server(services, host, port)
+    thread = threading.Thread(target=server.run, name="admin-web", daemon=True)
+    thread.start()
+    return server

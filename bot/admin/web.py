@@ -1,0 +1,207 @@
+"""What every back-office page shares: the context object, sign-in and role checks, CSRF,
+rendering. Pages are plain Starlette endpoints wrapped by `page(role)`."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy import func, select
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from ..context import Services
+from ..store.models import HandoffRequest
+from .auth import ROLE_LABELS, Staff, same_token, staff_for_token
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
+SESSION_COOKIE = "comptoir_session"
+LOGIN_CSRF_COOKIE = "comptoir_login_csrf"
+PAGE_SIZE = 25
+
+# Messages shown after a redirect: pages pass a key, never free text (nothing to inject).
+NOTICES = {
+    "replied": "Message mis en file : le bot le remet au commerçant dans quelques secondes.",
+    "handed_back": "Main rendue : le bot reprend la conversation.",
+    "taken_over": "Vous avez la main : le bot se tait dans cette conversation.",
+    "tags_saved": "Étiquettes enregistrées.",
+    "note_saved": "Note enregistrée.",
+    "erased": "Le commerçant et toutes ses données ont été effacés.",
+    "corrected": "Correction enregistrée.",
+    "training_started": "Réentraînement lancé.",
+    "training_running": "Un réentraînement est déjà en cours.",
+    "draft_saved": "Brouillon enregistré (non publié).",
+    "published": "Publié : le bot utilise déjà la nouvelle version.",
+    "deleted": "Élément supprimé et index mis à jour.",
+    "user_created": "Compte créé.",
+    "user_updated": "Compte modifié.",
+    "settings_saved": "Réglages enregistrés.",
+    "purged": "Purge effectuée.",
+    "signed_out": "Vous êtes déconnecté.",
+}
+
+
+class Metrics:
+    """Per-application Prometheus registry (no process-wide default registry)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "comptoir_admin_requests",
+            "Requêtes HTTP du back office",
+            ["method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "comptoir_admin_request_seconds",
+            "Durée de traitement des pages du back office",
+            registry=self.registry,
+        )
+
+
+@dataclass
+class AdminContext:
+    """Built once by create_app and reached through request.app.state.admin."""
+
+    services: Services
+    templates: Environment
+    metrics: Metrics = field(default_factory=Metrics)
+    publish_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one publish at a time
+    trainer: Any = None  # bot.admin.training.Trainer
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def make_templates() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "xml"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = format_when
+    env.filters["pct"] = lambda v: "—" if v is None else f"{v * 100:.0f} %"
+    env.globals["ROLE_LABELS"] = ROLE_LABELS
+    return env
+
+
+def format_when(moment: datetime | None) -> str:
+    if moment is None:
+        return "—"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%d/%m/%Y %H:%M UTC")
+
+
+def ctx(request: Request) -> AdminContext:
+    return request.app.state.admin  # type: ignore[no-any-return]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def render(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+    admin = ctx(request)
+    staff: Staff | None = getattr(request.state, "staff", None)
+    open_handoffs = 0
+    if staff is not None:
+        with admin.services.db.session() as session:
+            open_handoffs = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(HandoffRequest)
+                    .where(HandoffRequest.status == "open")
+                )
+                or 0
+            )
+    notice = NOTICES.get(request.query_params.get("ok", ""), "")
+    html = admin.templates.get_template(template).render(
+        request=request,
+        staff=staff,
+        open_handoffs=open_handoffs,
+        notice=notice,
+        path=request.url.path,
+        **values,
+    )
+    return HTMLResponse(html, status_code=status_code)
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def page(role: str = "support") -> Callable[[Endpoint], Endpoint]:
+    """Signed-in staff with at least `role`; POSTs must carry the session's CSRF token."""
+
+    def decorate(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def wrapper(request: Request) -> Response:
+            admin = ctx(request)
+            with admin.services.db.session() as session:
+                staff = staff_for_token(session, request.cookies.get(SESSION_COOKIE))
+            if staff is None:
+                if request.method == "GET":
+                    target = quote(str(request.url.path), safe="/")
+                    return RedirectResponse(f"/login?next={target}", status_code=303)
+                return render(
+                    request,
+                    "error.html",
+                    401,
+                    message="Session expirée : "
+                    "reconnectez-vous (votre saisie n'a pas été enregistrée).",
+                )
+            request.state.staff = staff
+            if not staff.can(role):
+                return render(
+                    request,
+                    "error.html",
+                    403,
+                    message="Cette page est réservée au rôle "
+                    f"« {ROLE_LABELS[role]} » ou supérieur.",
+                )
+            if request.method == "POST":
+                form = await request.form()
+                given = form.get("csrf_token") or request.headers.get("x-csrf-token")
+                if not same_token(staff.csrf_token, str(given) if given else None):
+                    return render(
+                        request,
+                        "error.html",
+                        403,
+                        message="Formulaire expiré ou invalide (jeton de sécurité absent). "
+                        "Rechargez la page et recommencez.",
+                    )
+            return await endpoint(request)
+
+        return wrapper
+
+    return decorate
+
+
+def redirect(url: str, notice: str = "") -> RedirectResponse:
+    if notice:
+        url = f"{url}{'&' if '?' in url else '?'}ok={notice}"
+    return RedirectResponse(url, status_code=303)
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths: no open redirect after sign-in."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+async def form_data(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {k: str(v) for k, v in form.items() if isinstance(v, str)}
+
+
+def staff_of(request: Request) -> Staff:
+    return request.state.staff  # type: ignore[no-any-return]
