@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --with-st
+scripts/install-browser.sh
 .venv/bin/ruff check .
 set +e
 .venv/bin/python -m pytest "$@"

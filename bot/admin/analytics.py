@@ -9,8 +9,8 @@ nothing, and on SQLite `date()` reads the stored UTC text.
 
 The window is the last `days` days up to and including `today`. Checklist funnels follow the
 runs started in the window (a cohort), with the steps done and the runs finished by the end of
-the window, so each stage is a subset of the one before. Thumbs are counted on the bot replies
-sent in the window (when a thumb was given is not stored).
+the window, so each stage is a subset of the one before. Thumbs are counted on the questions
+asked in the window (they are stored on the merchant's message the rated answer replied to).
 """
 
 from __future__ import annotations
@@ -195,7 +195,9 @@ def _daily(
     read once instead of once per figure (that is what costs on SQLite)."""
     incoming = and_(Message.direction == "in", Message.author == "merchant")
     judged = and_(incoming, Message.kind == "text", Message.intent.is_not(None))
-    rated = and_(Message.direction == "out", Message.author == "bot")
+    # The 👍/👎 buttons under an answer carry the question's id: feedback is stored on the
+    # merchant's incoming message.
+    rated = incoming
 
     def tally(condition: ColumnElement[bool]) -> ColumnElement[Any]:
         return func.sum(case((condition, 1), else_=0))

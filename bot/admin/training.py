@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -36,19 +36,7 @@ TRAINED_KINDS = ("intent", "out_of_scope")
 
 def inbox_query(threshold: float):  # type: ignore[no-untyped-def]
     """Merchant text messages the bot did not understand, was unsure about, or whose answer
-    got a thumbs down, and that nobody has reviewed yet."""
-    reply = aliased(Message)
-    asked = aliased(Message)
-    disliked = select(
-        select(func.max(asked.id))
-        .where(
-            asked.merchant_id == reply.merchant_id,
-            asked.direction == "in",
-            asked.id < reply.id,
-        )
-        .correlate(reply)
-        .scalar_subquery()
-    ).where(reply.feedback == -1)
+    got a thumbs down (the 👎 is stored on the question), not reviewed yet."""
     return (
         select(Message, Merchant.first_name)
         .join(Merchant, Merchant.id == Message.merchant_id)
@@ -58,7 +46,7 @@ def inbox_query(threshold: float):  # type: ignore[no-untyped-def]
             or_(
                 Message.answered.is_(False),
                 Message.confidence < threshold,
-                Message.id.in_(disliked),
+                Message.feedback == -1,
             ),
             ~exists().where(IntentCorrection.message_id == Message.id),
         )

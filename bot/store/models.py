@@ -86,7 +86,8 @@ class Message(Base):
     hits: Mapped[list[Any]] = mapped_column(JSON, default=list)
     buttons: Mapped[list[Any]] = mapped_column(JSON, default=list)  # rows of {label, data|url}
     answered: Mapped[bool | None] = mapped_column(Boolean, default=None)  # False: could not answer
-    feedback: Mapped[int | None] = mapped_column(Integer, default=None)  # +1 / -1
+    # +1 / -1, on the merchant message whose answer was rated (the buttons carry its id)
+    feedback: Mapped[int | None] = mapped_column(Integer, default=None)
     delivered: Mapped[bool] = mapped_column(Boolean, default=True)  # out messages: sent yet?
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True

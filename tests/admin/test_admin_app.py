@@ -249,18 +249,16 @@ def test_conversation_filters_and_pagination(app, accounts, admin_services) -> N
         confidence=0.2,
         answered=True,
     )
-    unhappy = add_conversation(
+    add_conversation(
         admin_services,
         name="Déçu",
         text="comment facturer",
         intent="ask_einvoicing",
         confidence=0.9,
+        feedback=-1,  # stored on the question whose answer was rated
     )
     waiting = add_conversation(admin_services, name="Pressé", text="je veux un humain")
     with admin_services.db.session() as session:
-        session.add(
-            Message(merchant_id=unhappy, direction="out", author="bot", text="...", feedback=-1)
-        )
         session.add(HandoffRequest(merchant_id=waiting))
     client = TestClient(app)
     sign_in(client, accounts.support)
@@ -464,17 +462,14 @@ def test_corrections_become_rasa_training_examples(app, accounts, admin_services
 
 
 def test_thumbs_down_answers_reach_the_inbox(app, accounts, admin_services) -> None:  # type: ignore[no-untyped-def]
-    merchant_id = add_conversation(
+    add_conversation(
         admin_services,
         text="comment faire une facture",
         intent="ask_einvoicing",
         confidence=0.95,
         answered=True,
+        feedback=-1,
     )
-    with admin_services.db.session() as session:
-        session.add(
-            Message(merchant_id=merchant_id, direction="out", author="bot", text="...", feedback=-1)
-        )
     client = TestClient(app)
     sign_in(client, accounts.support)
     assert "comment faire une facture" in client.get("/inbox").text

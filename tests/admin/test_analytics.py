@@ -83,18 +83,18 @@ def _populate(db: Database) -> None:
             [
                 # 24/06: three messages from two merchants (23:30 UTC is still the 24th)
                 incoming(m1, at(24, 10), "Comment créer un site ?", intent="ask_website",
-                         confidence=0.9, answered=True),
+                         confidence=0.9, answered=True, feedback=1),
                 incoming(m1, at(24, 11), "Paiement CB", intent="ask_payment", confidence=0.8,
                          answered=True),
                 incoming(m2, at(24, 23, 30), "Comment facturer ?", intent="ask_einvoicing",
                          confidence=0.3),
                 # 26/06: the same question in two spellings, not answered
                 incoming(m2, at(26, 9), SCRIPT, intent="out_of_scope", confidence=0.5,
-                         answered=False),
+                         answered=False, feedback=-1),
                 incoming(m3, at(26, 9, 5), "CAFÉ <script>alert(1)</script> !",
                          intent="out_of_scope", confidence=0.4, answered=False),
                 incoming(m3, at(27, 8), "comment facturer", intent="ask_einvoicing",
-                         confidence=0.2),
+                         confidence=0.2, feedback=1),
                 incoming(m3, at(28, 8), "RGPD ?", intent="ask_gdpr", confidence=0.9,
                          answered=False),
                 incoming(m3, at(28, 9), "", intent=None, answered=False),  # empty: not listed
@@ -104,21 +104,19 @@ def _populate(db: Database) -> None:
                 incoming(m2, at(30, 13), "/start", kind="command"),
                 # outside the window
                 incoming(m4, at(23, 23, 59, 59), "hors fenêtre", intent="ask_gdpr",
-                         confidence=0.1, answered=False),
+                         confidence=0.1, answered=False, feedback=-1),
                 incoming(m4, at(1, 0, 0, 0, month=7), "demain", intent="ask_gdpr",
                          confidence=0.1, answered=False),
                 # not incoming merchant messages
                 Message(merchant_id=m1.id, direction="out", author="staff", text="Bonjour",
                         created_at=at(25)),
                 Message(merchant_id=m1.id, direction="in", author="staff", text="note",
-                        created_at=at(25), intent="ask_gdpr", answered=False),
-                # feedback on the bot's replies
+                        created_at=at(25), intent="ask_gdpr", answered=False, feedback=1),
+                # Feedback is stored on the merchant's question the rated answer replied
+                # to (the buttons carry its id): a value on a reply is not counted.
                 bot(at(24), 1),
-                bot(at(25), 1),
-                bot(at(26), -1),
                 bot(at(27), None),
-                bot(at(20), -1),  # outside the window
-                bot(at(26), 1, author="staff"),  # staff replies are not rated here
+                bot(at(26), 1, author="staff"),
             ]
         )  # fmt: skip
 
