@@ -44,7 +44,7 @@ async def dashboard_page(request: Request) -> Response:
         ),
         "axes": Markup(
             bar_chart(
-                [(a.label, a.average or 0) for a in data.diagnostic_axes],
+                [(a.label, a.average) for a in data.diagnostic_axes if a.average is not None],
                 title="Autodiagnostic : score moyen par axe",
                 unit="/100",
             )

@@ -271,7 +271,7 @@ async def training_page(request: Request) -> Response:
         kinds=KINDS,
         new_since=new_since,
         missing=missing,
-        busy=admin.trainer.busy,
+        busy=admin.trainer is not None and admin.trainer.busy,
         model_created=manifest.get("created", ""),
         model_examples=manifest.get("n_examples"),
         model_accuracy=held_out.get("accuracy"),
@@ -283,7 +283,7 @@ async def training_page(request: Request) -> Response:
 async def start_training(request: Request) -> Response:
     admin = ctx(request)
     staff = staff_of(request)
-    run_id = admin.trainer.start(staff.email)
+    run_id = admin.trainer.start(staff.email) if admin.trainer is not None else None
     if run_id is None:
         return redirect("/training", "training_running")
     with admin.services.db.session() as session:
