@@ -11,7 +11,7 @@ import json
 import logging
 
 from knowledge_base.loader import load_knowledge_base
-from nlu.model import ModelError, NLUModel
+from nlu.model import MANIFEST, ModelError, NLUModel
 
 from .context import Services
 
@@ -33,7 +33,7 @@ def refresh(services: Services) -> list[str]:
             services.kb = kb
         changed.append("kb")
     if isinstance(services.nlu, NLUModel) and services.settings.nlu_model_dir is None:
-        manifest_file = services.settings.resolved_nlu_model_dir / "manifest.json"
+        manifest_file = services.settings.resolved_nlu_model_dir / MANIFEST
         try:
             on_disk = json.loads(manifest_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):

@@ -266,8 +266,9 @@ def test_support_and_operator_journey_in_chromium(browser: WebDriver, product, a
     page.wait_text("Réentraînement lancé.")
     page.shot("05-entrainement-en-cours")
     finished = WebDriverWait(browser, 240).until(
-        lambda d: d.find_elements(By.CSS_SELECTOR, "#runs tr[data-status=done], "
-                                  "#runs tr[data-status=failed]")
+        lambda d: d.find_elements(
+            By.CSS_SELECTOR, "#runs tr[data-status=done], #runs tr[data-status=failed]"
+        )
     )[0]
     assert "✅ mis en service" in finished.text, finished.text
     page.shot("06-entrainement")

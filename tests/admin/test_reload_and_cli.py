@@ -1,0 +1,126 @@
+"""What the back office changes reaches a bot running in another process (bot.reload), and
+the `comptoir admin` commands."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.admin.kb_editor import publish_source
+from bot.context import Services
+from bot.reload import refresh
+from bot.store.models import StaffUser
+from knowledge_base.editing import read_item
+from nlu.corrections import write_corrections
+from nlu.retrain import retrain
+
+from .conftest import private_services
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_bot_in_another_process_picks_up_publish_and_retrain(
+    ready, tmp_path: Path, database_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    back_office = private_services(ready, tmp_path, database_url)
+    # The bot: its own objects, loaded from the same folders (as a second process would).
+    from knowledge_base.search import KnowledgeSearch
+    from nlu.model import NLUModel
+
+    settings = back_office.settings
+    search = KnowledgeSearch(settings.resolved_kb_index_dir)
+    search.reload()
+    bot = Services(
+        settings,
+        back_office.db,
+        back_office.encoder,
+        NLUModel.load(settings.resolved_nlu_model_dir, back_office.encoder),
+        back_office.kb,
+        search,
+    )
+    assert refresh(bot) == []
+
+    source = read_item(settings.kb_content_dir, "tool", "pennylane")
+    edited = source.replace("Logiciel français de facturation", "Logiciel français de gestion")
+    publish_source(back_office, "tool", "pennylane", edited)
+    assert bot.kb.tools["pennylane"].description.startswith("Logiciel français de facturation")
+    assert refresh(bot) == ["kb"]
+    assert bot.kb.tools["pennylane"].description.startswith("Logiciel français de gestion")
+
+    text = "mon logiciel de caisse plante tout le temps, vous connaissez autre chose ?"
+    target = "find_alternative" if bot.nlu.parse(text).intent != "find_alternative" else "greet"
+    write_corrections(settings.resolved_nlu_corrections_file, [(text, target)])
+    result, _model = retrain(settings, back_office.encoder)
+    assert result.switched, result.reason
+    assert refresh(bot) == ["nlu"]
+    assert bot.nlu.parse(text).intent == target
+    assert refresh(bot) == []
+    back_office.db.dispose()
+
+
+def comptoir(args: list[str], tmp_path: Path, stdin: str = "", **env: str):  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "COMPTOIR_DATA_DIR": str(tmp_path / "data"), **env},
+        timeout=120,
+    )
+
+
+def test_create_user_from_the_command_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'staff.sqlite3'}"
+    done = comptoir(
+        ["admin", "create-user", "Julie@CCI.fr", "--role", "operator", "--password-stdin"],
+        tmp_path,
+        stdin="un-mot-de-passe-solide\n",
+        COMPTOIR_DATABASE_URL=url,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Compte julie@cci.fr (operator) créé." in done.stdout
+    again = comptoir(
+        ["admin", "create-user", "julie@cci.fr", "--role", "operator", "--password-stdin"],
+        tmp_path,
+        stdin="un-mot-de-passe-solide\n",
+        COMPTOIR_DATABASE_URL=url,
+    )
+    assert again.returncode == 1 and "Un compte existe déjà pour julie@cci.fr." in again.stderr
+    weak = comptoir(
+        ["admin", "create-user", "x@cci.fr", "--role", "chef", "--password-stdin"],
+        tmp_path,
+        stdin="court\n",
+        COMPTOIR_DATABASE_URL=url,
+    )
+    assert weak.returncode == 1 and "Rôle inconnu" in weak.stderr
+    from bot.store.database import Database
+
+    database = Database(url)
+    with database.session() as session:
+        users = session.scalars(select(StaffUser)).all()
+        assert [(u.email, u.role) for u in users] == [("julie@cci.fr", "operator")]
+        assert "un-mot-de-passe-solide" not in users[0].password_hash
+        assert users[0].password_hash.startswith("$argon2id$")
+    database.dispose()
+
+
+def test_first_administrator_from_the_environment(admin_services) -> None:  # type: ignore[no-untyped-def]
+    from bot.admin.server import ensure_first_admin
+
+    services = admin_services
+    hint = ensure_first_admin(services)
+    assert "comptoir admin create-user" in hint
+    services.settings = services.settings.with_overrides(
+        admin_email="Chef@CCI.fr", admin_password="un-mot-de-passe-solide"
+    )
+    assert "Compte administrateur Chef@CCI.fr créé" in ensure_first_admin(services)
+    assert ensure_first_admin(services) == ""  # only while there is no account at all
+    with services.db.session() as session:
+        assert session.scalars(select(StaffUser.role)).all() == ["admin"]
