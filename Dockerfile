@@ -7,6 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     COMPTOIR_DATA_DIR=/data \
     COMPTOIR_NLU_MODEL_DIR=/opt/comptoir/models/nlu \
     COMPTOIR_KB_INDEX_DIR=/opt/comptoir/index \
+    COMPTOIR_KB_CONTENT_DIR=/opt/comptoir/content \
     COMPTOIR_ADMIN_HOST=0.0.0.0 \
     COMPTOIR_ADMIN_PORT=8080
 
@@ -20,6 +21,9 @@ COPY bot ./bot
 COPY nlu ./nlu
 COPY knowledge_base ./knowledge_base
 RUN pip install ".[postgres]"
+# The content the back office edits: a writable copy (mount a git checkout of
+# knowledge_base/content here to keep browser edits, and commit them from there).
+COPY --chown=comptoir:comptoir knowledge_base/content /opt/comptoir/content
 
 USER comptoir
 # Train the default intent model and build the search index now, so a container answers

@@ -32,7 +32,7 @@ def refresh(services: Services) -> list[str]:
         else:
             services.kb = kb
         changed.append("kb")
-    if isinstance(services.nlu, NLUModel) and services.settings.nlu_model_dir is None:
+    if isinstance(services.nlu, NLUModel):
         manifest_file = services.settings.resolved_nlu_model_dir / MANIFEST
         try:
             on_disk = json.loads(manifest_file.read_text(encoding="utf-8"))

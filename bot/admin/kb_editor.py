@@ -92,6 +92,14 @@ def reindex(services: Services) -> None:
     services.search.reload()
 
 
+def not_writable(services: Services, exc: OSError) -> str:
+    return (
+        f"Impossible d'écrire dans le dossier de contenu ({services.settings.kb_content_dir}) : "
+        f"{exc.strerror or exc}. Votre texte est gardé en brouillon. Donnez au service le droit "
+        "d'écrire dans ce dossier, ou pointez COMPTOIR_KB_CONTENT_DIR vers une copie modifiable."
+    )
+
+
 def _kind(request: Request) -> str | None:
     kind = request.path_params.get("kind", "")
     return kind if kind in KIND_LABELS else None
@@ -349,6 +357,15 @@ async def kb_save(request: Request) -> Response:
                 list(exc.problems),
                 status_code=422,
                 message="Rien n'a été publié : corrigez ces points.",
+            )
+        except OSError as exc:
+            with admin.services.db.session() as session:
+                save_draft(session)
+            return _editor(
+                request,
+                state,
+                status_code=500,
+                message=not_writable(admin.services, exc),
             )
         final_id = item_id or target_id or ""
         with admin.services.db.session() as session:
