@@ -21,7 +21,11 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.common.exceptions import (
+    StaleElementReferenceException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
@@ -37,6 +41,7 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("COMPTOIR_TEST_ARTIFACTS", REPO / "var" / "test-artifacts"))
 CHAT = 7770001
+STALE = (StaleElementReferenceException,)  # the page was replaced while being read
 ADMIN_EMAIL = "admin@cci.example.fr"
 ADMIN_PASSWORD = "un-mot-de-passe-solide"
 QUESTION = "comment mettre un bandeau cookies conforme cnil"
@@ -144,7 +149,7 @@ class Page:
         self.driver.get(self.base + path)
 
     def find(self, css: str):  # type: ignore[no-untyped-def]
-        return WebDriverWait(self.driver, 20).until(
+        return WebDriverWait(self.driver, 20, ignored_exceptions=STALE).until(
             expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css))
         )
 
@@ -156,7 +161,9 @@ class Page:
 
     def wait_text(self, needle: str, timeout: float = 60) -> None:
         try:
-            WebDriverWait(self.driver, timeout).until(lambda d: needle in self.text())
+            WebDriverWait(self.driver, timeout, ignored_exceptions=STALE).until(
+                lambda d: needle in self.text()
+            )
         except TimeoutException:
             self.shot("echec")
             raise AssertionError(
@@ -265,7 +272,7 @@ def test_support_and_operator_journey_in_chromium(browser: WebDriver, product, a
     page.click("#retrain")
     page.wait_text("Réentraînement lancé.")
     page.shot("05-entrainement-en-cours")
-    finished = WebDriverWait(browser, 240).until(
+    finished = WebDriverWait(browser, 240, ignored_exceptions=STALE).until(
         lambda d: d.find_elements(
             By.CSS_SELECTOR, "#runs tr[data-status=done], #runs tr[data-status=failed]"
         )

@@ -124,3 +124,45 @@ def test_first_administrator_from_the_environment(admin_services) -> None:  # ty
     assert ensure_first_admin(services) == ""  # only while there is no account at all
     with services.db.session() as session:
         assert session.scalars(select(StaffUser.role)).all() == ["admin"]
+
+
+def test_admin_serve_runs_the_back_office_alone(ready, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "COMPTOIR_DATA_DIR": str(ready[0].data_dir),  # the model and index already built
+        "COMPTOIR_DATABASE_URL": f"sqlite:///{tmp_path / 'admin.sqlite3'}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "admin", "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                assert time.monotonic() < deadline, "the back office did not start"
+                time.sleep(0.3)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as r:
+            page = r.read().decode()
+            assert "Connectez-vous" in page
+            assert r.headers["X-Frame-Options"] == "DENY"
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=20)
+    assert "comptoir admin create-user" in stderr  # no account yet: it says how to make one
