@@ -60,6 +60,14 @@ def rss_peak_mb(pid: int) -> float:
     return 0.0
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def start_bot(api: FakeBotAPI, data_dir: Path, db_url: str) -> subprocess.Popen[bytes]:
     return start_comptoir(
         api,
@@ -67,6 +75,7 @@ def start_bot(api: FakeBotAPI, data_dir: Path, db_url: str) -> subprocess.Popen[
         db_url,
         cwd=data_dir,
         COMPTOIR_LOG_LEVEL="WARNING",
+        COMPTOIR_ADMIN_PORT=str(free_port()),  # the default: the back office beside the bot
         # The loopback server has no rate limit: measure what the bot itself can do
         # (against Telegram, COMPTOIR_TELEGRAM_MAX_RATE keeps the default 30 messages/s).
         COMPTOIR_TELEGRAM_MAX_RATE=os.environ.get("COMPTOIR_TELEGRAM_MAX_RATE", "0"),

@@ -90,7 +90,7 @@ def run(ctx: typer.Context) -> None:
 
     settings: Settings = ctx.obj
     services = _services(ctx)
-    server = _start_admin(services)
+    admin = _start_admin(services)
     try:
         if not settings.telegram_token:
             typer.echo(
@@ -107,21 +107,19 @@ def run(ctx: typer.Context) -> None:
 
         run_telegram(Assistant(services))
     finally:
-        if server is not None:
-            server.should_exit = True
+        if admin is not None:
+            admin.stop()
 
 
 def _start_admin(services):  # type: ignore[no-untyped-def]
     settings: Settings = services.settings
     if settings.admin_port == 0:
         return None
-    from .admin.server import ensure_first_admin, start_in_background
+    from .admin.background import BackgroundAdmin
 
-    if hint := ensure_first_admin(services):
-        typer.echo(hint, err=True)
-    server = start_in_background(services, settings.admin_host, settings.admin_port)
-    typer.echo(f"Back office : http://{settings.admin_host}:{settings.admin_port}/", err=True)
-    return server
+    return BackgroundAdmin(
+        services, settings.admin_host, settings.admin_port, lambda m: typer.echo(m, err=True)
+    ).start()
 
 
 @app.command()

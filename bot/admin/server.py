@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 import uvicorn
 
@@ -45,12 +44,3 @@ def make_server(services: Services, host: str, port: int) -> uvicorn.Server:
         lifespan="on",
     )
     return uvicorn.Server(config)
-
-
-def start_in_background(services: Services, host: str, port: int) -> uvicorn.Server:
-    """Run the back office in a daemon thread with its own event loop (the bot keeps the
-    main thread and its signal handlers); set `server.should_exit = True` to stop."""
-    server = make_server(services, host, port)
-    thread = threading.Thread(target=server.run, name="admin-web", daemon=True)
-    thread.start()
-    return server
