@@ -428,15 +428,6 @@ async def erase(request: Request) -> Response:
     return redirect("/conversations", "erased")
 
 
-def message_view(message: Message, threshold: float) -> dict[str, Any]:
-    """What the transcript shows beside a merchant message (also used by tests)."""
-    low = message.confidence is not None and message.confidence < threshold
-    return {
-        "low": low or message.answered is False,
-        "hits": [h for h in (message.hits or []) if isinstance(h, dict)][:5],
-    }
-
-
 ROUTES = [
     Route("/conversations", conversation_list),
     Route("/conversations/{merchant_id}", conversation_detail),

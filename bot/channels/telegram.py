@@ -41,6 +41,7 @@ from telegram.ext import (
     filters,
 )
 
+from .. import outbox
 from ..admin.auth import forget_old_attempts
 from ..assistant import Assistant
 from ..config import Settings
@@ -49,7 +50,7 @@ from ..flows import checklists
 from ..messages import Incoming, Reply
 from ..reload import refresh
 from ..store import retention
-from ..store.models import Merchant, Message, OutboxMessage, utcnow
+from ..store.models import Merchant, Message
 from ..texts import text
 
 log = logging.getLogger(__name__)
@@ -377,48 +378,17 @@ class TelegramChannel:
     async def deliver_outbox(self, application: Application) -> None:
         """Messages staff wrote in the back office, marked as coming from an adviser."""
 
-        def pending() -> list[tuple[int, str, str, str, str]]:
+        def pending() -> list[outbox.Pending]:
             with self.assistant.services.db.session() as session:
-                rows = session.execute(
-                    select(OutboxMessage, Merchant.external_id, Merchant.language)
-                    .join(Merchant)
-                    .where(OutboxMessage.status == "pending", Merchant.channel == "telegram")
-                    .order_by(OutboxMessage.id)
-                    .limit(50)
-                ).all()
-                return [(o.id, o.kind, chat, lang, o.text) for o, chat, lang in rows]
+                return outbox.pending(session, "telegram")
 
-        from ..messages import esc
+        def record(item: outbox.Pending, ok: bool) -> None:
+            with self.assistant.services.db.session() as session:
+                outbox.record(session, item.outbox_id, ok, item.reply)
 
-        for outbox_id, kind, chat_id, language, body in await asyncio.to_thread(pending):
-            if kind == "handback":
-                reply = Reply(text(language, "handoff_back"))
-            else:
-                reply = Reply(text(language, "staff_message", text=esc(body)))
-            ok = await self.send(application, chat_id, [reply])
-            await asyncio.to_thread(self._mark_outbox, outbox_id, ok, reply)
-
-    def _mark_outbox(self, outbox_id: int, ok: bool, reply: Reply) -> None:
-        with self.assistant.services.db.session() as session:
-            row = session.get(OutboxMessage, outbox_id)
-            if row is None:
-                return
-            row.attempts += 1
-            if ok:
-                row.status = "sent"
-                row.sent_at = utcnow()
-                session.add(
-                    Message(
-                        merchant_id=row.merchant_id,
-                        direction="out",
-                        author="staff" if row.kind == "staff" else "bot",
-                        text=row.text if row.kind == "staff" else reply.plain(),
-                        html=reply.html,
-                        delivered=True,
-                    )
-                )
-            elif row.attempts >= 5:
-                row.status = "failed"
+        for item in await asyncio.to_thread(pending):
+            ok = await self.send(application, item.chat_id, [item.reply])
+            await asyncio.to_thread(record, item, ok)
 
     async def _reminder_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         def due() -> list[tuple[str, Reply]]:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterable
 from typing import TextIO
 
+from .. import outbox
 from ..assistant import Assistant
 from ..messages import Incoming, Reply
 
@@ -63,9 +64,18 @@ def chat(
         for reply in assistant.handle(incoming):
             new_buttons += render(reply, out)
         buttons = new_buttons or buttons
+        deliver_outbox(assistant, user_id, out)
         out.write("\n> ")
         out.flush()
     out.write("\nÀ bientôt !\n")
+
+
+def deliver_outbox(assistant: Assistant, user_id: str, out: TextIO) -> None:
+    """Replies staff wrote in the back office (the local chat shows them after each turn)."""
+    with assistant.services.db.session() as session:
+        for item in outbox.pending(session, "terminal", user_id):
+            render(item.reply, out)
+            outbox.record(session, item.outbox_id, True, item.reply)
 
 
 def reply_jsonl(

@@ -166,3 +166,32 @@ def test_admin_serve_runs_the_back_office_alone(ready, tmp_path: Path) -> None: 
         process.terminate()
         _, stderr = process.communicate(timeout=20)
     assert "comptoir admin create-user" in stderr  # no account yet: it says how to make one
+
+
+def test_local_chat_shows_what_an_adviser_wrote(admin_services) -> None:  # type: ignore[no-untyped-def]
+    """The embedded default (terminal chat + back office): staff replies appear in the chat."""
+    import io
+
+    from bot.assistant import Assistant
+    from bot.channels.terminal import chat
+    from bot.store.models import Merchant, Message, OutboxMessage
+
+    def lines():  # type: ignore[no-untyped-def]
+        yield "/humain j'ai une question sur ma facture\n"
+        with admin_services.db.session() as session:
+            merchant = session.scalars(select(Merchant)).one()
+            session.add(
+                OutboxMessage(
+                    merchant_id=merchant.id, author="Julie", text="Bonjour <b>!</b> je regarde."
+                )
+            )
+        yield "merci\n"
+
+    out = io.StringIO()
+    chat(Assistant(admin_services), lines(), out)
+    shown = out.getvalue()
+    assert "Message d'un conseiller\nBonjour <b>!</b> je regarde." in shown
+    with admin_services.db.session() as session:
+        assert session.scalars(select(OutboxMessage.status)).all() == ["sent"]
+        staff = session.scalars(select(Message).where(Message.author == "staff")).one()
+        assert staff.text == "Bonjour <b>!</b> je regarde."
