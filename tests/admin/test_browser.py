@@ -10,6 +10,7 @@ answer change, read the dashboard. Screenshots of every main page are kept as ar
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -28,6 +29,7 @@ from selenium.common.exceptions import (
 )
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import select
@@ -153,11 +155,19 @@ class Page:
             expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css))
         )
 
-    def click(self, css: str) -> None:
-        self.find(css).click()
+    def click(self, target: str | WebElement) -> None:
+        """Click, and when that loads another page, wait until the old one is gone."""
+        before = self.driver.find_element(By.TAG_NAME, "html")
+        (self.find(target) if isinstance(target, str) else target).click()
+        # A click that does not navigate (a script, a disabled button) just waits 10 s.
+        with contextlib.suppress(TimeoutException):
+            WebDriverWait(self.driver, 10).until(expected_conditions.staleness_of(before))
 
     def text(self) -> str:
-        return self.driver.find_element(By.TAG_NAME, "body").text
+        try:
+            return str(self.driver.execute_script("return document.body.innerText") or "")
+        except WebDriverException:  # the page is being replaced: read it again
+            return ""
 
     def wait_text(self, needle: str, timeout: float = 60) -> None:
         try:
@@ -220,7 +230,7 @@ def test_support_and_operator_journey_in_chromium(browser: WebDriver, product, a
     # The hand-off is visible at a glance, and the conversation is found by its filter.
     assert page.find("#handoff-count .badge").text == "1"
     page.click("#handoff-count")
-    page.find("#conversations a[href^='/conversations/']").click()
+    page.click("#conversations a[href^='/conversations/']")
     page.find("#transcript")
     # Merchant HTML is text: no element was created from it.
     assert "<script>alert('x')</script><b>gras</b>" in page.text()
@@ -264,7 +274,7 @@ def test_support_and_operator_journey_in_chromium(browser: WebDriver, product, a
     page.shot("04-a-revoir")
     Select(row.find_element(By.NAME, "kind")).select_by_value("intent")
     Select(row.find_element(By.NAME, "intent")).select_by_value(target)
-    row.find_element(By.CSS_SELECTOR, "button").click()
+    page.click(row.find_element(By.CSS_SELECTOR, "button"))
     page.wait_text("Correction enregistrée.")
 
     # Retrain in the background; the page follows the progress and shows both scores.
@@ -287,7 +297,7 @@ def test_support_and_operator_journey_in_chromium(browser: WebDriver, product, a
     # Edit a guide in the browser, publish, and the bot's answer changes.
     page.open("/kb?q=cookies")
     page.shot("07-base-de-connaissances")
-    page.find("a[href='/kb/guide/cookies-bandeau-consentement']").click()
+    page.click("a[href='/kb/guide/cookies-bandeau-consentement']")
     summary = page.find("textarea[name=summary]")
     summary.clear()
     summary.send_keys(NEW_SUMMARY)
