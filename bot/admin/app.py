@@ -25,7 +25,7 @@ from ..context import Services
 from ..store.database import StoreUnavailable
 from ..store.models import HandoffRequest, Merchant, OutboxMessage
 from ..store.models import Message as ChatMessage
-from . import administration, conversations, dashboard, kb_editor, training
+from . import account, administration, conversations, dashboard, kb_editor, training
 from .audit import record
 from .auth import same_token, sign_in, sign_out
 from .web import (
@@ -256,6 +256,7 @@ def create_app(services: Services, *, with_trainer: bool = True) -> Starlette:
         *training.ROUTES,
         *kb_editor.ROUTES,
         *administration.ROUTES,
+        *account.ROUTES,
     ]
     app = Starlette(
         routes=routes,

@@ -28,6 +28,7 @@ ACTION_LABELS = {
     "kb_delete": "Contenu supprimé",
     "user_create": "Compte créé",
     "user_update": "Compte modifié",
+    "password": "Mot de passe changé",
     "settings": "Réglage modifié",
     "purge": "Purge lancée",
 }

@@ -60,6 +60,13 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def normalise_email(email: str) -> str:
     return email.strip().lower()
 
@@ -137,10 +144,7 @@ def sign_in(session: Session, email: str, password: str, ip: str) -> SignIn:
     user = session.scalar(select(StaffUser).where(StaffUser.email == email))
     ok = False
     if user is not None and user.active:
-        try:
-            ok = _hasher.verify(user.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            ok = False
+        ok = verify_password(user.password_hash, password)
     else:
         # Same work whether or not the account exists: no timing hint about e-mails.
         _hasher.hash(password)

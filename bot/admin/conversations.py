@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Select, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from nlu.intents import ALL_INTENTS, TOPIC_LABELS
@@ -428,6 +428,23 @@ async def erase(request: Request) -> Response:
     return redirect("/conversations", "erased")
 
 
+@page("support")
+async def latest(request: Request) -> Response:
+    """Polled by the transcript page: is there anything newer than what is shown?"""
+    admin = ctx(request)
+    with admin.services.db.session() as session:
+        merchant = _merchant_or_404(session, request)
+        if merchant is None:
+            return JSONResponse({"error": "effacé"}, status_code=404)
+        last_id = session.scalar(
+            select(func.max(Message.id)).where(Message.merchant_id == merchant.id)
+        )
+        open_handoffs = session.scalar(
+            select(func.count()).select_from(HandoffRequest).where(HandoffRequest.status == "open")
+        )
+    return JSONResponse({"last_id": last_id or 0, "open_handoffs": open_handoffs or 0})
+
+
 ROUTES = [
     Route("/conversations", conversation_list),
     Route("/conversations/{merchant_id}", conversation_detail),
@@ -437,5 +454,6 @@ ROUTES = [
     Route("/conversations/{merchant_id}/tags", save_tags, methods=["POST"]),
     Route("/conversations/{merchant_id}/note", save_note, methods=["POST"]),
     Route("/conversations/{merchant_id}/export", export),
+    Route("/conversations/{merchant_id}/latest", latest),
     Route("/conversations/{merchant_id}/erase", erase, methods=["POST"]),
 ]

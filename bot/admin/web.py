@@ -47,6 +47,7 @@ NOTICES = {
     "settings_saved": "Réglages enregistrés.",
     "purged": "Purge effectuée.",
     "signed_out": "Vous êtes déconnecté.",
+    "password_changed": "Mot de passe changé ; vos autres sessions ont été fermées.",
 }
 
 

@@ -690,3 +690,61 @@ def test_database_gone_gives_a_clear_page(app, accounts, admin_services) -> None
     assert response.status_code == 503
     assert "La base de données ne répond pas" in response.text
     assert client.get("/healthz").status_code == 503
+
+
+def test_changing_ones_own_password(app, accounts) -> None:  # type: ignore[no-untyped-def]
+    laptop, phone = TestClient(app), TestClient(app)
+    csrf = sign_in(laptop, accounts.support)
+    sign_in(phone, accounts.support)
+    wrong = laptop.post(
+        "/account",
+        data={
+            "csrf_token": csrf,
+            "current": "pas le bon",
+            "new": "nouveau-mot-de-passe",
+            "confirm": "nouveau-mot-de-passe",
+        },
+    )
+    assert wrong.status_code == 422 and "Le mot de passe actuel est incorrect." in wrong.text
+    mismatch = laptop.post(
+        "/account",
+        data={
+            "csrf_token": csrf,
+            "current": PASSWORD,
+            "new": "nouveau-mot-de-passe",
+            "confirm": "autre",
+        },
+    )
+    assert mismatch.status_code == 422 and "pas identiques" in mismatch.text
+    done = laptop.post(
+        "/account",
+        data={
+            "csrf_token": csrf,
+            "current": PASSWORD,
+            "new": "nouveau-mot-de-passe",
+            "confirm": "nouveau-mot-de-passe",
+        },
+    )
+    assert "Mot de passe changé" in done.text
+    assert laptop.get("/conversations").status_code == 200  # this browser stays signed in
+    assert phone.get("/conversations", follow_redirects=False).status_code == 303  # the other not
+    fresh = TestClient(app)
+    sign_in(fresh, accounts.support, "nouveau-mot-de-passe")
+
+
+def test_transcript_polling_reports_new_messages(app, accounts, admin_services) -> None:  # type: ignore[no-untyped-def]
+    merchant_id = add_conversation(admin_services, text="première question")
+    client = TestClient(app)
+    sign_in(client, accounts.support)
+    page = client.get(f"/conversations/{merchant_id}").text
+    shown = int(re.search(r'data-last-id="(\d+)"', page).group(1))  # type: ignore[union-attr]
+    assert client.get(f"/conversations/{merchant_id}/latest").json() == {
+        "last_id": shown,
+        "open_handoffs": 0,
+    }
+    with admin_services.db.session() as session:
+        session.add(Message(merchant_id=merchant_id, direction="in", text="et aussi…"))
+        session.add(HandoffRequest(merchant_id=merchant_id))
+    state = client.get(f"/conversations/{merchant_id}/latest").json()
+    assert state["last_id"] > shown and state["open_handoffs"] == 1
+    assert client.get("/conversations/999999/latest").status_code == 404

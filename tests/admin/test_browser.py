@@ -228,14 +228,23 @@ def test_support_and_operator_journey_in_chromium(browser: WebDriver, product, a
     page.find("#conversations")
 
     # The hand-off is visible at a glance, and the conversation is found by its filter.
-    assert page.find("#handoff-count .badge").text == "1"
+    WebDriverWait(browser, 10, ignored_exceptions=STALE).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#handoff-count .badge").text == "1"
+    )
     page.click("#handoff-count")
     page.click("#conversations a[href^='/conversations/']")
     page.find("#transcript")
     # Merchant HTML is text: no element was created from it.
-    assert "<script>alert('x')</script><b>gras</b>" in page.text()
+    page.wait_text("<script>alert('x')</script><b>gras</b>", timeout=10)
     assert len(browser.find_elements(By.CSS_SELECTOR, "#transcript script, #transcript b")) == 0
     page.shot("03-conversation")
+    # The page follows the conversation: what the merchant writes now is announced.
+    merchant_says(api, "Je suis toujours là, vous me lisez ?")
+    WebDriverWait(browser, 30).until(
+        expected_conditions.visibility_of_element_located((By.ID, "new-messages"))
+    )
+    page.click("#new-messages a")
+    page.wait_text("Je suis toujours là, vous me lisez ?", timeout=10)
 
     # Reply as a human: the merchant receives it through the bot.
     page.find("#reply-form textarea").send_keys("Bonjour, ici Alice de la CCI. Je regarde !")
@@ -252,7 +261,7 @@ def test_support_and_operator_journey_in_chromium(browser: WebDriver, product, a
     page.click("#hand-back")
     page.wait_text("Main rendue")
     api.wait_for(lambda: any("repasse la main" in s.text for s in api.messages_to(CHAT)), 30)
-    assert "Le bot répond seul." in page.text()
+    page.wait_text("Le bot répond seul.", timeout=10)
 
     # A misunderstood message, disliked by the merchant, reaches the inbox.
     sentence = "mon logiciel de caisse plante tout le temps, vous connaissez autre chose ?"
@@ -328,6 +337,7 @@ def test_support_and_operator_journey_in_chromium(browser: WebDriver, product, a
     page.open("/admin/users")
     page.shot("11-comptes")
     page.open("/admin/audit")
+    page.wait_text("Journal d'audit", timeout=10)
     audit = page.text()
     for label in (
         "Connexion",

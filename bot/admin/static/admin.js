@@ -53,3 +53,29 @@ document.querySelectorAll('tr[data-status="running"]').forEach((row) => {
   };
   setTimeout(poll, 1000);
 });
+
+// A transcript follows the conversation: new messages are announced (never a surprise
+// reload under the cursor), and the header's hand-off count stays current.
+const transcript = document.querySelector("#transcript[data-latest]");
+if (transcript) {
+  const lastShown = Number(transcript.dataset.lastId);
+  const banner = document.getElementById("new-messages");
+  const badge = document.querySelector("#handoff-count .badge");
+  const poll = async () => {
+    try {
+      const response = await fetch(transcript.dataset.latest, { credentials: "same-origin" });
+      if (response.ok) {
+        const state = await response.json();
+        if (badge) {
+          badge.textContent = state.open_handoffs;
+          badge.classList.toggle("hot", state.open_handoffs > 0);
+        }
+        if (state.last_id > lastShown && banner) banner.hidden = false;
+      }
+    } catch (error) {
+      /* offline for a moment: try again */
+    }
+    setTimeout(poll, 5000);
+  };
+  setTimeout(poll, 5000);
+}
