@@ -195,6 +195,46 @@ def create_user_command(
     typer.echo(f"Compte {email.strip().lower()} ({role}) créé.")
 
 
+@admin_app.command("set-password")
+def set_password_command(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="Adresse e-mail du compte.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Lire le mot de passe sur l'entrée standard.")
+    ] = False,
+) -> None:
+    """Changer le mot de passe d'un compte (et le réactiver) : pour qui est bloqué dehors."""
+    import sys
+
+    from sqlalchemy import select
+
+    from .admin.auth import AccountError, end_sessions, normalise_email, set_password
+    from .store.database import Database
+    from .store.models import StaffUser
+
+    settings: Settings = ctx.obj
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Nouveau mot de passe", hide_input=True, confirmation_prompt=True)
+    database = Database(settings.resolved_database_url)
+    database.migrate()
+    try:
+        with database.session() as session:
+            user = session.scalar(
+                select(StaffUser).where(StaffUser.email == normalise_email(email))
+            )
+            if user is None:
+                raise AccountError(f"Aucun compte pour {normalise_email(email)}.")
+            set_password(user, password)
+            user.active = True
+            end_sessions(session, user.id)
+    except AccountError as exc:
+        typer.secho(str(exc), err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"Mot de passe de {normalise_email(email)} changé ; ses sessions sont fermées.")
+
+
 @admin_app.command("serve")
 def serve_command(
     ctx: typer.Context,

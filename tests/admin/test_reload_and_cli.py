@@ -100,11 +100,28 @@ def test_create_user_from_the_command_line(tmp_path: Path) -> None:
         COMPTOIR_DATABASE_URL=url,
     )
     assert weak.returncode == 1 and "Rôle inconnu" in weak.stderr
+    reset = comptoir(
+        ["admin", "set-password", "JULIE@cci.fr", "--password-stdin"],
+        tmp_path,
+        stdin="un-autre-mot-de-passe\n",
+        COMPTOIR_DATABASE_URL=url,
+    )
+    assert reset.returncode == 0, reset.stderr
+    assert "Mot de passe de julie@cci.fr changé" in reset.stdout
+    unknown = comptoir(
+        ["admin", "set-password", "personne@cci.fr", "--password-stdin"],
+        tmp_path,
+        stdin="un-autre-mot-de-passe\n",
+        COMPTOIR_DATABASE_URL=url,
+    )
+    assert unknown.returncode == 1 and "Aucun compte pour personne@cci.fr." in unknown.stderr
+    from bot.admin.auth import verify_password
     from bot.store.database import Database
 
     database = Database(url)
     with database.session() as session:
         users = session.scalars(select(StaffUser)).all()
+        assert verify_password(users[0].password_hash, "un-autre-mot-de-passe")
         assert [(u.email, u.role) for u in users] == [("julie@cci.fr", "operator")]
         assert "un-mot-de-passe-solide" not in users[0].password_hash
         assert users[0].password_hash.startswith("$argon2id$")
