@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from markdown_it import MarkdownIt
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -200,10 +200,17 @@ async def kb_list(request: Request) -> Response:
         and (not query or query in item.title.lower() or query in item.id or query in item.group)
     ]
     with admin.services.db.session() as session:
-        drafts = {
-            (r.kind, r.item_id)
-            for r in session.scalars(
-                select(ContentRevision).where(ContentRevision.status == "draft")
+        latest = (
+            select(func.max(ContentRevision.id))
+            .group_by(ContentRevision.kind, ContentRevision.item_id)
+            .scalar_subquery()
+        )
+        drafts = {  # items whose latest revision is an unpublished draft
+            (kind, item_id)
+            for kind, item_id in session.execute(
+                select(ContentRevision.kind, ContentRevision.item_id).where(
+                    ContentRevision.id.in_(latest), ContentRevision.status == "draft"
+                )
             )
         }
         recent = session.scalars(
@@ -541,6 +548,31 @@ async def kb_delete(request: Request) -> Response:
     return redirect("/kb", "deleted")
 
 
+@page("operator")
+async def kb_discard(request: Request) -> Response:
+    """Drop the unpublished draft: the editor shows the published file again."""
+    admin = ctx(request)
+    kind = _kind(request)
+    item_id = request.path_params["item_id"]
+    if kind is None:
+        return render(request, "error.html", 404, message="Type de contenu inconnu.")
+    with admin.services.db.session() as session:
+        last = _last_revision(session, kind, item_id)
+        if last is not None and last.status == "draft":
+            session.add(
+                ContentRevision(
+                    kind=kind,
+                    item_id=item_id,
+                    source=last.source,
+                    base_fingerprint=last.base_fingerprint,
+                    status="discarded",
+                    comment="Brouillon abandonné",
+                    staff_email=staff_of(request).email,
+                )
+            )
+    return redirect(f"/kb/{kind}/{item_id}", "draft_discarded")
+
+
 ROUTES = [
     Route("/kb", kb_list),
     Route("/kb/preview", kb_preview, methods=["POST"]),
@@ -551,4 +583,5 @@ ROUTES = [
     Route("/kb/{kind}/{item_id}/history", kb_history),
     Route("/kb/{kind}/{item_id}/restore/{revision_id}", kb_restore, methods=["POST"]),
     Route("/kb/{kind}/{item_id}/delete", kb_delete, methods=["POST"]),
+    Route("/kb/{kind}/{item_id}/discard", kb_discard, methods=["POST"]),
 ]

@@ -40,6 +40,7 @@ NOTICES = {
     "training_started": "Réentraînement lancé.",
     "training_running": "Un réentraînement est déjà en cours.",
     "draft_saved": "Brouillon enregistré (non publié).",
+    "draft_discarded": "Brouillon abandonné : voici la version publiée.",
     "published": "Publié : le bot utilise déjà la nouvelle version.",
     "deleted": "Élément supprimé et index mis à jour.",
     "user_created": "Compte créé.",

@@ -748,3 +748,24 @@ def test_transcript_polling_reports_new_messages(app, accounts, admin_services) 
     state = client.get(f"/conversations/{merchant_id}/latest").json()
     assert state["last_id"] > shown and state["open_handoffs"] == 1
     assert client.get("/conversations/999999/latest").status_code == 404
+
+
+def test_a_draft_can_be_discarded(app, accounts, admin_services) -> None:  # type: ignore[no-untyped-def]
+    client = TestClient(app)
+    sign_in(client, accounts.operator)
+    form = guide_form(client, "cookies-bandeau-consentement")
+    client.post(
+        "/kb/guide/cookies-bandeau-consentement",
+        data={**form, "summary": "Un brouillon à jeter.", "action": "draft"},
+    )
+    editor = client.get("/kb/guide/cookies-bandeau-consentement").text
+    assert 'id="draft-notice"' in editor and "Un brouillon à jeter." in editor
+    listed = re.compile(r'cookies-bandeau-consentement">[^<]+</a> <span class="tag">brouillon')
+    assert listed.search(client.get("/kb?q=cookies").text)
+    csrf = csrf_of(client, "/kb")
+    done = client.post("/kb/guide/cookies-bandeau-consentement/discard", data={"csrf_token": csrf})
+    assert "Brouillon abandonné" in done.text
+    assert 'id="draft-notice"' not in done.text and "Un brouillon à jeter." not in done.text
+    assert (
+        "brouillon abandonné" in client.get("/kb/guide/cookies-bandeau-consentement/history").text
+    )
