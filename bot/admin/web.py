@@ -91,6 +91,8 @@ def make_templates() -> Environment:
     )
     env.filters["when"] = format_when
     env.filters["pct"] = lambda v: "—" if v is None else f"{v * 100:.0f} %"
+    # One decimal, French style (96,6 %): model accuracies differ by tenths.
+    env.filters["pct1"] = lambda v: "—" if v is None else f"{v * 100:.1f} %".replace(".", ",")
     env.globals["ROLE_LABELS"] = ROLE_LABELS
     return env
 

@@ -625,7 +625,7 @@ def test_retraining_from_the_back_office(app, accounts, admin_services) -> None:
     assert status["status"] == "done", status
     assert status["switched"] is True and status["new_accuracy"] >= status["current_accuracy"]
     assert admin_services.nlu.parse(text).intent == target
-    assert "mis en service" in client.get("/training").text
+    assert "✅ Le nouveau modèle est mis en service" in client.get("/training").text
 
 
 def test_accounts_settings_and_audit(app, accounts, admin_services) -> None:  # type: ignore[no-untyped-def]

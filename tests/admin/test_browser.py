@@ -296,7 +296,7 @@ def test_support_and_operator_journey_in_chromium(browser: WebDriver, product, a
             By.CSS_SELECTOR, "#runs tr[data-status=done], #runs tr[data-status=failed]"
         )
     )[0]
-    assert "✅ mis en service" in finished.text, finished.text
+    assert "✅ Le nouveau modèle est mis en service" in finished.text, finished.text
     page.shot("06-entrainement")
     merchant_says(api, sentence)
     api.wait_for(lambda: (latest_incoming(database, sentence) or first).id != first.id, 30)
