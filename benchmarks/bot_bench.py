@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from bot.config import Settings  # noqa: E402
 from bot.services import build_services  # noqa: E402
 from tests.support.fake_bot_api import FakeBotAPI, start_comptoir  # noqa: E402
+from tests.support.servers import free_port  # noqa: E402
 
 # Turns that get exactly one reply: questions, alternatives, small talk, commands.
 TURNS = [
@@ -58,14 +59,6 @@ def rss_peak_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_bot(api: FakeBotAPI, data_dir: Path, db_url: str) -> subprocess.Popen[bytes]:

@@ -149,18 +149,42 @@ def check(
 @app.command()
 def purge(ctx: typer.Context) -> None:
     """Effacer ce qui dépasse la durée de conservation (COMPTOIR_RETENTION_DAYS)."""
-    from .admin.auth import forget_old_attempts
     from .store.database import Database
-    from .store.retention import effective_retention_days
-    from .store.retention import purge as run_purge
+    from .store.retention import purge_as_configured
 
     settings: Settings = ctx.obj
     database = Database(settings.resolved_database_url)
     database.migrate()
     with database.session() as session:
-        counts = run_purge(session, effective_retention_days(session, settings.retention_days))
-        counts["staff_sign_ins"] = forget_old_attempts(session)
+        counts = purge_as_configured(session, settings.retention_days)
     typer.echo(", ".join(f"{name} : {count}" for name, count in counts.items()))
+
+
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Lire le mot de passe sur l'entrée standard.")
+]
+
+
+def _change_account(ctx: typer.Context, from_stdin: bool, prompt: str, change) -> None:  # type: ignore[no-untyped-def]
+    """Read a password (never from the command line), apply `change(session, password)`."""
+    import sys
+
+    from .admin.auth import AccountError
+    from .store.database import Database
+
+    settings: Settings = ctx.obj
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    database = Database(settings.resolved_database_url)
+    database.migrate()
+    try:
+        with database.session() as session:
+            change(session, password)
+    except AccountError as exc:
+        typer.secho(str(exc), err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1) from None
 
 
 @admin_app.command("create-user")
@@ -169,69 +193,35 @@ def create_user_command(
     email: Annotated[str, typer.Argument(help="Adresse e-mail (identifiant de connexion).")],
     role: Annotated[str, typer.Option(help="support, operator ou admin.")] = "support",
     name: Annotated[str, typer.Option(help="Nom affiché.")] = "",
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Lire le mot de passe sur l'entrée standard.")
-    ] = False,
+    password_stdin: PasswordStdin = False,
 ) -> None:
     """Créer un compte pour le back office (mot de passe demandé, jamais en argument)."""
-    import sys
+    from .admin.auth import create_user, normalise_email
 
-    from .admin.auth import AccountError, create_user
-    from .store.database import Database
-
-    settings: Settings = ctx.obj
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Mot de passe", hide_input=True, confirmation_prompt=True)
-    database = Database(settings.resolved_database_url)
-    database.migrate()
-    try:
-        with database.session() as session:
-            create_user(session, email, password, role, name)
-    except AccountError as exc:
-        typer.secho(str(exc), err=True, fg=typer.colors.RED)
-        raise typer.Exit(code=1) from None
-    typer.echo(f"Compte {email.strip().lower()} ({role}) créé.")
+    _change_account(
+        ctx,
+        password_stdin,
+        "Mot de passe",
+        lambda session, password: create_user(session, email, password, role, name),
+    )
+    typer.echo(f"Compte {normalise_email(email)} ({role}) créé.")
 
 
 @admin_app.command("set-password")
 def set_password_command(
     ctx: typer.Context,
     email: Annotated[str, typer.Argument(help="Adresse e-mail du compte.")],
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Lire le mot de passe sur l'entrée standard.")
-    ] = False,
+    password_stdin: PasswordStdin = False,
 ) -> None:
     """Changer le mot de passe d'un compte (et le réactiver) : pour qui est bloqué dehors."""
-    import sys
+    from .admin.auth import normalise_email, reset_password
 
-    from sqlalchemy import select
-
-    from .admin.auth import AccountError, end_sessions, normalise_email, set_password
-    from .store.database import Database
-    from .store.models import StaffUser
-
-    settings: Settings = ctx.obj
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Nouveau mot de passe", hide_input=True, confirmation_prompt=True)
-    database = Database(settings.resolved_database_url)
-    database.migrate()
-    try:
-        with database.session() as session:
-            user = session.scalar(
-                select(StaffUser).where(StaffUser.email == normalise_email(email))
-            )
-            if user is None:
-                raise AccountError(f"Aucun compte pour {normalise_email(email)}.")
-            set_password(user, password)
-            user.active = True
-            end_sessions(session, user.id)
-    except AccountError as exc:
-        typer.secho(str(exc), err=True, fg=typer.colors.RED)
-        raise typer.Exit(code=1) from None
+    _change_account(
+        ctx,
+        password_stdin,
+        "Nouveau mot de passe",
+        lambda session, password: reset_password(session, email, password),
+    )
     typer.echo(f"Mot de passe de {normalise_email(email)} changé ; ses sessions sont fermées.")
 
 

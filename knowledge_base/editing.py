@@ -127,8 +127,17 @@ def fingerprint(text: str) -> str:
 
 def item_title(kind: Kind, source: str) -> str:
     """Best-effort title (a tool: its name) for headings and messages; "" if unparsable."""
+    return _field(kind, source, "name" if kind == "tool" else "title")
+
+
+def item_id(kind: Kind, source: str) -> str:
+    """The id a source declares (a new item is named by it); "" if unparsable."""
+    return _field(kind, source, "id")
+
+
+def _field(kind: Kind, source: str, key: str) -> str:
     meta = _parse_quietly(kind, _normalise(source))
-    value = meta.get("name" if kind == "tool" else "title") if meta else None
+    value = meta.get(key) if meta else None
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         return " ".join(str(value).split())
     return ""

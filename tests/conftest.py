@@ -90,3 +90,13 @@ def services(ready, database_url: str):  # type: ignore[no-untyped-def]
     services = make_services(ready, database_url)
     yield services
     services.db.dispose()
+
+
+@pytest.fixture()
+def api():  # type: ignore[no-untyped-def]
+    """A Bot API server on loopback (tests/support/fake_bot_api.py)."""
+    from tests.support.fake_bot_api import FakeBotAPI
+
+    server = FakeBotAPI().start()
+    yield server
+    server.stop()

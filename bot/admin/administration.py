@@ -13,20 +13,25 @@ from ..store.retention import (
     MIN_RETENTION_DAYS,
     RETENTION_SETTING,
     effective_retention_days,
-    purge,
+    purge_as_configured,
 )
 from . import audit
 from .audit import ACTION_LABELS
-from .auth import ROLES, AccountError, create_user, end_sessions, forget_old_attempts, set_password
+from .auth import ROLES, AccountError, create_user, end_sessions, set_password
 from .web import client_ip, ctx, form_data, page, redirect, render, staff_of
 
 
 @page("admin")
 async def users(request: Request) -> Response:
-    admin = ctx(request)
-    with admin.services.db.session() as session:
+    return _users_page(request)
+
+
+def _users_page(request: Request, error: str = "") -> Response:
+    with ctx(request).services.db.session() as session:
         rows = session.scalars(select(StaffUser).order_by(StaffUser.email)).all()
-    return render(request, "users.html", users=rows, roles=ROLES, error="")
+    return render(
+        request, "users.html", 422 if error else 200, users=rows, roles=ROLES, error=error
+    )
 
 
 @page("admin")
@@ -51,9 +56,7 @@ async def create(request: Request) -> Response:
                 role=user.role,
             )
     except AccountError as exc:
-        with admin.services.db.session() as session:
-            rows = session.scalars(select(StaffUser).order_by(StaffUser.email)).all()
-        return render(request, "users.html", 422, users=rows, roles=ROLES, error=str(exc))
+        return _users_page(request, str(exc))
     return redirect("/admin/users", "user_created")
 
 
@@ -99,10 +102,21 @@ async def update(request: Request) -> Response:
                 password=bool(form.get("password")),
             )
     if error:
-        with admin.services.db.session() as session:
-            rows = session.scalars(select(StaffUser).order_by(StaffUser.email)).all()
-        return render(request, "users.html", 422, users=rows, roles=ROLES, error=error)
+        return _users_page(request, error)
     return redirect("/admin/users", "user_updated")
+
+
+def _settings_page(request: Request, days: object, error: str = "") -> Response:
+    return render(
+        request,
+        "settings.html",
+        422 if error else 200,
+        retention_days=days,
+        error=error,
+        default_days=ctx(request).services.settings.retention_days,
+        minimum=MIN_RETENTION_DAYS,
+        maximum=MAX_RETENTION_DAYS,
+    )
 
 
 @page("admin")
@@ -110,15 +124,7 @@ async def settings_page(request: Request) -> Response:
     admin = ctx(request)
     with admin.services.db.session() as session:
         days = effective_retention_days(session, admin.services.settings.retention_days)
-    return render(
-        request,
-        "settings.html",
-        retention_days=days,
-        error="",
-        default_days=admin.services.settings.retention_days,
-        minimum=MIN_RETENTION_DAYS,
-        maximum=MAX_RETENTION_DAYS,
-    )
+    return _settings_page(request, days)
 
 
 @page("admin")
@@ -130,16 +136,10 @@ async def save_settings(request: Request) -> Response:
     except ValueError:
         days = -1
     if not MIN_RETENTION_DAYS <= days <= MAX_RETENTION_DAYS:
-        return render(
+        return _settings_page(
             request,
-            "settings.html",
-            422,
-            retention_days=form.get("retention_days"),
-            default_days=admin.services.settings.retention_days,
-            minimum=MIN_RETENTION_DAYS,
-            maximum=MAX_RETENTION_DAYS,
-            error=f"Indiquez un nombre de jours entre {MIN_RETENTION_DAYS} et "
-            f"{MAX_RETENTION_DAYS}.",
+            form.get("retention_days"),
+            f"Indiquez un nombre de jours entre {MIN_RETENTION_DAYS} et {MAX_RETENTION_DAYS}.",
         )
     with admin.services.db.session() as session:
         row = session.get(AppSetting, RETENTION_SETTING)
@@ -162,9 +162,7 @@ async def save_settings(request: Request) -> Response:
 async def purge_now(request: Request) -> Response:
     admin = ctx(request)
     with admin.services.db.session() as session:
-        days = effective_retention_days(session, admin.services.settings.retention_days)
-        counts = purge(session, days)
-        counts["staff_sign_ins"] = forget_old_attempts(session)
+        counts = purge_as_configured(session, admin.services.settings.retention_days)
         audit.record(session, staff_of(request), "purge", "", client_ip(request), **counts)
     return redirect("/admin/settings", "purged")
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from sqlalchemy import func, select
 from starlette.applications import Starlette
@@ -27,7 +25,7 @@ from ..store.models import HandoffRequest, Merchant, OutboxMessage
 from ..store.models import Message as ChatMessage
 from . import account, administration, conversations, dashboard, kb_editor, training
 from .audit import record
-from .auth import same_token, sign_in, sign_out
+from .auth import normalise_email, same_token, sign_in, sign_out
 from .web import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -129,8 +127,9 @@ async def login(request: Request) -> Response:
         )
     with admin.services.db.session() as session:
         result = sign_in(session, email, form.get("password", ""), client_ip(request))
-        if result.token is None and not result.throttled:
-            record(session, None, "login_failed", email=email, ip=client_ip(request))
+        if not result.throttled:  # the attempt itself is recorded by sign_in
+            action = "login" if result.token else "login_failed"
+            record(session, None, action, ip=client_ip(request), email=normalise_email(email))
     if result.token is None:
         if not result.throttled:
             await asyncio.sleep(FAILED_SIGN_IN_DELAY)
@@ -143,11 +142,6 @@ async def login(request: Request) -> Response:
             email=email,
             error=result.error,
         )
-    with admin.services.db.session() as session:
-        from .auth import staff_for_token
-
-        staff = staff_for_token(session, result.token)
-        record(session, staff, "login", ip=client_ip(request))
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -222,26 +216,18 @@ async def metrics(request: Request) -> Response:
 
 
 async def store_unavailable(request: Request, exc: Exception) -> Response:
-    return render_plain_error(
+    # Plain text: the page template reads the database for its header.
+    return PlainTextResponse(
         "La base de données ne répond pas. Réessayez dans un instant ; si cela dure, "
         "prévenez l'administrateur (vérifiez COMPTOIR_DATABASE_URL).",
-        503,
+        status_code=503,
     )
-
-
-def render_plain_error(message: str, status: int) -> Response:
-    # The base template queries the database for the header: not possible here.
-    return PlainTextResponse(message, status_code=status)
 
 
 def create_app(services: Services, *, with_trainer: bool = True) -> Starlette:
     admin = AdminContext(services=services, templates=make_templates())
     if with_trainer:
         admin.trainer = training.Trainer(services)
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
 
     routes = [
         Route("/", home),
@@ -260,7 +246,6 @@ def create_app(services: Services, *, with_trainer: bool = True) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        lifespan=lifespan,
         exception_handlers={StoreUnavailable: store_unavailable},
     )
     app.state.admin = admin

@@ -40,12 +40,14 @@ def record(
     action: str,
     target: str = "",
     ip: str = "",
+    *,
+    email: str = "",  # who, when nobody is signed in yet (sign-in attempts)
     **detail: Any,
 ) -> None:
     session.add(
         AuditEvent(
             staff_id=staff.id if staff else None,
-            staff_email=staff.email if staff else str(detail.pop("email", "")),
+            staff_email=staff.email if staff else email,
             action=action,
             target=target[:128],
             detail=detail,

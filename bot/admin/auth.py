@@ -99,6 +99,19 @@ def set_password(user: StaffUser, password: str) -> None:
     user.password_hash = hash_password(password)
 
 
+def reset_password(session: Session, email: str, password: str) -> StaffUser:
+    """A way back in (from the command line): new password, account re-enabled, every
+    session closed."""
+    email = normalise_email(email)
+    user = session.scalar(select(StaffUser).where(StaffUser.email == email))
+    if user is None:
+        raise AccountError(f"Aucun compte pour {email}.")
+    set_password(user, password)
+    user.active = True
+    end_sessions(session, user.id)
+    return user
+
+
 def staff_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(StaffUser)) or 0
 
@@ -198,14 +211,6 @@ def sign_out(session: Session, token: str | None) -> None:
 def end_sessions(session: Session, user_id: int) -> None:
     """Sign a person out everywhere (deactivated account, new password)."""
     session.execute(delete(StaffSession).where(StaffSession.user_id == user_id))
-
-
-def forget_old_attempts(session: Session) -> int:
-    """Sign-in attempts are only needed for throttling: keep one day, then erase."""
-    cutoff = utcnow() - timedelta(days=1)
-    expired = session.execute(delete(StaffSession).where(StaffSession.expires_at < utcnow()))
-    gone = session.execute(delete(LoginAttempt).where(LoginAttempt.created_at < cutoff))
-    return (gone.rowcount or 0) + (expired.rowcount or 0)
 
 
 def same_token(expected: str, given: str | None) -> bool:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,8 +18,9 @@ from starlette.routing import Route
 
 from nlu.intents import ALL_INTENTS, TOPIC_LABELS
 
+from ..flows import handoff
+from ..flows.data_rights import erase as erase_merchant
 from ..flows.data_rights import export as export_payload
-from ..flows.handoff import close_requests
 from ..store.models import (
     HandoffRequest,
     Merchant,
@@ -26,7 +28,7 @@ from ..store.models import (
     OutboxMessage,
 )
 from . import audit
-from .web import PAGE_SIZE, client_ip, ctx, form_data, page, redirect, render, staff_of
+from .web import PAGE_SIZE, attachment, client_ip, ctx, form_data, page, redirect, render, staff_of
 
 FILTERS = {
     "": "Toutes",
@@ -274,69 +276,62 @@ async def conversation_detail(request: Request) -> Response:
     )
 
 
-@page("support")
-async def reply(request: Request) -> Response:
+async def _merchant_action(
+    request: Request,
+    action: str,
+    notice: str,
+    change: Callable[[Session, Merchant, dict[str, str]], dict[str, Any] | None],
+) -> Response:
+    """Apply a staff action to the conversation's merchant, audit it, back to the transcript."""
     admin = ctx(request)
-    staff = staff_of(request)
     form = await form_data(request)
-    body = form.get("text", "").strip()
     with admin.services.db.session() as session:
         merchant = _merchant_or_404(session, request)
         if merchant is None:
             return _not_found(request)
-        if not body or len(body) > MAX_REPLY:
-            return render(
-                request,
-                "error.html",
-                400,
-                message=f"Le message doit contenir entre 1 et {MAX_REPLY} caractères.",
-            )
-        if not merchant.handoff_active:
-            merchant.handoff_active = True
-            merchant.flow, merchant.flow_state = None, {}
-        session.add(
-            OutboxMessage(merchant_id=merchant.id, author=staff.display_name[:128], text=body)
-        )
-        audit.record(
-            session, staff, "reply", f"merchant:{merchant.id}", client_ip(request), length=len(body)
-        )
+        detail = change(session, merchant, form) or {}
+        target = f"merchant:{merchant.id}"
+        audit.record(session, staff_of(request), action, target, client_ip(request), **detail)
         merchant_id = merchant.id
-    return redirect(f"/conversations/{merchant_id}", "replied")
+    return redirect(f"/conversations/{merchant_id}", notice)
+
+
+@page("support")
+async def reply(request: Request) -> Response:
+    """Queue an adviser's message (the bot delivers it) and keep the bot quiet."""
+    body = (await form_data(request)).get("text", "").strip()
+    if not body or len(body) > MAX_REPLY:
+        return render(
+            request,
+            "error.html",
+            400,
+            message=f"Le message doit contenir entre 1 et {MAX_REPLY} caractères.",
+        )
+    author = staff_of(request).display_name[:128]
+
+    def queue(session: Session, merchant: Merchant, _form: dict[str, str]) -> dict[str, Any]:
+        if not merchant.handoff_active:
+            handoff.take_over(merchant)
+        session.add(OutboxMessage(merchant_id=merchant.id, author=author, text=body))
+        return {"length": len(body)}
+
+    return await _merchant_action(request, "reply", "replied", queue)
 
 
 @page("support")
 async def take_over(request: Request) -> Response:
-    admin = ctx(request)
-    with admin.services.db.session() as session:
-        merchant = _merchant_or_404(session, request)
-        if merchant is None:
-            return _not_found(request)
-        merchant.handoff_active = True
-        merchant.flow, merchant.flow_state = None, {}
-        audit.record(
-            session, staff_of(request), "take_over", f"merchant:{merchant.id}", client_ip(request)
-        )
-        merchant_id = merchant.id
-    return redirect(f"/conversations/{merchant_id}", "taken_over")
+    return await _merchant_action(
+        request, "take_over", "taken_over", lambda _s, merchant, _f: handoff.take_over(merchant)
+    )
 
 
 @page("support")
 async def hand_back(request: Request) -> Response:
-    admin = ctx(request)
-    with admin.services.db.session() as session:
-        merchant = _merchant_or_404(session, request)
-        if merchant is None:
-            return _not_found(request)
-        was_quiet = merchant.handoff_active
-        merchant.handoff_active = False
-        close_requests(session, merchant.id)
-        if was_quiet:
+    def back(session: Session, merchant: Merchant, _form: dict[str, str]) -> None:
+        if handoff.hand_back(session, merchant):  # the merchant is told the bot is back
             session.add(OutboxMessage(merchant_id=merchant.id, kind="handback", text=""))
-        audit.record(
-            session, staff_of(request), "hand_back", f"merchant:{merchant.id}", client_ip(request)
-        )
-        merchant_id = merchant.id
-    return redirect(f"/conversations/{merchant_id}", "handed_back")
+
+    return await _merchant_action(request, "hand_back", "handed_back", back)
 
 
 def parse_tags(raw: str) -> list[str]:
@@ -350,39 +345,19 @@ def parse_tags(raw: str) -> list[str]:
 
 @page("support")
 async def save_tags(request: Request) -> Response:
-    admin = ctx(request)
-    form = await form_data(request)
-    with admin.services.db.session() as session:
-        merchant = _merchant_or_404(session, request)
-        if merchant is None:
-            return _not_found(request)
+    def tag(_session: Session, merchant: Merchant, form: dict[str, str]) -> dict[str, Any]:
         merchant.tags = parse_tags(form.get("tags", ""))
-        audit.record(
-            session,
-            staff_of(request),
-            "tags",
-            f"merchant:{merchant.id}",
-            client_ip(request),
-            tags=merchant.tags,
-        )
-        merchant_id = merchant.id
-    return redirect(f"/conversations/{merchant_id}", "tags_saved")
+        return {"tags": merchant.tags}
+
+    return await _merchant_action(request, "tags", "tags_saved", tag)
 
 
 @page("support")
 async def save_note(request: Request) -> Response:
-    admin = ctx(request)
-    form = await form_data(request)
-    with admin.services.db.session() as session:
-        merchant = _merchant_or_404(session, request)
-        if merchant is None:
-            return _not_found(request)
+    def note(_session: Session, merchant: Merchant, form: dict[str, str]) -> None:
         merchant.staff_note = form.get("note", "")[:5000]
-        audit.record(
-            session, staff_of(request), "note", f"merchant:{merchant.id}", client_ip(request)
-        )
-        merchant_id = merchant.id
-    return redirect(f"/conversations/{merchant_id}", "note_saved")
+
+    return await _merchant_action(request, "note", "note_saved", note)
 
 
 @page("support")
@@ -398,11 +373,7 @@ async def export(request: Request) -> Response:
         )
         merchant_id = merchant.id
     body = json.dumps(payload, ensure_ascii=False, indent=2, default=str)
-    return Response(
-        body,
-        media_type="application/json; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="conversation-{merchant_id}.json"'},
-    )
+    return attachment(body, "application/json", f"conversation-{merchant_id}.json")
 
 
 @page("admin")
@@ -421,7 +392,7 @@ async def erase(request: Request) -> Response:
                 message="Pour effacer, tapez EFFACER dans la case de confirmation.",
             )
         merchant_id = merchant.id
-        session.execute(delete(Merchant).where(Merchant.id == merchant_id))
+        erase_merchant(session, merchant)  # the same erasure as the merchant's /oublier
         audit.record(
             session, staff_of(request), "erase", f"merchant:{merchant_id}", client_ip(request)
         )

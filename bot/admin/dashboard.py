@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from .analytics import dashboard, to_csv
 from .charts import bar_chart, funnel_chart, line_chart
-from .web import ctx, page, render
+from .web import attachment, ctx, page, render
 
 PERIODS = (7, 30, 90, 365)
 
@@ -86,11 +86,7 @@ async def dashboard_csv(request: Request) -> Response:
             days=_days(request),
             low_confidence=admin.services.settings.nlu_fallback_threshold,
         )
-    return Response(
-        to_csv(data),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="comptoir-statistiques.csv"'},
-    )
+    return attachment(to_csv(data), "text/csv", "comptoir-statistiques.csv")
 
 
 ROUTES = [

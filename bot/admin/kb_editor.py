@@ -31,8 +31,9 @@ from knowledge_base.editing import (
     validate_item,
     write_item,
 )
-from knowledge_base.loader import ContentError, Problem, load_knowledge_base
-from knowledge_base.service import build_knowledge_index
+from knowledge_base.editing import item_id as declared_id
+from knowledge_base.loader import ContentError, Problem
+from knowledge_base.service import ensure_index
 from nlu.intents import GUIDE_TOPICS, TOPIC_LABELS
 
 from ..context import Services
@@ -84,11 +85,8 @@ def publish_source(services: Services, kind: str, item_id: str | None, source: s
 
 
 def reindex(services: Services) -> None:
-    kb, problems = load_knowledge_base(services.settings.kb_content_dir)
-    if problems:
-        raise ContentError(problems)
-    build_knowledge_index(services.settings, services.encoder, kb)
-    services.kb = kb
+    """The content changed: rebuild the index (only changed passages are encoded) and swap."""
+    services.kb = ensure_index(services.settings, services.encoder)
     services.search.reload()
 
 
@@ -97,6 +95,19 @@ def not_writable(services: Services, exc: OSError) -> str:
         f"Impossible d'écrire dans le dossier de contenu ({services.settings.kb_content_dir}) : "
         f"{exc.strerror or exc}. Votre texte est gardé en brouillon. Donnez au service le droit "
         "d'écrire dans ce dossier, ou pointez COMPTOIR_KB_CONTENT_DIR vers une copie modifiable."
+    )
+
+
+def published(kind: str, item_id: str, source: str, comment: str, staff: Staff) -> ContentRevision:
+    return ContentRevision(
+        kind=kind,
+        item_id=item_id,
+        source=source,
+        base_fingerprint=fingerprint(source),
+        status="published",
+        comment=comment[:256],
+        staff_email=staff.email,
+        published_at=utcnow(),
     )
 
 
@@ -280,7 +291,7 @@ async def kb_save(request: Request) -> Response:
     action = form.get("action", "draft")
     content_dir = admin.services.settings.kb_content_dir
     problems = await run_in_threadpool(validate_item, content_dir, kind, item_id, source)
-    target_id = item_id or _id_from(kind, source)
+    target_id = item_id or declared_id(kind, source)  # type: ignore[arg-type]
 
     def save_draft(session: Session) -> ContentRevision:
         revision = ContentRevision(
@@ -376,33 +387,9 @@ async def kb_save(request: Request) -> Response:
             )
         final_id = item_id or target_id or ""
         with admin.services.db.session() as session:
-            session.add(
-                ContentRevision(
-                    kind=kind,
-                    item_id=final_id,
-                    source=source,
-                    base_fingerprint=fingerprint(source),
-                    status="published",
-                    comment=form.get("comment", "")[:256],
-                    staff_email=staff.email,
-                    published_at=utcnow(),
-                )
-            )
+            session.add(published(kind, final_id, source, form.get("comment", ""), staff))
             audit.record(session, staff, "kb_publish", f"{kind}:{final_id}", client_ip(request))
     return redirect(f"/kb/{kind}/{final_id}", "published")
-
-
-def _id_from(kind: str, source: str) -> str:
-    fields = _fields(kind, source)
-    if "id" in fields:
-        return fields["id"].strip()
-    import yaml
-
-    try:
-        data = yaml.safe_load(source)
-    except yaml.YAMLError:
-        return ""
-    return str(data.get("id", "")).strip() if isinstance(data, dict) else ""
 
 
 @page("operator")
@@ -486,18 +473,8 @@ async def kb_restore(request: Request) -> Response:
             publish_source, admin.services, kind, item_id if exists_now else None, source
         )
         with admin.services.db.session() as session:
-            session.add(
-                ContentRevision(
-                    kind=kind,
-                    item_id=item_id,
-                    source=source,
-                    base_fingerprint=fingerprint(source),
-                    status="published",
-                    comment=f"Restauration de la révision {revision_id}",
-                    staff_email=staff.email,
-                    published_at=utcnow(),
-                )
-            )
+            comment = f"Restauration de la révision {revision_id}"
+            session.add(published(kind, item_id, source, comment, staff))
             audit.record(
                 session,
                 staff,

@@ -21,7 +21,7 @@ from nlu.retrain import retrain
 from ..context import Services
 from ..store.models import IntentCorrection, Merchant, Message, TrainingRun, utcnow
 from . import audit
-from .web import PAGE_SIZE, client_ip, ctx, form_data, page, redirect, render, staff_of
+from .web import PAGE_SIZE, attachment, client_ip, ctx, form_data, page, redirect, render, staff_of
 
 log = logging.getLogger(__name__)
 
@@ -321,11 +321,7 @@ async def download_corrections(request: Request) -> Response:
     admin = ctx(request)
     path = admin.services.settings.resolved_nlu_corrections_file
     body = path.read_text(encoding="utf-8") if path.is_file() else 'version: "3.1"\nnlu: []\n'
-    return Response(
-        body,
-        media_type="application/x-yaml; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="corrections.yml"'},
-    )
+    return attachment(body, "application/x-yaml", "corrections.yml")
 
 
 ROUTES = [

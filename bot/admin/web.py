@@ -79,7 +79,6 @@ class AdminContext:
     metrics: Metrics = field(default_factory=Metrics)
     publish_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one publish at a time
     trainer: Any = None  # bot.admin.training.Trainer
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 def make_templates() -> Environment:
@@ -200,6 +199,15 @@ def safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
+
+
+def attachment(body: str, media_type: str, filename: str) -> Response:
+    """A download (the browser saves it under `filename`)."""
+    return Response(
+        body,
+        media_type=f"{media_type}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 async def form_data(request: Request) -> dict[str, str]:

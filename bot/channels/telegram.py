@@ -42,7 +42,6 @@ from telegram.ext import (
 )
 
 from .. import outbox
-from ..admin.auth import forget_old_attempts
 from ..assistant import Assistant
 from ..config import Settings
 from ..context import Turn
@@ -412,10 +411,7 @@ class TelegramChannel:
     async def _purge_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         def purge() -> dict[str, int]:
             with self.assistant.services.db.session() as session:
-                days = retention.effective_retention_days(session, self.settings.retention_days)
-                counts = retention.purge(session, days)
-                counts["staff_sign_ins"] = forget_old_attempts(session)
-                return counts
+                return retention.purge_as_configured(session, self.settings.retention_days)
 
         log.info("retention purge: %s", await asyncio.to_thread(purge))
 

@@ -4,29 +4,42 @@ until staff hand back (from the back office)."""
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..context import Turn
 from ..messages import Button, Reply
-from ..store.models import HandoffRequest, utcnow
+from ..store.models import HandoffRequest, Merchant, utcnow
 
 
 def request(turn: Turn, reason: str = "") -> list[Reply]:
     if turn.merchant.handoff_active:
         return [Reply(turn.t("handoff_already"))]
-    turn.merchant.handoff_active = True
-    turn.set_flow(None)
+    take_over(turn.merchant)
     turn.session.add(HandoffRequest(merchant_id=turn.merchant.id, reason=reason[:2000]))
     cancel = ((Button(turn.t("handoff_cancel"), "hf:cancel"),),)
     return [Reply(turn.t("handoff_started"), cancel)]
 
 
 def cancel(turn: Turn) -> list[Reply]:
-    close_requests(turn.session, turn.merchant.id)
-    turn.merchant.handoff_active = False
+    hand_back(turn.session, turn.merchant)
     return [Reply(turn.t("handoff_cancelled"))]
 
 
-def close_requests(session, merchant_id: int) -> None:  # type: ignore[no-untyped-def]
+def take_over(merchant: Merchant) -> None:
+    """A human has the conversation: the bot goes quiet and drops any flow in progress."""
+    merchant.handoff_active = True
+    merchant.flow, merchant.flow_state = None, {}
+
+
+def hand_back(session: Session, merchant: Merchant) -> bool:
+    """The bot answers again; True if it had been quiet (the merchant should be told)."""
+    was_quiet = merchant.handoff_active
+    merchant.handoff_active = False
+    close_requests(session, merchant.id)
+    return was_quiet
+
+
+def close_requests(session: Session, merchant_id: int) -> None:
     for row in session.scalars(
         select(HandoffRequest).where(
             HandoffRequest.merchant_id == merchant_id, HandoffRequest.status == "open"

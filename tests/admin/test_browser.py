@@ -13,10 +13,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +35,7 @@ from sqlalchemy import select
 from bot.store.database import Database
 from bot.store.models import Message
 from tests.support.fake_bot_api import FakeBotAPI, start_comptoir
+from tests.support.servers import free_port, wait_until_healthy
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -48,12 +47,6 @@ ADMIN_EMAIL = "admin@cci.example.fr"
 ADMIN_PASSWORD = "un-mot-de-passe-solide"
 QUESTION = "comment mettre un bandeau cookies conforme cnil"
 NEW_SUMMARY = "Cookies : « Tout refuser » doit être aussi simple que « Tout accepter » (CNIL)."
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture()
@@ -86,13 +79,6 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
 
 
 @pytest.fixture()
-def api() -> Iterator[FakeBotAPI]:
-    server = FakeBotAPI().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture()
 def product(ready, api: FakeBotAPI, tmp_path: Path) -> Iterator[tuple[str, Database]]:  # type: ignore[no-untyped-def]
     """`comptoir run` with its own copy of the model, index and content (the journey
     retrains and publishes), a SQLite database and the back office on a free port."""
@@ -116,18 +102,11 @@ def product(ready, api: FakeBotAPI, tmp_path: Path) -> Iterator[tuple[str, Datab
         COMPTOIR_KB_CONTENT_DIR=str(content),
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("comptoir run did not serve the back office in time")
-        time.sleep(0.3)
+    try:
+        wait_until_healthy(base, process)
+    except AssertionError:
+        process.kill()
+        raise
     database = Database(db_url)
     try:
         yield base, database

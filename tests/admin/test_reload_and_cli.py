@@ -144,13 +144,11 @@ def test_first_administrator_from_the_environment(admin_services) -> None:  # ty
 
 
 def test_admin_serve_runs_the_back_office_alone(ready, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    import socket
-    import time
     import urllib.request
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    from tests.support.servers import free_port, wait_until_healthy
+
+    port = free_port()
     env = {
         **os.environ,
         "COMPTOIR_DATA_DIR": str(ready[0].data_dir),  # the model and index already built
@@ -165,16 +163,7 @@ def test_admin_serve_runs_the_back_office_alone(ready, tmp_path: Path) -> None: 
         text=True,
     )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    assert r.status == 200
-                    break
-            except OSError:
-                assert process.poll() is None, process.stderr.read() if process.stderr else ""
-                assert time.monotonic() < deadline, "the back office did not start"
-                time.sleep(0.3)
+        wait_until_healthy(f"http://127.0.0.1:{port}", process, timeout=90)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as r:
             page = r.read().decode()
             assert "Connectez-vous" in page

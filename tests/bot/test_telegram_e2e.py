@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,13 +18,6 @@ from bot.store.models import ChecklistProgress, Merchant, Message
 from tests.support.fake_bot_api import FakeBotAPI, start_comptoir
 
 CHAT = 5550001
-
-
-@pytest.fixture()
-def api() -> Iterator[FakeBotAPI]:
-    server = FakeBotAPI().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture()
