@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, String, and_, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -118,6 +118,11 @@ def _filtered(filters: ConversationFilters, threshold: float) -> Select[tuple[Me
                 ),
             )
         )
+    if filters.tag:
+        # The JSON list as text holds the tag as a JSON string (same encoding on SQLite and
+        # PostgreSQL): an exact element match, not a substring of another tag.
+        element = f"%{_escape_like(json.dumps(filters.tag))}%"
+        query = query.where(cast(Merchant.tags, String).like(element, escape="\\"))
     if filters.since:
         query = query.where(Merchant.last_seen_at >= datetime.combine(filters.since, time.min))
     if filters.until:
@@ -136,19 +141,12 @@ def list_conversations(
     query = _filtered(filters, threshold)
     merchants = list(
         session.scalars(
-            query.order_by(Merchant.last_seen_at.desc(), Merchant.id.desc()).limit(PAGE_SIZE * 8)
-            if filters.tag
-            else query.order_by(Merchant.last_seen_at.desc(), Merchant.id.desc())
+            query.order_by(Merchant.last_seen_at.desc(), Merchant.id.desc())
             .offset((filters.page - 1) * PAGE_SIZE)
             .limit(PAGE_SIZE)
         )
     )
-    if filters.tag:  # tags are a small JSON list: filtered here, portable across databases
-        merchants = [m for m in merchants if filters.tag in (m.tags or [])]
-        total = len(merchants)
-        merchants = merchants[(filters.page - 1) * PAGE_SIZE : filters.page * PAGE_SIZE]
-    else:
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     ids = [m.id for m in merchants]
     if not ids:
         return [], total

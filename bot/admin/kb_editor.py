@@ -174,9 +174,6 @@ def _editor(
     message: str = "",
 ) -> HTMLResponse:
     admin = ctx(request)
-    categories = (
-        sorted(admin.services.kb.categories) if hasattr(admin.services.kb, "categories") else []
-    )
     return render(
         request,
         "kb_edit.html",
@@ -192,7 +189,7 @@ def _editor(
         conflict=conflict or [],
         message=message,
         topics=[(t, TOPIC_LABELS.get(t, t)) for t in GUIDE_TOPICS],
-        categories=categories,
+        categories=sorted(admin.services.kb.categories),
         preview=render_markdown(guide_fields(state.source)["body"])
         if state.kind == "guide"
         else "",

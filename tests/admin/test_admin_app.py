@@ -267,6 +267,14 @@ def test_conversation_filters_and_pagination(app, accounts, admin_services) -> N
         page = client.get(f"/conversations?{query}").text
         return re.findall(r'<a href="/conversations/\d+">([^<]+)</a>', page)
 
+    with admin_services.db.session() as session:
+        for merchant in session.scalars(select(Merchant)):
+            if merchant.first_name in ("Client03", "Client04"):
+                merchant.tags = ["à rappeler", "facture"]
+            elif merchant.first_name == "Client05":
+                merchant.tags = ["à rappeler demain"]  # contains the other tag: no match
+    assert sorted(names("tag=%C3%A0+rappeler")) == ["Client03", "Client04"]
+    assert names("tag=100%25") == []
     assert names("status=handoff") == ["Pressé"]
     assert names("status=unanswered") == ["Hésitant"]
     assert names("status=negative") == ["Déçu"]
