@@ -3,5 +3,5 @@
 # Telegram token is configured. Extra arguments go to `comptoir run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x .venv/bin/comptoir ] || scripts/setup.sh
+scripts/setup.sh  # idempotent: also brings an older checkout's .venv up to date
 exec .venv/bin/comptoir run "$@"
