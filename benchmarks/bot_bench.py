@@ -3,10 +3,11 @@
     .venv/bin/python benchmarks/bot_bench.py [--merchants 100] [--turns 10] [--rate 50]
 
 Runs `comptoir run` as a real process (SQLite, polling) against tests/support/fake_bot_api,
-with many simulated merchants. Every turn used here gets exactly one answer, so the k-th
-answer in a chat belongs to the k-th message of that chat. Prints: cold start to first
-answer, sustained latency at a fixed rate (p50/p95 from pushing the update to sendMessage),
-maximum throughput on a burst, peak RSS, and whether any update was lost or answered twice.
+with many simulated merchants. Prints: cold start to first answer, sustained latency at a
+fixed rate (p50/p95 from pushing the update to sendMessage), maximum throughput on a burst
+of free-text turns, throughput of whole merchant journeys (what merchants do: /start and the
+profile buttons, a question, feedback, the whole diagnostic, a checklist, an alternative),
+peak RSS, and whether any update was lost or answered twice.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -114,11 +117,154 @@ def run_load(
     }
 
 
+# Tools merchants ask an alternative to (free text, through the intent model and the entities).
+ALTERNATIVE_TO = [
+    "Gmail",
+    "WhatsApp",
+    "Google Drive",
+    "Dropbox",
+    "Shopify",
+    "Canva",
+    "Zoom",
+    "Slack",
+    "Mailchimp",
+    "Google Analytics",
+    "Microsoft Teams",
+    "Outlook",
+    "Trello",
+    "Doodle",
+    "Wix",
+]
+
+
+def journey_questions() -> list[str]:
+    """Distinct merchant questions (the retrieval evaluation set), so no turn repeats another."""
+    entries = yaml.safe_load((ROOT / "knowledge_base/eval/queries.yml").read_text("utf-8"))
+    return [entry["text"] for entry in entries]
+
+
+class SimulatedMerchant:
+    """One merchant going through a journey, one turn after the other, like a person would.
+
+    Each turn waits for the bot's answer(s) before the next one (a closed loop) and records
+    the latency from pushing the update to the first answer, by kind of turn: free text
+    (intent model + search), command, or button.
+    """
+
+    def __init__(self, api: FakeBotAPI, chat: int, rng: random.Random, think: float) -> None:
+        self.api, self.chat, self.rng, self.think = api, chat, rng, think
+        self.latencies: list[tuple[str, float]] = []
+
+    def _turn(self, kind: str, push, expected: int = 1):  # type: ignore[no-untyped-def]
+        if self.think:
+            time.sleep(self.rng.uniform(0.5, 1.5) * self.think)
+        before = self.api.count_to(self.chat)
+        pushed = time.monotonic()
+        push()
+        sent = self.api.wait_messages(self.chat, before + expected, timeout=600)
+        self.latencies.append((kind, (sent[before].at - pushed) * 1000))
+        return sent[before + expected - 1]
+
+    def say(self, text: str, expected: int = 1):  # type: ignore[no-untyped-def]
+        kind = "command" if text.startswith("/") else "text"
+        return self._turn(kind, lambda: self.api.push_text(self.chat, text), expected)
+
+    def press(self, sent, label: str | None = None):  # type: ignore[no-untyped-def]
+        button = sent.button(label) if label else self.rng.choice(sent.buttons)
+        data = button["callback_data"]
+        return self._turn(
+            "button", lambda: self.api.push_callback(self.chat, data, sent.message_id)
+        )
+
+    def journey(self, question: str, tool: str) -> None:
+        last = self.say("/start", expected=2)  # welcome + first profile question
+        last = self.press(last)  # a trade, or "skip"
+        if last.buttons:
+            self.press(last)  # already selling online?
+        answer = self.say(question)
+        if any("👍" in b["text"] for b in answer.buttons):
+            self.press(answer, "👍")
+        else:  # unsure: the bot asked back with topics; pick one (not "talk to a person")
+            topics = [b for b in answer.buttons if not b["callback_data"].startswith("hf:")]
+            if topics:
+                self.press(answer, self.rng.choice(topics)["text"])
+        last = self.say("/diagnostic", expected=2)  # introduction + question 1
+        while any(b["callback_data"].startswith("dg:a:") for b in last.buttons):
+            last = self.press(last)  # up to the result and the plan
+        last = self.press(self.say("/checklists"))  # open one
+        last = self.press(last, "Commencer")
+        for _ in range(3):
+            if not any("Fait" in b["text"] for b in last.buttons):
+                break
+            last = self.press(last, "Fait")
+        self.say("/progression")
+        self.say(f"une alternative a {tool}")
+
+
+def run_journeys(api: FakeBotAPI, chats: list[int], think: float, seed: int) -> dict[str, object]:
+    """Every chat runs one whole journey at the same time; `think` seconds between turns."""
+    rng = random.Random(seed)
+    questions = journey_questions()
+    rng.shuffle(questions)
+    merchants = [SimulatedMerchant(api, chat, random.Random(seed + chat), think) for chat in chats]
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            merchants[index].journey(
+                questions[index % len(questions)], ALTERNATIVE_TO[index % len(ALTERNATIVE_TO)]
+            )
+        except BaseException as error:  # reported below, the other merchants go on
+            errors.append(error)
+
+    before = {chat: api.count_to(chat) for chat in chats}
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(chats))]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    finished = time.monotonic()
+    if errors:
+        raise RuntimeError(f"{len(errors)} journeys failed, first: {errors[0]!r}")
+    time.sleep(2.0)  # anything answered twice shows up now
+    expected = sum(len(m.latencies) for m in merchants) + len(chats) * 2  # /start, /diagnostic
+    answered = sum(api.count_to(chat) - before[chat] for chat in chats)
+    by_kind: dict[str, object] = {}
+    for kind in ("text", "command", "button"):
+        values = np.asarray([ms for m in merchants for k, ms in m.latencies if k == kind])
+        by_kind[kind] = {
+            "turns": len(values),
+            "latency_p50_ms": round(float(np.percentile(values, 50)), 1),
+            "latency_p95_ms": round(float(np.percentile(values, 95)), 1),
+        }
+    everything = np.asarray([ms for m in merchants for _, ms in m.latencies])
+    turns = len(everything)
+    return {
+        "merchants": len(chats),
+        "think_seconds": think,
+        "turns": turns,
+        "seconds": round(finished - started, 2),
+        "turns_per_second": round(turns / (finished - started), 1),
+        "latency_p50_ms": round(float(np.percentile(everything, 50)), 1),
+        "latency_p95_ms": round(float(np.percentile(everything, 95)), 1),
+        "by_kind": by_kind,
+        "lost": 0,  # every turn above got its answer, or the run would have failed
+        "answered_twice": max(0, answered - expected),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--merchants", type=int, default=100)
     parser.add_argument("--turns", type=int, default=10, help="per merchant, per phase")
     parser.add_argument("--rate", type=float, default=50.0, help="turns/s of the paced phase")
+    parser.add_argument(
+        "--journeys", type=int, default=200, help="merchants running whole journeys at once"
+    )
+    parser.add_argument(
+        "--think", type=float, default=4.0, help="seconds between a merchant's turns (paced)"
+    )
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -148,6 +294,12 @@ def main() -> None:
         print("paced:", results["paced"], flush=True)
         results["burst"] = run_load(api, chats, args.turns, None, seed=2)
         print("burst:", results["burst"], flush=True)
+        journey_chats = [200_000 + i for i in range(args.journeys)]
+        results["journeys_paced"] = run_journeys(api, journey_chats, args.think, seed=3)
+        print("journeys, paced:", results["journeys_paced"], flush=True)
+        journey_chats = [300_000 + i for i in range(args.journeys)]
+        results["journeys_burst"] = run_journeys(api, journey_chats, 0.0, seed=4)
+        print("journeys, all at once:", results["journeys_burst"], flush=True)
         results["peak_rss_mb"] = round(rss_peak_mb(bot.pid), 1)
     finally:
         bot.terminate()

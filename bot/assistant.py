@@ -68,7 +68,7 @@ class Assistant:
         # the rest of the turn, and other merchants' turns wait on it.
         understood = self._understand(incoming) if incoming.kind == "text" else None
         try:
-            with self.services.db.session() as session:
+            with self.services.db.writing() as session:
                 return self._turn(session, incoming, language, understood)
         except StoreUnavailable:
             log.exception("database unavailable")
@@ -80,7 +80,7 @@ class Assistant:
     def mark_delivered(self, reply_ids: list[int]) -> None:
         if not reply_ids:
             return
-        with self.services.db.session() as session:
+        with self.services.db.writing() as session:
             for message in session.scalars(select(Message).where(Message.id.in_(reply_ids))):
                 message.delivered = True
 

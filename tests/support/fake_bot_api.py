@@ -51,7 +51,11 @@ class Sent:
 class FakeBotAPI:
     def __init__(self, token: str = "123456:TEST-TOKEN") -> None:
         self.token = token
-        self._lock = threading.Condition()
+        self._mutex = threading.RLock()
+        self._lock = threading.Condition(self._mutex)
+        # One condition per chat on the same lock: a client waiting for its own chat is not
+        # woken by every message of the others (hundreds of simulated merchants in bot_bench).
+        self._chat_changed: dict[int, threading.Condition] = {}
         self._updates: list[dict[str, Any]] = []
         self._next_update_id = 1000
         self._next_message_id = 1
@@ -194,7 +198,14 @@ class FakeBotAPI:
                 self._lock.wait(min(remaining, 0.2))
 
     def wait_messages(self, chat_id: int, count: int, timeout: float = 30.0) -> list[Sent]:
-        self.wait_for(lambda: self.count_to(chat_id) >= count, timeout)
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            changed = self._chat_changed.setdefault(chat_id, threading.Condition(self._mutex))
+            while self.count_to(chat_id) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"chat {chat_id}: fewer than {count} messages in time")
+                changed.wait(min(remaining, 0.2))
         return self.messages_to(chat_id)
 
     def pending_updates(self) -> int:
@@ -333,6 +344,8 @@ class FakeBotAPI:
             self.sent.append(sent)
             if method in ("sendMessage", "sendDocument"):
                 self._sent_by_chat.setdefault(chat_id, []).append(sent)
+                if chat_id in self._chat_changed:
+                    self._chat_changed[chat_id].notify_all()
             self._lock.notify_all()
         return {
             "message_id": message_id,
