@@ -30,7 +30,14 @@ import yaml
 from nlu.text import fold
 
 from .content_model import KnowledgeBase
-from .loader import FRONT_MATTER, SLUG, ContentError, Problem, load_knowledge_base
+from .loader import (
+    FRONT_MATTER,
+    SLUG,
+    ContentError,
+    Problem,
+    load_knowledge_base,
+    parse_yaml,
+)
 
 Kind = Literal["guide", "tool", "checklist"]
 KINDS: tuple[Kind, ...] = ("guide", "tool", "checklist")
@@ -352,7 +359,7 @@ def _block_id(block: _ToolBlock) -> str | None:
     if match:
         return match.group(2)
     with contextlib.suppress(yaml.YAMLError):
-        data = yaml.safe_load(block.source())
+        data = parse_yaml(block.source())
         if isinstance(data, dict) and isinstance(data.get("id"), str | int):
             return str(data["id"])
     return None
@@ -518,8 +525,8 @@ def _tool_file_problems(
     the meaning of this tool or of its neighbours (a stray comment, an odd indentation).
     """
     try:
-        old = yaml.load(old_text, Loader=_FAST_LOADER) or []
-        new = yaml.load(new_text, Loader=_FAST_LOADER) or []
+        old = parse_yaml(old_text) or []
+        new = parse_yaml(new_text) or []
     except yaml.YAMLError:
         return []  # the file was already unreadable: the loader reports it on the copy
     if not isinstance(old, list) or not isinstance(new, list):
@@ -554,7 +561,7 @@ def _parse_source(kind: Kind, text: str, where: str) -> tuple[dict[str, Any] | N
             return None, [Problem(where, "", message)]
         text, offset = match.group(1), 2
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + offset if exc.problem_mark else "?"
         what = "en-tête YAML invalide" if kind == "guide" else "YAML invalide"
@@ -582,7 +589,7 @@ def _parse_quietly(kind: Kind, text: str) -> dict[str, Any] | None:
 def _categories(root: Path) -> dict[str, Any] | None:
     """The category ids of tools/categories.yml, or None if it cannot be read."""
     try:
-        data = yaml.load(_read(root / "tools" / "categories.yml"), Loader=_FAST_LOADER)
+        data = parse_yaml(_read(root / "tools" / "categories.yml"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     return {str(k): v for k, v in data.items()} if isinstance(data, dict) else None
@@ -689,8 +696,6 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 # --------------------------------------------------------------------------- text helpers
-
-_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _check_kind(kind: str) -> None:
