@@ -13,14 +13,14 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
-from sklearn.model_selection import StratifiedKFold
-from sklearn.svm import LinearSVC
 
 from .features import Featurizer
+
+if TYPE_CHECKING:
+    from sklearn.svm import LinearSVC
 
 DEFAULT_C = 0.3
 Progress = Callable[[str, float], None]  # (stage, fraction done)
@@ -67,6 +67,8 @@ class IntentClassifier:
         report("entraînement final", 0.9)
         featurizer = Featurizer().fit(texts)
         features = featurizer.transform(texts, vectors)
+        from sklearn.svm import LinearSVC  # training only: the bot starts without sklearn
+
         svm = LinearSVC(C=c, random_state=seed).fit(features, y)
         coef, intercept = _as_multiclass(svm, len(classes))
         report("terminé", 1.0)
@@ -122,6 +124,11 @@ class IntentClassifier:
         )
 
 
+def softmax(scores: np.ndarray, axis: int = -1) -> np.ndarray:
+    shifted = np.exp(scores - scores.max(axis=axis, keepdims=True))
+    return shifted / shifted.sum(axis=axis, keepdims=True)
+
+
 def _as_multiclass(svm: LinearSVC, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     coef = np.asarray(svm.coef_, dtype=np.float32)
     intercept = np.asarray(svm.intercept_, dtype=np.float32)
@@ -141,6 +148,12 @@ def _fit_temperature(
     report: Progress,
 ) -> float:
     """Temperature minimising the log-loss of out-of-fold decision scores."""
+    # Training only: the bot answers without importing scikit-learn or scipy.optimize.
+    from scipy.optimize import minimize_scalar
+    from scipy.special import log_softmax
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.svm import LinearSVC
+
     smallest = int(np.bincount(y).min())
     folds = min(folds, smallest)
     if folds < 2:

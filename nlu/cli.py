@@ -16,12 +16,6 @@ from bot.config import Settings
 from . import factory
 from .default import DEFAULT_TRAIN_DIR
 from .encoder import Encoder, make_encoder
-from .evaluation import (
-    cross_validate,
-    format_report,
-    plot_confusion_matrix,
-    report_from_predictions,
-)
 from .model import ModelError, NLUModel, Parser, train_model
 from .training_data import TrainingData, TrainingDataError, load_training_data
 
@@ -132,6 +126,15 @@ def test(
     ] = False,
 ) -> None:
     """Évaluer : exactitude, F1 macro, tableau par intention, erreurs, matrice de confusion."""
+    # Here rather than at the top: scikit-learn's metrics take a second to import, and every
+    # other command (the bot's `run` first) does without them.
+    from .evaluation import (
+        cross_validate,
+        format_report,
+        plot_confusion_matrix,
+        report_from_predictions,
+    )
+
     settings = _settings(ctx)
     test_data = _load_data(data)
     encoder = _encoder(settings)
