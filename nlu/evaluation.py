@@ -11,8 +11,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-from sklearn.model_selection import StratifiedKFold
 
 from .training_data import TrainingData
 
@@ -23,6 +21,9 @@ def report_from_predictions(
     predicted: Sequence[str],
     confidences: Sequence[float] | None = None,
 ) -> dict[str, object]:
+    # scikit-learn takes a second to import: only what evaluates pays for it.
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
     labels = sorted(set(truth) | set(predicted))
     precision, recall, f1, support = precision_recall_fscore_support(
         truth, predicted, labels=labels, zero_division=0
@@ -107,6 +108,8 @@ def cross_validate(
     on_fold: Callable[[int, int], None] | None = None,
 ) -> dict[str, object]:
     """Stratified k-fold: train on k-1 folds, predict the last, pool every prediction."""
+    from sklearn.model_selection import StratifiedKFold
+
     labels = np.array(data.labels())
     counts = data.intent_counts()
     folds = min(folds, min(counts.values()))

@@ -56,11 +56,11 @@ def test_single_message_features_equal_the_batch_features_after_a_reload() -> No
 
 
 def test_answering_does_not_import_scikit_learn() -> None:
-    """What the bot loads to answer (CLI, model, parse) stays clear of sklearn: a second of
-    its cold start on the project's machine."""
+    """What `comptoir run` loads (CLI, back office, model, parse) stays clear of sklearn: a
+    second of its cold start on the project's machine."""
     code = (
         "import sys, numpy as np\n"
-        "import bot.cli\n"
+        "import bot.cli, bot.admin.app, bot.admin.server\n"
         "from nlu.features import Featurizer\n"
         "f = Featurizer.from_state({'vector_weight': 2.0, 'vocabularies': "
         "{'char': [' a'], 'word': ['a'], 'stem': ['a']}}, "
