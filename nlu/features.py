@@ -107,7 +107,7 @@ class Featurizer:
     # The fitted state: each view's vocabulary (term -> column) and idf weights.
     vocabularies: dict[str, dict[str, int]] = field(default_factory=dict)
     idf: dict[str, np.ndarray] = field(default_factory=dict)
-    _vectorizers: dict[str, Any] | None = field(default=None, repr=False)
+    _sklearn_vectorizers: dict[str, Any] | None = field(default=None, repr=False)
 
     @staticmethod
     def _views(texts: Sequence[str]) -> dict[str, list[str]]:
@@ -126,7 +126,7 @@ class Featurizer:
                 vectorizer.fit(views[name])
             self.vocabularies[name] = dict(vectorizer.vocabulary_)
             self.idf[name] = np.asarray(vectorizer.idf_, dtype=np.float64)
-        self._vectorizers = vectorizers
+        self._sklearn_vectorizers = vectorizers
         return self
 
     def _fitted(self) -> None:
@@ -138,13 +138,13 @@ class Featurizer:
         from scipy import sparse
 
         self._fitted()
-        if self._vectorizers is None:  # a loaded model: rebuild them from the state
-            self._vectorizers = _vectorizers()
-            for name, vectorizer in self._vectorizers.items():
+        if self._sklearn_vectorizers is None:  # a loaded model: rebuild them from the state
+            self._sklearn_vectorizers = _vectorizers()
+            for name, vectorizer in self._sklearn_vectorizers.items():
                 vectorizer.set_params(vocabulary=self.vocabularies[name])
                 vectorizer.idf_ = self.idf[name]
         views = self._views(texts)
-        blocks = [self._vectorizers[name].transform(views[name]) for name in _ANALYZERS]
+        blocks = [self._sklearn_vectorizers[name].transform(views[name]) for name in _ANALYZERS]
         blocks.append(sparse.csr_matrix(np.asarray(vectors, dtype=np.float32) * self.vector_weight))
         return sparse.hstack(blocks, format="csr", dtype=np.float32)
 
