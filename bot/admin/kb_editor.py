@@ -9,6 +9,7 @@ in. An editor starts from a fingerprint of the file; if the file changed on disk
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +42,7 @@ from ..store.models import ContentRevision, utcnow
 from . import audit
 from .auth import Staff
 from .kb_forms import guide_fields, guide_source, tool_fields, tool_source
-from .web import client_ip, ctx, form_data, page, redirect, render, staff_of
+from .web import Endpoint, client_ip, ctx, form_data, page, redirect, render, staff_of
 
 KIND_LABELS = {"guide": "Guide", "tool": "Outil", "checklist": "Checklist"}
 NEW_TEMPLATES = {
@@ -111,9 +112,20 @@ def published(kind: str, item_id: str, source: str, comment: str, staff: Staff) 
     )
 
 
-def _kind(request: Request) -> str | None:
-    kind = request.path_params.get("kind", "")
-    return kind if kind in KIND_LABELS else None
+def known_kind(handler: Endpoint) -> Endpoint:
+    """Every /kb/{kind}/… page: an unknown kind is a 404, checked here once."""
+
+    @functools.wraps(handler)
+    async def checked(request: Request) -> Response:
+        if request.path_params.get("kind") not in KIND_LABELS:
+            return render(request, "error.html", 404, message="Type de contenu inconnu.")
+        return await handler(request)
+
+    return checked
+
+
+def _kind(request: Request) -> str:
+    return request.path_params["kind"]
 
 
 def _last_revision(session: Session, kind: str, item_id: str) -> ContentRevision | None:
@@ -238,20 +250,18 @@ async def kb_list(request: Request) -> Response:
 
 
 @page("operator")
+@known_kind
 async def kb_new(request: Request) -> Response:
     kind = _kind(request)
-    if kind is None:
-        return render(request, "error.html", 404, message="Type de contenu inconnu.")
     return _editor(request, EditorState(kind, None, NEW_TEMPLATES[kind], ""))
 
 
 @page("operator")
+@known_kind
 async def kb_edit(request: Request) -> Response:
     admin = ctx(request)
     kind = _kind(request)
     item_id = request.path_params["item_id"]
-    if kind is None:
-        return render(request, "error.html", 404, message="Type de contenu inconnu.")
     try:
         on_disk = read_item(admin.services.settings.kb_content_dir, kind, item_id)  # type: ignore[arg-type]
     except ItemNotFound:
@@ -274,13 +284,12 @@ async def kb_edit(request: Request) -> Response:
 
 
 @page("operator")
+@known_kind
 async def kb_save(request: Request) -> Response:
     """Save a draft or publish, for an existing item (item_id in the path) or a new one."""
     admin = ctx(request)
     staff = staff_of(request)
     kind = _kind(request)
-    if kind is None:
-        return render(request, "error.html", 404, message="Type de contenu inconnu.")
     item_id: str | None = request.path_params.get("item_id")
     form = await form_data(request)
     source = _source_from_form(kind, form)
@@ -396,12 +405,11 @@ async def kb_preview(request: Request) -> Response:
 
 
 @page("operator")
+@known_kind
 async def kb_history(request: Request) -> Response:
     admin = ctx(request)
     kind = _kind(request)
     item_id = request.path_params["item_id"]
-    if kind is None:
-        return render(request, "error.html", 404, message="Type de contenu inconnu.")
     with admin.services.db.session() as session:
         revisions = session.scalars(
             select(ContentRevision)
@@ -430,6 +438,7 @@ async def kb_history(request: Request) -> Response:
 
 
 @page("operator")
+@known_kind
 async def kb_restore(request: Request) -> Response:
     admin = ctx(request)
     staff = staff_of(request)
@@ -484,6 +493,7 @@ async def kb_restore(request: Request) -> Response:
 
 
 @page("operator")
+@known_kind
 async def kb_delete(request: Request) -> Response:
     admin = ctx(request)
     staff: Staff = staff_of(request)
@@ -523,13 +533,12 @@ async def kb_delete(request: Request) -> Response:
 
 
 @page("operator")
+@known_kind
 async def kb_discard(request: Request) -> Response:
     """Drop the unpublished draft: the editor shows the published file again."""
     admin = ctx(request)
     kind = _kind(request)
     item_id = request.path_params["item_id"]
-    if kind is None:
-        return render(request, "error.html", 404, message="Type de contenu inconnu.")
     with admin.services.db.session() as session:
         last = _last_revision(session, kind, item_id)
         if last is not None and last.status == "draft":

@@ -777,3 +777,14 @@ def test_a_draft_can_be_discarded(app, accounts, admin_services) -> None:  # typ
     assert (
         "brouillon abandonné" in client.get("/kb/guide/cookies-bandeau-consentement/history").text
     )
+
+
+def test_unknown_content_kind_is_a_404_on_every_editor_page(app, accounts) -> None:  # type: ignore[no-untyped-def]
+    client = TestClient(app)
+    csrf = sign_in(client, accounts.operator)
+    for path in ("/kb/recette/new", "/kb/recette/x", "/kb/recette/x/history"):
+        page = client.get(path)
+        assert page.status_code == 404 and "Type de contenu inconnu" in page.text
+    for path in ("/kb/recette/x/delete", "/kb/recette/x/discard", "/kb/recette/x/restore/1"):
+        response = client.post(path, data={"csrf_token": csrf})
+        assert response.status_code == 404 and "Type de contenu inconnu" in response.text
