@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from knowledge_base.loader import parse_yaml
+
 FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?(.*)\Z", re.S)
 GUIDE_LISTS = ("sectors", "tags", "tools", "checklists", "related")
 TOOL_TEXT = (
@@ -50,7 +52,7 @@ def guide_fields(source: str) -> dict[str, str]:
     body = source
     if match:
         try:
-            loaded = yaml.safe_load(match.group(1))
+            loaded = parse_yaml(match.group(1))
             if isinstance(loaded, dict):
                 meta, body = loaded, match.group(2)
         except yaml.YAMLError:
@@ -89,7 +91,7 @@ def guide_source(fields: dict[str, str]) -> str:
 
 def tool_fields(source: str) -> dict[str, str]:
     try:
-        data = yaml.safe_load(source)
+        data = parse_yaml(source)
     except yaml.YAMLError:
         data = None
     if not isinstance(data, dict):
