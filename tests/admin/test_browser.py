@@ -10,12 +10,11 @@ answer change, read the dashboard. Screenshots of every main page are kept as ar
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -135,12 +134,31 @@ class Page:
         )
 
     def click(self, target: str | WebElement) -> None:
-        """Click, and when that loads another page, wait until the old one is gone."""
-        before = self.driver.find_element(By.TAG_NAME, "html")
-        (self.find(target) if isinstance(target, str) else target).click()
-        # A click that does not navigate (a script, a disabled button) just waits 10 s.
-        with contextlib.suppress(TimeoutException):
-            WebDriverWait(self.driver, 10).until(expected_conditions.staleness_of(before))
+        """Click something that loads another page, and wait until that page has loaded."""
+        element = self.find(target) if isinstance(target, str) else target
+        self._navigate(element.click)
+
+    def submit_by_script(self, script: str) -> None:
+        """Run a script that submits a form, and wait until the answer page has loaded."""
+        self._navigate(lambda: self.driver.execute_script(script))
+
+    def _navigate(self, action: Callable[[], object]) -> None:
+        # The old document is marked on its window object, which a navigation replaces.
+        # Waiting on the old <html> element going stale is racy: during the swap chromedriver
+        # may answer "Node with given id does not belong to the document" instead of "stale".
+        self.driver.execute_script("window.__comptoirLeaving = true")
+        action()
+        WebDriverWait(self.driver, 60).until(lambda d: self._new_page_loaded())
+
+    def _new_page_loaded(self) -> bool:
+        try:
+            return bool(
+                self.driver.execute_script(
+                    "return !window.__comptoirLeaving && document.readyState === 'complete'"
+                )
+            )
+        except WebDriverException:  # between two documents: not loaded yet
+            return False
 
     def text(self) -> str:
         try:
@@ -345,7 +363,7 @@ def test_security_in_the_browser(browser: WebDriver, product) -> None:  # type: 
     page.find("input[name=password]").send_keys(ADMIN_PASSWORD)
     page.click("form[action='/login'] button")
     page.find("#kb-items")  # back where the sign-in started
-    browser.execute_script(
+    page.submit_by_script(
         "const f = document.createElement('form'); f.method = 'post';"
         "f.action = '/admin/settings'; const i = document.createElement('input');"
         "i.name = 'retention_days'; i.value = '40'; f.appendChild(i);"
