@@ -1,8 +1,11 @@
 """Answers to merchants' questions, composed only from the knowledge base (never invented).
 
-A topic question gets the best guide's summary, 3 to 6 concrete steps, the sources, the
-European tools the guide names and a button to the matching checklist; "une alternative à
-Gmail" gets 2 to 4 catalogue tools with country, hosting, price and link.
+A narrow question that an FAQ entry answers gets that short answer, its source and date, and
+a button to the related guide or checklist; a topic question gets the best guide's summary,
+3 to 6 concrete steps, the sources, the European tools the guide names and a button to the
+matching checklist; "une alternative à Gmail" gets 2 to 4 catalogue tools with country,
+hosting, price and link. "European" is computed from each tool's data (publisher, parent
+company, hosting), never written by hand.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from knowledge_base.content_model import Guide, Tool
+from knowledge_base.content_model import FaqEntry, Guide, Tool
 from knowledge_base.search import Hit
 from nlu.intents import TOPIC_LABELS
 from nlu.model import ParseResult
@@ -62,9 +65,84 @@ def flag(country: str) -> str:
     return "".join(chr(0x1F1E6 + ord(c) - ord("A")) for c in country.upper())
 
 
+# Publishers merchants recognise, by domain (a subdomain takes its parent's label).
+PUBLISHERS = {
+    "cnil.fr": "CNIL",
+    "entreprendre.service-public.fr": "Entreprendre.Service-Public",
+    "service-public.fr": "Service-Public",
+    "impots.gouv.fr": "impots.gouv",
+    "economie.gouv.fr": "economie.gouv",
+    "urssaf.fr": "Urssaf",
+    "autoentrepreneur.urssaf.fr": "Urssaf (auto-entrepreneur)",
+    "cybermalveillance.gouv.fr": "Cybermalveillance.gouv",
+    "ssi.gouv.fr": "ANSSI",
+    "cyber.gouv.fr": "ANSSI",
+    "francenum.gouv.fr": "France Num",
+    "legifrance.gouv.fr": "Légifrance",
+    "afnic.fr": "Afnic",
+    "bpifrance.fr": "Bpifrance",
+    "bpifrance-creation.fr": "Bpifrance Création",
+    "cci.fr": "CCI",
+    "artisanat.fr": "CMA",
+    "banque-france.fr": "Banque de France",
+    "europa.eu": "Union européenne",
+}
+
+
 def _domain(url: str) -> str:
     host = urlparse(url).netloc
     return host.removeprefix("www.") or url
+
+
+def source_label(url: str) -> str:
+    """The publisher's name when known ("CNIL"), else the domain."""
+    host = _domain(url)
+    parts = host.split(".")
+    for i in range(len(parts) - 1):
+        label = PUBLISHERS.get(".".join(parts[i:]))
+        if label:
+            return label
+    return host
+
+
+def source_links(urls: tuple[str, ...], limit: int = 3) -> str:
+    """Each publisher named once, with its pages numbered: "CNIL (1, 2), Urssaf"
+    says more than "cnil.fr, cnil.fr, urssaf.fr"."""
+    grouped: dict[str, list[str]] = {}
+    for url in urls[:limit]:
+        grouped.setdefault(source_label(url), []).append(url)
+    parts = []
+    for label, links in grouped.items():
+        if len(links) == 1:
+            parts.append(f'<a href="{esc(links[0])}">{esc(label)}</a>')
+        else:
+            numbered = ", ".join(
+                f'<a href="{esc(url)}">{i}</a>' for i, url in enumerate(links, start=1)
+            )
+            parts.append(f"{esc(label)} ({numbered})")
+    return ", ".join(parts)
+
+
+def sources_line(turn: Turn, urls: tuple[str, ...], verified: object) -> str:
+    label = turn.t("sources_plural" if len(urls) > 1 else "sources")
+    checked = turn.t("verified_on", date=f"{verified:%d/%m/%Y}")
+    return f"📚 {label} : {source_links(urls)} <i>({checked})</i>"
+
+
+def tools_lines(turn: Turn, tools: list[Tool]) -> list[str]:
+    """Tools under the label they earn: European, or free software hostable in Europe.
+    A tool that is neither is not recommended in a guide's answer."""
+    european = [t for t in tools if t.european]
+    libre = [t for t in tools if t.libre_hostable_in_europe]
+    lines = []
+    for key, group in (("eu_tools", european), ("libre_tools", libre)):
+        if group:
+            listed = ", ".join(
+                f'<a href="{esc(t.url)}">{esc(t.name)}</a> {flag(t.country)}'.rstrip()
+                for t in group
+            )
+            lines.append(f"{'🇪🇺' if key == 'eu_tools' else '🔓'} {turn.t(key)} : {listed}")
+    return lines
 
 
 def feedback_buttons(turn: Turn) -> tuple[Button, ...]:
@@ -86,6 +164,11 @@ def answer_question(
     turn.log["hits"] = [{"id": h.id, "kind": h.kind, "score": h.score} for h in hits]
     if topic == "find_alternative":
         return answer_alternatives(turn, tools_named, hits)
+    entry = _matching_faq(turn, hits)
+    if entry is not None:
+        turn.log["answered"] = True
+        turn.log["faq"] = entry.id
+        return [faq_reply(turn, entry)]
     guide = next((turn.kb.guides[h.id] for h in hits[:3] if h.kind == "guide"), None)
     if guide is None:
         tools = [turn.kb.tools[h.id] for h in hits if h.kind == "tool"][:MAX_TOOLS]
@@ -106,6 +189,45 @@ def answer_question(
     return [guide_reply(turn, guide, other)]
 
 
+def _matching_faq(turn: Turn, hits: list[Hit]) -> FaqEntry | None:
+    """An FAQ entry wins when it is the best match: a short exact answer beats a long guide."""
+    if hits and hits[0].kind == "faq":
+        return turn.kb.faq.get(hits[0].id)
+    return None
+
+
+def faq_reply(turn: Turn, entry: FaqEntry) -> Reply:
+    parts = [f"<b>{esc(entry.question)}</b>", esc(entry.answer)]
+    parts.append(sources_line(turn, entry.sources, entry.verified))
+    tools = [turn.kb.tools[t] for t in entry.tools if t in turn.kb.tools][:MAX_TOOLS]
+    parts += tools_lines(turn, tools)
+    buttons: list[tuple[Button, ...]] = []
+    for guide_id in entry.guides[:1]:
+        guide = turn.kb.guides.get(guide_id)
+        if guide is not None:
+            buttons.append(
+                (Button(short(turn.t("read_guide", title=guide.title)), f"gd:{guide.id}"),)
+            )
+    checklist_ids = list(entry.checklists) or (
+        [] if buttons else [c.id for c in turn.kb.checklists_for_topic(entry.topic)]
+    )
+    for checklist_id in checklist_ids[:1]:
+        checklist = turn.kb.checklists.get(checklist_id)
+        if checklist is not None:
+            buttons.append(
+                (
+                    Button(
+                        short(turn.t("open_checklist", title=checklist.title)),
+                        f"ck:o:{checklist.id}",
+                    ),
+                )
+            )
+    feedback = feedback_buttons(turn)
+    if feedback:
+        buttons.append(feedback)
+    return Reply("\n\n".join(parts), tuple(buttons))
+
+
 def guide_reply(turn: Turn, guide: Guide, other: Guide | None = None) -> Reply:
     parts = [f"<b>{esc(guide.title)}</b>", esc(guide.summary)]
     steps = guide.steps()[:6]
@@ -113,17 +235,9 @@ def guide_reply(turn: Turn, guide: Guide, other: Guide | None = None) -> Reply:
         numbered = "\n".join(f"{i}. {esc(step)}" for i, step in enumerate(steps, start=1))
         parts.append(f"<b>{turn.t('in_practice')}</b>\n{numbered}")
     if guide.sources:
-        label = turn.t("sources_plural" if len(guide.sources) > 1 else "sources")
-        links = ", ".join(
-            f'<a href="{esc(url)}">{esc(_domain(url))}</a>' for url in guide.sources[:3]
-        )
-        parts.append(f"📚 {label} : {links} <i>(vérifié le {guide.verified:%d/%m/%Y})</i>")
+        parts.append(sources_line(turn, guide.sources, guide.verified))
     tools = [turn.kb.tools[t] for t in guide.tools if t in turn.kb.tools][:MAX_TOOLS]
-    if tools:
-        listed = ", ".join(
-            f'<a href="{esc(t.url)}">{esc(t.name)}</a> {flag(t.country)}' for t in tools
-        )
-        parts.append(f"🇪🇺 {turn.t('eu_tools')} : {listed}")
+    parts += tools_lines(turn, tools)
     buttons: list[tuple[Button, ...]] = []
     checklist_ids = list(guide.checklists) or [
         c.id for c in turn.kb.checklists_for_topic(guide.topic)
@@ -154,6 +268,8 @@ def _tool_line(turn: Turn, tool: Tool) -> str:
     details = [f"{flag(tool.country)} {esc(country)}", turn.t("hosted_in", where=esc(tool.hosting))]
     if tool.open_source:
         details.append(turn.t("open_source"))
+    if not tool.european:
+        details.append(turn.t("libre_note" if tool.libre_hostable_in_europe else "non_eu_note"))
     price = tool.pricing.entry_price or (turn.t("free_tier") if tool.pricing.free_tier else "")
     if price:
         details.append(esc(price))
@@ -171,8 +287,15 @@ def rank_alternatives(
     for name in named:
         candidates = turn.kb.tools_replacing(name)
         if candidates:
-            # French first, then by what the search found most relevant.
-            candidates.sort(key=lambda t: (t.country != "FR", hit_order.get(t.id, 99), t.name))
+            # European first, French first among them, then by what the search found.
+            candidates.sort(
+                key=lambda t: (
+                    not t.european,
+                    t.country != "FR",
+                    hit_order.get(t.id, 99),
+                    t.name,
+                )
+            )
             return name, candidates[:MAX_TOOLS]
     tools = [turn.kb.tools[h.id] for h in hits if h.kind == "tool" and h.id in turn.kb.tools]
     return (named[0] if named else None), tools[:MAX_TOOLS]

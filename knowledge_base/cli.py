@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from tqdm import tqdm
 from bot.config import Settings
 from nlu.encoder import Encoder, encode_query, make_encoder
 
+from .freshness import DEFAULT_MONTHS, stale_items
 from .index import SearchIndexError, build_index, current_version
 from .loader import load_knowledge_base
 from .passages import Passage, faq_passages, knowledge_base_passages
@@ -47,27 +49,63 @@ def validate(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Résultat en JSON.")] = False,
 ) -> None:
-    """Vérifier tout le contenu : chaque problème avec son fichier et son champ."""
+    """Vérifier tout le contenu : chaque problème avec son fichier et son champ.
+
+    Les faits vérifiés il y a plus de 12 mois sont signalés (avertissement, pas erreur)."""
     settings = _settings(ctx)
     kb, problems = load_knowledge_base(settings.kb_content_dir)
+    stale = stale_items(kb, date.today())
+    counts = kb.counts()
     if as_json:
-        typer.echo(
-            json.dumps(
-                {**kb.counts(), "errors": [p.to_dict() for p in problems]}, ensure_ascii=False
-            )
-        )
+        report = {
+            **counts,
+            "faq_by_topic": kb.faq_by_topic(),
+            "stale": len(stale),
+            "errors": [p.to_dict() for p in problems],
+            "warnings": [item.to_dict() for item in stale],
+        }
+        typer.echo(json.dumps(report, ensure_ascii=False))
     else:
-        counts = kb.counts()
         typer.echo(
-            f"{counts['guides']} guides, {counts['tools']} outils dans "
-            f"{counts['categories']} catégories, {counts['checklists']} checklists, "
+            f"{counts['guides']} guides, {counts['faq']} fiches FAQ, {counts['tools']} outils "
+            f"dans {counts['categories']} catégories, {counts['checklists']} checklists, "
             f"{counts['diagnostic_questions']} questions de diagnostic."
         )
         for problem in problems:
             typer.secho(f"  ✗ {problem}", err=True, fg=typer.colors.RED)
+        for item in stale:
+            typer.secho(f"  ⚠ {item.path} [{item.id}] : {item.reason}", err=True)
+        if stale:
+            typer.echo(f"{len(stale)} élément(s) à revérifier : `comptoir kb stale`.")
         typer.echo("Contenu valide." if not problems else f"{len(problems)} problème(s).")
     if problems:
         raise typer.Exit(code=1)
+
+
+@app.command()
+def stale(
+    ctx: typer.Context,
+    months: Annotated[
+        int, typer.Option("--months", min=1, help="Vérifié il y a plus de N mois.")
+    ] = DEFAULT_MONTHS,
+    as_json: Annotated[bool, typer.Option("--json", help="Résultat en JSON.")] = False,
+) -> None:
+    """Lister ce qu'il faut revérifier (guides, fiches FAQ, outils), le plus ancien d'abord."""
+    settings = _settings(ctx)
+    kb, problems = load_knowledge_base(settings.kb_content_dir)
+    items = stale_items(kb, date.today(), months)
+    if as_json:
+        typer.echo(json.dumps([item.to_dict() for item in items], ensure_ascii=False))
+    else:
+        for item in items:
+            typer.echo(f"{item.verified}  {item.kind:<5}  {item.id}  ({item.path}) : {item.reason}")
+        typer.echo(f"{len(items)} élément(s) à revérifier." if items else "Tout est à jour.")
+    if problems:
+        typer.secho(
+            f"{len(problems)} problème(s) dans le contenu : `comptoir kb validate`.",
+            err=True,
+            fg=typer.colors.RED,
+        )
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""The knowledge base in memory: guides, European tools, checklists, the self-diagnostic.
+"""The knowledge base in memory: guides, FAQ entries, European tools, checklists, the
+self-diagnostic.
 
 Plain frozen dataclasses, built by `knowledge_base.loader` from the content folder. The
 conversation flows, the search index and the admin web all read these, never the files.
@@ -47,6 +48,34 @@ class Guide:
 
 
 @dataclass(frozen=True)
+class FaqEntry:
+    """A short, sourced answer to one narrow question ("from when…", "is it allowed…")."""
+
+    id: str
+    question: str
+    variants: tuple[str, ...]
+    answer: str
+    topic: str
+    sources: tuple[str, ...]
+    verified: date
+    sectors: tuple[str, ...] = ()
+    review_by: date | None = None
+    guides: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+    checklists: tuple[str, ...] = ()
+    path: str = ""
+
+
+# Countries that count as "European" for the catalogue's label: the EU and the EEA,
+# Switzerland and the United Kingdom.
+EUROPE = frozenset(
+    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK "
+    "IS LI NO CH GB".split()
+)
+HOSTING_REGIONS = ("europe", "outside_europe", "unknown")
+
+
+@dataclass(frozen=True)
 class Pricing:
     free_tier: bool
     entry_price: str
@@ -66,7 +95,27 @@ class Tool:
     url: str
     description: str
     good_for: str
+    sources: tuple[str, ...] = ()
+    verified: date = date.min
+    parent_country: str = ""  # the ultimate parent company's seat ("" = unknown)
+    hosting_region: str = "unknown"  # europe | outside_europe | unknown
+    self_hostable: bool = False
     path: str = ""
+
+    @property
+    def european(self) -> bool:
+        """Publisher and parent in Europe, data hosted in Europe or on a server you choose:
+        computed from the data, so a tool that stops qualifying leaves the label by itself."""
+        return (
+            self.country in EUROPE
+            and self.parent_country in EUROPE
+            and (self.hosting_region == "europe" or self.self_hostable)
+        )
+
+    @property
+    def libre_hostable_in_europe(self) -> bool:
+        """Not European, but open source that a merchant can host in Europe (e.g. Matomo)."""
+        return not self.european and self.open_source and self.self_hostable
 
 
 @dataclass(frozen=True)
@@ -151,6 +200,7 @@ class Diagnostic:
 @dataclass
 class KnowledgeBase:
     guides: dict[str, Guide] = field(default_factory=dict)
+    faq: dict[str, FaqEntry] = field(default_factory=dict)
     tools: dict[str, Tool] = field(default_factory=dict)
     checklists: dict[str, Checklist] = field(default_factory=dict)
     categories: dict[str, str] = field(default_factory=dict)
@@ -159,6 +209,7 @@ class KnowledgeBase:
     def counts(self) -> dict[str, int]:
         return {
             "guides": len(self.guides),
+            "faq": len(self.faq),
             "tools": len(self.tools),
             "checklists": len(self.checklists),
             "diagnostic_questions": len(self.diagnostic.questions) if self.diagnostic else 0,
@@ -171,6 +222,12 @@ class KnowledgeBase:
 
         wanted = fold(name)
         return [t for t in self.tools.values() if any(fold(r) == wanted for r in t.replaces)]
+
+    def faq_by_topic(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for entry in self.faq.values():
+            counts[entry.topic] = counts.get(entry.topic, 0) + 1
+        return dict(sorted(counts.items()))
 
     def checklists_for_topic(self, topic: str) -> list[Checklist]:
         return [c for c in self.checklists.values() if c.topic == topic]

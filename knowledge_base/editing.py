@@ -1,10 +1,11 @@
 """Edit the knowledge base from the browser: list, read, check, write and delete one item.
 
 The admin web shows the source text of one item (a guide file, one tool of its category
-file, a checklist file), lets an operator change it and saves it through this module.
+file, one FAQ entry of its topic file, a checklist file), lets an operator change it and
+saves it through this module.
 Nothing reaches the content folder unless the whole knowledge base, rebuilt in a temporary
-copy, loads without a new problem; every file is replaced atomically; and a tool edit leaves
-every other byte of its category file alone, so reviews and diffs stay small.
+copy, loads without a new problem; every file is replaced atomically; and a tool or FAQ edit
+leaves every other byte of its file alone, so reviews and diffs stay small.
 
 Paths in `Problem.file` and `ItemSummary.path` are relative to the content folder;
 `write_item` returns an absolute path.
@@ -27,24 +28,22 @@ from typing import Any, Literal
 
 import yaml
 
+from nlu.intents import GUIDE_TOPICS
 from nlu.text import fold
 
+from .checking import FRONT_MATTER, SLUG, ContentError, Problem, parse_yaml
 from .content_model import KnowledgeBase
-from .loader import (
-    FRONT_MATTER,
-    SLUG,
-    ContentError,
-    Problem,
-    load_knowledge_base,
-    parse_yaml,
-)
+from .loader import load_knowledge_base
 
-Kind = Literal["guide", "tool", "checklist"]
-KINDS: tuple[Kind, ...] = ("guide", "tool", "checklist")
+Kind = Literal["guide", "faq", "tool", "checklist"]
+KINDS: tuple[Kind, ...] = ("guide", "faq", "tool", "checklist")
+# Kinds whose items are entries of a YAML list file: (folder, the field naming the file).
+LIST_KINDS: dict[str, tuple[str, str]] = {"tool": ("tools", "category"), "faq": ("faq", "topic")}
 
 # French names of each kind: (with article, capitalised, for a new item's problems).
 _NAMES: dict[str, tuple[str, str, str]] = {
     "guide": ("le guide", "Le guide", "nouveau guide"),
+    "faq": ("la fiche FAQ", "La fiche FAQ", "nouvelle fiche FAQ"),
     "tool": ("l'outil", "L'outil", "nouvel outil"),
     "checklist": ("la checklist", "La checklist", "nouvelle checklist"),
 }
@@ -100,7 +99,7 @@ class ItemSummary:
     kind: Kind
     id: str
     title: str
-    group: str  # guide topic (ask_...), tool category, "" for a checklist
+    group: str  # guide or FAQ topic (ask_...), tool category, "" for a checklist
     path: str  # relative to the content folder
 
 
@@ -108,8 +107,9 @@ class ItemSummary:
 
 
 def list_items(kb: KnowledgeBase) -> list[ItemSummary]:
-    """Every editable item, sorted by kind (guides, tools, checklists) then title."""
+    """Every editable item, sorted by kind (guides, FAQ, tools, checklists) then title."""
     items = [ItemSummary("guide", g.id, g.title, g.topic, g.path) for g in kb.guides.values()]
+    items += [ItemSummary("faq", f.id, f.question, f.topic, f.path) for f in kb.faq.values()]
     items += [ItemSummary("tool", t.id, t.name, t.category, t.path) for t in kb.tools.values()]
     items += [ItemSummary("checklist", c.id, c.title, "", c.path) for c in kb.checklists.values()]
     return sorted(items, key=lambda i: (KINDS.index(i.kind), fold(i.title), i.id))
@@ -134,7 +134,8 @@ def fingerprint(text: str) -> str:
 
 def item_title(kind: Kind, source: str) -> str:
     """Best-effort title (a tool: its name) for headings and messages; "" if unparsable."""
-    return _field(kind, source, "name" if kind == "tool" else "title")
+    key = {"tool": "name", "faq": "question"}.get(kind, "title")
+    return _field(kind, source, key)
 
 
 def item_id(kind: Kind, source: str) -> str:
@@ -208,7 +209,7 @@ def delete_item(
         if location.block is not None:
             old_text = _read(root / location.rel)
             new_text = location.block.removed()
-            problems += _tool_file_problems(location.rel, old_text, new_text, item_id, None)
+            problems += _list_file_problems(location.rel, old_text, new_text, item_id, None)
             files = {location.rel: new_text}
         else:
             files = {location.rel: None}
@@ -254,8 +255,8 @@ def unified_diff(
 
 
 @dataclass(frozen=True)
-class _ToolBlock:
-    """One tool's lines inside its category file (lines keep their line endings)."""
+class _ListBlock:
+    """One entry's lines inside its list file (tools, FAQ; lines keep their endings)."""
 
     rel: str
     lines: tuple[str, ...]  # the whole file
@@ -293,7 +294,7 @@ class _ToolBlock:
 @dataclass(frozen=True)
 class _Location:
     rel: str  # relative path of the file holding the item
-    block: _ToolBlock | None = None  # tools only
+    block: _ListBlock | None = None  # tools only
 
 
 def _locate(root: Path, kind: Kind, item_id: str) -> _Location | None:
@@ -305,18 +306,19 @@ def _locate(root: Path, kind: Kind, item_id: str) -> _Location | None:
     if kind == "checklist":
         path = root / "checklists" / f"{item_id}.yml"
         return _Location(_rel(path, root)) if path.is_file() else None
-    for path in _tool_files(root):
+    for path in _list_files(root, kind):
         block = _find_block(path, root, item_id)
         if block is not None:
             return _Location(block.rel, block)
     return None
 
 
-def _tool_files(root: Path) -> list[Path]:
-    return sorted(p for p in (root / "tools").glob("*.yml") if p.name != "categories.yml")
+def _list_files(root: Path, kind: Kind) -> list[Path]:
+    folder = LIST_KINDS[kind][0]
+    return sorted(p for p in (root / folder).glob("*.yml") if p.name != "categories.yml")
 
 
-def _find_block(path: Path, root: Path, tool_id: str) -> _ToolBlock | None:
+def _find_block(path: Path, root: Path, item_id: str) -> _ListBlock | None:
     try:
         text = _read(path)
     except (OSError, UnicodeDecodeError):
@@ -324,7 +326,7 @@ def _find_block(path: Path, root: Path, tool_id: str) -> _ToolBlock | None:
     lines = tuple(_split_lines(text))
     for start, end in _item_spans(lines):
         block = _make_block(_rel(path, root), lines, start, end)
-        if _block_id(block) == tool_id:
+        if _block_id(block) == item_id:
             return block
     return None
 
@@ -341,20 +343,20 @@ def _item_spans(lines: tuple[str, ...]) -> Iterator[tuple[int, int]]:
         yield start, end
 
 
-def _make_block(rel: str, lines: tuple[str, ...], start: int, end: int) -> _ToolBlock:
+def _make_block(rel: str, lines: tuple[str, ...], start: int, end: int) -> _ListBlock:
     first = _bare(lines[start])
     match = _MAPPING_AFTER_DASH.match(first)
     if match:
-        return _ToolBlock(rel, lines, start, end, match.end(), dash_alone=False)
+        return _ListBlock(rel, lines, start, end, match.end(), dash_alone=False)
     indents = [
         len(line) - len(line.lstrip(" "))
         for line in lines[start + 1 : end]
         if line.strip() and not line.lstrip().startswith("#")
     ]
-    return _ToolBlock(rel, lines, start, end, min(indents, default=_DEFAULT_INDENT), True)
+    return _ListBlock(rel, lines, start, end, min(indents, default=_DEFAULT_INDENT), True)
 
 
-def _block_id(block: _ToolBlock) -> str | None:
+def _block_id(block: _ListBlock) -> str | None:
     match = _FIRST_ID.match(_bare(block.lines[block.start]))
     if match:
         return match.group(2)
@@ -445,8 +447,11 @@ def _prepare(root: Path, kind: Kind, item_id: str | None, source: str) -> _Chang
                     "choisissez-en un autre.",
                 )
             ]
-    if kind == "tool":
-        return _tool_change(root, new_id, text, meta, location, where)
+    if kind in LIST_KINDS:
+        target_or_problem = _list_file_for(root, kind, meta, where)
+        if isinstance(target_or_problem, Problem):
+            return [target_or_problem]
+        return _list_item_change(root, kind, target_or_problem, new_id, text, meta, location)
     if kind == "guide":
         topic = meta.get("topic")
         folder = topic.removeprefix("ask_") if isinstance(topic, str) else ""
@@ -465,35 +470,45 @@ def _prepare(root: Path, kind: Kind, item_id: str | None, source: str) -> _Chang
     return _Change(kind, new_id, target, files, tuple(own))
 
 
-def _tool_change(
-    root: Path,
-    tool_id: str,
-    text: str,
-    entry: dict[str, Any],
-    location: _Location | None,
-    where: str,
-) -> _Change | list[Problem]:
+def _list_file_for(root: Path, kind: Kind, entry: dict[str, Any], where: str) -> str | Problem:
+    """The file an entry belongs in: its category's (tools) or its topic's (FAQ)."""
+    if kind == "faq":
+        topic = entry.get("topic")
+        if not isinstance(topic, str) or topic not in GUIDE_TOPICS:
+            return Problem(
+                where,
+                "topic",
+                "thème absent ou invalide ; valeurs possibles : " + ", ".join(GUIDE_TOPICS),
+            )
+        return f"faq/{topic.removeprefix('ask_')}.yml"
     category = entry.get("category")
     categories = _categories(root)
     if not isinstance(category, str) or not SLUG.match(category):
-        return [
-            Problem(
-                where,
-                "category",
-                "catégorie absente ou invalide : indiquez l'identifiant d'une catégorie de "
-                "tools/categories.yml (par exemple email)",
-            )
-        ]
+        return Problem(
+            where,
+            "category",
+            "catégorie absente ou invalide : indiquez l'identifiant d'une catégorie de "
+            "tools/categories.yml (par exemple email)",
+        )
     if categories is not None and category not in categories:
-        return [
-            Problem(
-                where,
-                "category",
-                f"catégorie inconnue « {category} » ; valeurs possibles : "
-                + ", ".join(sorted(categories)),
-            )
-        ]
-    target = f"tools/{category}.yml"
+        return Problem(
+            where,
+            "category",
+            f"catégorie inconnue « {category} » ; valeurs possibles : "
+            + ", ".join(sorted(categories)),
+        )
+    return f"tools/{category}.yml"
+
+
+def _list_item_change(
+    root: Path,
+    kind: Kind,
+    target: str,
+    item_id: str,
+    text: str,
+    entry: dict[str, Any],
+    location: _Location | None,
+) -> _Change | list[Problem]:
     files: dict[str, str | None] = {}
     old_texts: dict[str, str] = {}
     if location is not None and location.block is not None and location.rel == target:
@@ -510,16 +525,16 @@ def _tool_change(
     problems: list[Problem] = []
     for rel, new_text in files.items():
         expected = entry if rel == target else None
-        problems += _tool_file_problems(rel, old_texts[rel], new_text or "", tool_id, expected)
+        problems += _list_file_problems(rel, old_texts[rel], new_text or "", item_id, expected)
     if problems:
         return problems
-    return _Change("tool", tool_id, target, files, tuple(files))
+    return _Change(kind, item_id, target, files, tuple(files))
 
 
-def _tool_file_problems(
-    rel: str, old_text: str, new_text: str, tool_id: str, entry: dict[str, Any] | None
+def _list_file_problems(
+    rel: str, old_text: str, new_text: str, item_id: str, entry: dict[str, Any] | None
 ) -> list[Problem]:
-    """Check that the rewritten file holds the same other tools, and this tool as written.
+    """Check that the rewritten file holds the same other entries, and this one as written.
 
     Re-indenting a block is text surgery; reading the result back proves it did not change
     the meaning of this tool or of its neighbours (a stray comment, an odd indentation).
@@ -533,7 +548,7 @@ def _tool_file_problems(
         return []
 
     def mine(e: Any) -> bool:
-        return isinstance(e, dict) and str(e.get("id")) == tool_id
+        return isinstance(e, dict) and str(e.get("id")) == item_id
 
     others_kept = [e for e in new if not mine(e)] == [e for e in old if not mine(e)]
     if others_kept and [e for e in new if mine(e)] == ([entry] if entry is not None else []):
@@ -541,7 +556,7 @@ def _tool_file_problems(
     return [
         Problem(
             rel,
-            tool_id,
+            item_id,
             "une fois replacé dans le fichier, le texte ne se relit pas à l'identique : "
             "vérifiez l'indentation (espaces, pas de tabulations) et les commentaires",
         )
@@ -571,10 +586,10 @@ def _parse_source(kind: Kind, text: str, where: str) -> tuple[dict[str, Any] | N
         return None, [Problem(where, "", f"YAML illisible : {exc}")]
     if isinstance(data, dict):
         return data, []
-    if kind == "tool" and isinstance(data, list):
+    if kind in LIST_KINDS and isinstance(data, list):
         message = (
-            "un outil s'écrit comme un dictionnaire de champs, sans « - » devant « id: » : "
-            "enlevez le tiret et décalez les lignes suivantes vers la gauche"
+            f"{_NAMES[kind][1]} s'écrit comme un dictionnaire de champs, sans « - » devant "
+            "« id: » : enlevez le tiret et décalez les lignes suivantes vers la gauche"
         )
     else:
         message = "dictionnaire de champs attendu (id: ..., title: ..., ...)"
@@ -616,7 +631,7 @@ def _concerns(problem: Problem, change: _Change) -> bool:
     file = problem.file.split("#", 1)[0]
     if file not in change.own_files:
         return False
-    if change.kind != "tool":
+    if change.kind not in LIST_KINDS:
         return True
     return (
         problem.file.endswith(f"#{change.item_id}")
@@ -700,7 +715,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def _check_kind(kind: str) -> None:
     if kind not in KINDS:
-        raise ValueError(f"type de contenu inconnu : {kind!r} (guide, tool ou checklist)")
+        raise ValueError(f"type de contenu inconnu : {kind!r} (guide, faq, tool ou checklist)")
 
 
 def _read(path: Path) -> str:

@@ -7,9 +7,7 @@ knowledge base and index).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,17 @@ import yaml
 
 from nlu.intents import ASK_INTENTS, GUIDE_TOPICS
 
+from .checking import (
+    FRONT_MATTER,
+    Checker,
+    ContentError,
+    Problem,
+    parse_yaml,
+    read_yaml,
+    relative,
+    required_date,
+    sources,
+)
 from .content_model import (
     Axis,
     Band,
@@ -27,124 +36,13 @@ from .content_model import (
     Guide,
     KnowledgeBase,
     Option,
-    Pricing,
     Question,
     Section,
-    Tool,
 )
+from .faq_loader import load_faq_file
+from .tool_loader import load_tools
 
-SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-URL = re.compile(r"^https?://[^\s/$.?#].[^\s]*$")
-COUNTRY = re.compile(r"^[A-Z]{2}$")
-FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n(.*)\Z", re.DOTALL)
 MIN_STEPS, MAX_STEPS = 5, 12
-
-# libyaml (C) when PyYAML has it: loading the shipped content took 0.95 s with the pure
-# Python parser, a good part of the bot's start.
-YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def parse_yaml(text: str) -> Any:
-    """`yaml.safe_load`, with the C parser when available (same safe subset)."""
-    return yaml.load(text, Loader=YAML_LOADER)
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file} [{self.field}]" if self.field else self.file
-        return f"{where} : {self.message}"
-
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
-
-
-class ContentError(ValueError):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        listed = "\n".join(f"  - {p}" for p in problems[:60])
-        super().__init__(f"{len(problems)} problème(s) dans le contenu :\n{listed}")
-
-
-class _Checker:
-    """Collects problems for one file; typed getters that report instead of raising."""
-
-    def __init__(self, file: str, problems: list[Problem]) -> None:
-        self.file = file
-        self.problems = problems
-
-    def add(self, field: str, message: str) -> None:
-        self.problems.append(Problem(self.file, field, message))
-
-    def text(self, data: dict[str, Any], key: str, prefix: str = "", required: bool = True) -> str:
-        value = data.get(key)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                self.add(prefix + key, "champ obligatoire vide ou absent")
-            return ""
-        if not isinstance(value, str | int | float):
-            self.add(prefix + key, f"texte attendu, trouvé {type(value).__name__}")
-            return ""
-        return " ".join(str(value).split()) if "\n" not in str(value) else str(value).strip()
-
-    def ids(self, data: dict[str, Any], key: str, prefix: str = "") -> tuple[str, ...]:
-        value = data.get(key) or []
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.add(prefix + key, "liste d'identifiants attendue, par exemple [a, b]")
-            return ()
-        return tuple(value)
-
-    def file_named_after(self, path: Path, item_id: str) -> None:
-        """Files are named after their id, so an operator finds an item from its id."""
-        if item_id and path.stem != item_id:
-            self.add("id", f"le fichier devrait s'appeler {item_id}{path.suffix}")
-
-    def slug(self, data: dict[str, Any], key: str = "id", prefix: str = "") -> str:
-        value = self.text(data, key, prefix)
-        if value and not SLUG.match(value):
-            self.add(
-                prefix + key, f"identifiant {value!r} invalide : minuscules, chiffres et tirets"
-            )
-        return value
-
-
-def _read_yaml(path: Path, root: Path, problems: list[Problem]) -> Any:
-    try:
-        return parse_yaml(path.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
-        problems.append(
-            Problem(_rel(path, root), f"ligne {line}", f"YAML invalide : {exc.problem}")
-        )
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        problems.append(Problem(_rel(path, root), "", f"fichier illisible : {exc}"))
-    return None
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
-def _date(check: _Checker, data: dict[str, Any], key: str) -> date | None:
-    value = data.get(key)
-    if isinstance(value, date):
-        parsed = value
-    else:
-        try:
-            parsed = date.fromisoformat(str(value))
-        except ValueError:
-            check.add(key, f"date invalide {value!r} : format AAAA-MM-JJ attendu")
-            return None
-    if parsed > date.today():
-        check.add(key, f"date {parsed} dans le futur")
-    return parsed
 
 
 def split_sections(body: str) -> tuple[Section, ...]:
@@ -163,8 +61,8 @@ def split_sections(body: str) -> tuple[Section, ...]:
 
 
 def _load_guide(path: Path, root: Path, problems: list[Problem]) -> Guide | None:
-    rel = _rel(path, root)
-    check = _Checker(rel, problems)
+    rel = relative(path, root)
+    check = Checker(rel, problems)
     try:
         raw = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -192,14 +90,8 @@ def _load_guide(path: Path, root: Path, problems: list[Problem]) -> Guide | None
         )
     elif topic and path.parent.name != topic.removeprefix("ask_"):
         check.add("topic", f"{topic} mais le guide est rangé dans {path.parent.name}/")
-    sources = meta.get("sources")
-    if not isinstance(sources, list) or not sources:
-        check.add("sources", "au moins une source (URL officielle ou primaire) est obligatoire")
-        sources = []
-    for i, url in enumerate(sources):
-        if not isinstance(url, str) or not URL.match(url):
-            check.add(f"sources[{i}]", f"URL invalide : {url!r}")
-    verified = _date(check, meta, "verified")
+    guide_sources = sources(check, meta)
+    verified = required_date(check, meta, "verified")
     body = match.group(2).strip()
     sections = split_sections(body)
     if not any(s.heading for s in sections):
@@ -219,7 +111,7 @@ def _load_guide(path: Path, root: Path, problems: list[Problem]) -> Guide | None
         summary=check.text(meta, "summary"),
         body=body,
         sections=sections,
-        sources=tuple(str(s) for s in sources),
+        sources=guide_sources,
         verified=verified or date.min,
         tags=tuple(str(t) for t in tags),
         sectors=tuple(str(s) for s in sectors),
@@ -231,77 +123,12 @@ def _load_guide(path: Path, root: Path, problems: list[Problem]) -> Guide | None
     return guide if guide_id else None
 
 
-def _load_tools(
-    path: Path, root: Path, categories: dict[str, str], problems: list[Problem]
-) -> list[Tool]:
-    rel = _rel(path, root)
-    check = _Checker(rel, problems)
-    data = _read_yaml(path, root, problems)
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        check.add("", "liste d'outils attendue (chaque entrée commence par « - id: »)")
-        return []
-    category = path.stem
-    if category not in categories:
-        check.add("", f"catégorie {category!r} absente de tools/categories.yml")
-    tools = []
-    for i, entry in enumerate(data):
-        prefix = f"[{i}]."
-        if not isinstance(entry, dict):
-            check.add(f"[{i}]", "chaque outil doit être un dictionnaire de champs")
-            continue
-        tool_id = check.slug(entry, prefix=prefix)
-        prefix = f"{tool_id or i}."
-        if entry.get("category") != category:
-            check.add(
-                prefix + "category", f"{entry.get('category')!r} ≠ nom du fichier {category!r}"
-            )
-        country = check.text(entry, "country", prefix)
-        if country and not COUNTRY.match(country):
-            check.add(
-                prefix + "country", f"code pays ISO à deux lettres attendu, trouvé {country!r}"
-            )
-        url = check.text(entry, "url", prefix)
-        if url and not URL.match(url):
-            check.add(prefix + "url", f"URL invalide : {url!r}")
-        pricing = entry.get("pricing")
-        if not isinstance(pricing, dict) or not isinstance(pricing.get("free_tier"), bool):
-            check.add(prefix + "pricing", 'attendu : {free_tier: true/false, entry_price: "..."}')
-            pricing = {"free_tier": False, "entry_price": ""}
-        open_source = entry.get("open_source")
-        if not isinstance(open_source, bool):
-            check.add(prefix + "open_source", "true ou false attendu")
-        replaces = entry.get("replaces") or []
-        if not isinstance(replaces, list):
-            check.add(prefix + "replaces", "liste de noms d'outils attendue")
-            replaces = []
-        tool = Tool(
-            id=tool_id,
-            name=check.text(entry, "name", prefix),
-            vendor=check.text(entry, "vendor", prefix),
-            country=country,
-            category=category,
-            replaces=tuple(str(r) for r in replaces),
-            hosting=check.text(entry, "hosting", prefix),
-            open_source=bool(open_source),
-            pricing=Pricing(bool(pricing.get("free_tier")), str(pricing.get("entry_price") or "")),
-            url=url,
-            description=check.text(entry, "description", prefix),
-            good_for=check.text(entry, "good_for", prefix),
-            path=rel,
-        )
-        if tool_id:
-            tools.append(tool)
-    return tools
-
-
 def _read_mapping(
     path: Path, root: Path, problems: list[Problem], fields: str
-) -> tuple[_Checker, dict[str, Any]] | None:
+) -> tuple[Checker, dict[str, Any]] | None:
     """A YAML file that must hold a dictionary (`fields` names the expected keys)."""
-    check = _Checker(_rel(path, root), problems)
-    data = _read_yaml(path, root, problems)
+    check = Checker(relative(path, root), problems)
+    data = read_yaml(path, root, problems)
     if data is None:
         return None
     if not isinstance(data, dict):
@@ -454,7 +281,7 @@ def load_knowledge_base(content_dir: Path) -> tuple[KnowledgeBase, list[Problem]
     if not root.is_dir():
         return kb, [Problem(str(root), "", "dossier de contenu introuvable")]
 
-    categories = _read_yaml(root / "tools" / "categories.yml", root, problems) or {}
+    categories = read_yaml(root / "tools" / "categories.yml", root, problems) or {}
     if not isinstance(categories, dict):
         problems.append(Problem("tools/categories.yml", "", "dictionnaire id: libellé attendu"))
         categories = {}
@@ -478,9 +305,13 @@ def load_knowledge_base(content_dir: Path) -> tuple[KnowledgeBase, list[Problem]
     for path in sorted((root / "tools").glob("*.yml")):
         if path.name == "categories.yml":
             continue
-        for tool in _load_tools(path, root, kb.categories, problems):
+        for tool in load_tools(path, root, kb.categories, problems):
             if register("l'outil", tool.id, f"{tool.path}#{tool.id}"):
                 kb.tools[tool.id] = tool
+    for path in sorted((root / "faq").glob("*.yml")):
+        for entry in load_faq_file(path, root, problems):
+            if register("la fiche FAQ", entry.id, f"{entry.path}#{entry.id}"):
+                kb.faq[entry.id] = entry
     for path in sorted((root / "checklists").glob("*.yml")):
         checklist = _load_checklist(path, root, problems)
         if checklist and register("la checklist", checklist.id, checklist.path):
@@ -507,6 +338,11 @@ def _check_links(kb: KnowledgeBase, problems: list[Problem]) -> None:
         dangling(guide.path, "tools", guide.tools, kb.tools, "outil")
         dangling(guide.path, "checklists", guide.checklists, kb.checklists, "checklist")
         dangling(guide.path, "related", guide.related, kb.guides, "guide")
+    for entry in kb.faq.values():
+        where = f"{entry.path}#{entry.id}"
+        dangling(where, f"{entry.id}.guides", entry.guides, kb.guides, "guide")
+        dangling(where, f"{entry.id}.tools", entry.tools, kb.tools, "outil")
+        dangling(where, f"{entry.id}.checklists", entry.checklists, kb.checklists, "checklist")
     for checklist in kb.checklists.values():
         for i, step in enumerate(checklist.steps):
             dangling(checklist.path, f"steps[{i}].guides", step.guides, kb.guides, "guide")

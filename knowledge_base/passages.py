@@ -1,7 +1,8 @@
 """Cut the knowledge base (or any FAQ) into search passages.
 
 A guide gives one passage for its title and summary and one per `##` section, each carrying
-the title so it still makes sense alone; a tool gives one passage naming what it replaces; a
+the title so it still makes sense alone; an FAQ entry gives its question and each variant as
+questions and its answer as the passage; a tool gives one passage naming what it replaces; a
 checklist one passage with its steps. Short question-like titles are encoded with e5's
 `query:` prefix (question-to-question is a symmetric match), the rest with `passage:`.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from nlu.intents import TOPIC_LABELS
 
-from .content_model import KnowledgeBase
+from .content_model import FaqEntry, KnowledgeBase
 
 MAX_WORDS = 120  # e5-small reads 512 tokens; shorter passages also rank more sharply
 
@@ -99,10 +100,13 @@ def knowledge_base_passages(kb: KnowledgeBase) -> list[Passage]:
                     section=section.heading,
                 )
             )
+    for entry in kb.faq.values():
+        passages.extend(_faq_entry_passages(entry))
     for tool in kb.tools.values():
         category = kb.categories.get(tool.category, tool.category)
         replaces = ", ".join(tool.replaces)
-        alternative = f" Alternative européenne à {replaces}." if replaces else ""
+        label = "Alternative européenne" if tool.european else "Alternative"
+        alternative = f" {label} à {replaces}." if replaces else ""
         text = (
             f"{tool.name} ({tool.vendor}, {tool.country}) — {category}.{alternative} "
             f"{tool.description} Pour : {tool.good_for}"
@@ -145,6 +149,43 @@ def knowledge_base_passages(kb: KnowledgeBase) -> list[Passage]:
                 topic=checklist.topic,
             )
         )
+    return passages
+
+
+def _faq_entry_passages(entry: FaqEntry) -> list[Passage]:
+    """The question and every variant as `query:` texts (a merchant's paraphrase matches
+    one of them), the question as a passage, and the answer as the body."""
+    asked = [entry.question, *entry.variants]
+    shared = {"topic": entry.topic, "urls": entry.sources}
+    passages = [
+        Passage(
+            entry.id, "faq", entry.question, entry.question, q, q, "query", zone="title", **shared
+        )
+        for q in asked
+    ]
+    passages.append(
+        Passage(
+            entry.id,
+            "faq",
+            entry.question,
+            entry.question,
+            entry.question,
+            "",
+            zone="title_p",
+            **shared,
+        )
+    )
+    passages.append(
+        Passage(
+            entry.id,
+            "faq",
+            entry.question,
+            entry.answer,
+            _clip(f"{entry.question} {entry.answer}"),
+            f"{' '.join(asked)} {entry.answer}",
+            **shared,
+        )
+    )
     return passages
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -33,6 +34,7 @@ from knowledge_base.editing import (
     write_item,
 )
 from knowledge_base.editing import item_id as declared_id
+from knowledge_base.freshness import DEFAULT_MONTHS, stale_items
 from knowledge_base.loader import ContentError, Problem
 from knowledge_base.service import ensure_index
 from nlu.intents import GUIDE_TOPICS, TOPIC_LABELS
@@ -41,10 +43,15 @@ from ..context import Services
 from ..store.models import ContentRevision, utcnow
 from . import audit
 from .auth import Staff
-from .kb_forms import guide_fields, guide_source, tool_fields, tool_source
+from .kb_forms import faq_fields, faq_source, guide_fields, guide_source, tool_fields, tool_source
 from .web import Endpoint, client_ip, ctx, form_data, page, redirect, render, staff_of
 
-KIND_LABELS = {"guide": "Guide", "tool": "Outil", "checklist": "Checklist"}
+KIND_LABELS = {"guide": "Guide", "faq": "Fiche FAQ", "tool": "Outil", "checklist": "Checklist"}
+HOSTING_REGION_LABELS = {
+    "europe": "En Europe",
+    "outside_europe": "Hors d'Europe",
+    "unknown": "Inconnue (ou logiciel à installer)",
+}
 NEW_TEMPLATES = {
     "guide": guide_source(
         {
@@ -57,7 +64,8 @@ NEW_TEMPLATES = {
             "body": "## De quoi s'agit-il ?\n\n## Comment faire\n1. \n2. \n",
         }
     ),
-    "tool": tool_source({"id": "", "country": "FR"}),
+    "faq": faq_source({"id": "", "topic": "ask_gdpr"}),
+    "tool": tool_source({"id": "", "country": "FR", "parent_country": "FR"}),
     "checklist": "id: \ntitle: \nsummary: \nsteps:\n  - id: \n    title: \n    why: \n"
     "    how: \n    time: \n    done_when: \n",
 }
@@ -168,13 +176,15 @@ def _fields(kind: str, source: str) -> dict[str, str]:
         return guide_fields(source)
     if kind == "tool":
         return tool_fields(source)
+    if kind == "faq":
+        return faq_fields(source)
     return {"source": source}
 
 
 def _source_from_form(kind: str, form: dict[str, str]) -> str:
     if form.get("mode") == "source" or kind == "checklist":
         return form.get("source", "").replace("\r\n", "\n")
-    return guide_source(form) if kind == "guide" else tool_source(form)
+    return {"guide": guide_source, "faq": faq_source}.get(kind, tool_source)(form)
 
 
 def _editor(
@@ -202,6 +212,7 @@ def _editor(
         message=message,
         topics=[(t, TOPIC_LABELS.get(t, t)) for t in GUIDE_TOPICS],
         categories=sorted(admin.services.kb.categories),
+        hosting_regions=list(HOSTING_REGION_LABELS.items()),
         preview=render_markdown(guide_fields(state.source)["body"])
         if state.kind == "guide"
         else "",
@@ -246,6 +257,8 @@ async def kb_list(request: Request) -> Response:
         drafts=drafts,
         recent=recent,
         topic_labels=TOPIC_LABELS,
+        stale=stale_items(admin.services.kb, date.today()),
+        stale_months=DEFAULT_MONTHS,
     )
 
 

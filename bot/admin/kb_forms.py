@@ -1,5 +1,6 @@
 """Between an item's source text (what the content folder holds) and the editor's form
-fields. Guides and tools get fields; checklists are edited as YAML (their steps nest)."""
+fields. Guides, FAQ entries and tools get fields; checklists are edited as YAML (their steps
+nest)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,16 @@ TOOL_TEXT = (
     "name",
     "vendor",
     "country",
+    "parent_country",
     "category",
     "hosting",
+    "hosting_region",
     "url",
     "description",
     "good_for",
 )
+FAQ_TEXT = ("id", "question", "answer", "topic", "review_by")
+FAQ_LISTS = ("sectors", "guides", "tools", "checklists")
 
 
 def _list(raw: str) -> list[str]:
@@ -38,6 +43,13 @@ def _joined(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value)
     return "" if value is None else str(value)
+
+
+def _date_or_text(raw: str) -> date | str:
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        return raw.strip()  # the validator explains the expected format
 
 
 def _dump(data: dict[str, Any]) -> str:
@@ -77,11 +89,7 @@ def guide_source(fields: dict[str, str]) -> str:
         if values := _list(fields.get(key, "")):
             meta[key] = values
     meta["sources"] = _lines(fields.get("sources", ""))
-    verified = fields.get("verified", "").strip()
-    try:
-        meta["verified"] = date.fromisoformat(verified)
-    except ValueError:
-        meta["verified"] = verified  # the validator explains the expected format
+    meta["verified"] = _date_or_text(fields.get("verified", ""))
     for key in ("tools", "checklists", "related"):
         if values := _list(fields.get(key, "")):
             meta[key] = values
@@ -102,6 +110,9 @@ def tool_fields(source: str) -> dict[str, str]:
     fields["open_source"] = "on" if data.get("open_source") else ""
     fields["free_tier"] = "on" if pricing.get("free_tier") else ""
     fields["entry_price"] = _joined(pricing.get("entry_price"))
+    fields["self_hostable"] = "on" if data.get("self_hostable") else ""
+    fields["sources"] = "\n".join(str(s) for s in data.get("sources") or [])
+    fields["verified"] = _joined(data.get("verified"))
     return fields
 
 
@@ -111,9 +122,12 @@ def tool_source(fields: dict[str, str]) -> str:
         "name": fields.get("name", "").strip(),
         "vendor": fields.get("vendor", "").strip(),
         "country": fields.get("country", "").strip().upper(),
+        "parent_country": fields.get("parent_country", "").strip().upper(),
         "category": fields.get("category", "").strip(),
         "replaces": _list(fields.get("replaces", "")),
         "hosting": fields.get("hosting", "").strip(),
+        "hosting_region": fields.get("hosting_region", "").strip() or "unknown",
+        "self_hostable": fields.get("self_hostable") == "on",
         "open_source": fields.get("open_source") == "on",
         "pricing": {
             "free_tier": fields.get("free_tier") == "on",
@@ -122,5 +136,43 @@ def tool_source(fields: dict[str, str]) -> str:
         "url": fields.get("url", "").strip(),
         "description": " ".join(fields.get("description", "").split()),
         "good_for": " ".join(fields.get("good_for", "").split()),
+        "sources": _lines(fields.get("sources", "")),
+        "verified": _date_or_text(fields.get("verified", "")),
     }
+    return _dump(data)
+
+
+def faq_fields(source: str) -> dict[str, str]:
+    try:
+        data = parse_yaml(source)
+    except yaml.YAMLError:
+        data = None
+    if not isinstance(data, dict):
+        data = {}
+    fields = {key: _joined(data.get(key)) for key in FAQ_TEXT}
+    for key in FAQ_LISTS:
+        fields[key] = _joined(data.get(key))
+    fields["variants"] = "\n".join(str(v) for v in data.get("variants") or [])
+    fields["sources"] = "\n".join(str(s) for s in data.get("sources") or [])
+    fields["verified"] = _joined(data.get("verified"))
+    return fields
+
+
+def faq_source(fields: dict[str, str]) -> str:
+    data: dict[str, Any] = {
+        "id": fields.get("id", "").strip(),
+        "question": " ".join(fields.get("question", "").split()),
+        "variants": _lines(fields.get("variants", "")),
+        "answer": " ".join(fields.get("answer", "").split()),
+        "topic": fields.get("topic", "").strip(),
+    }
+    if sectors := _list(fields.get("sectors", "")):
+        data["sectors"] = sectors
+    data["sources"] = _lines(fields.get("sources", ""))
+    data["verified"] = _date_or_text(fields.get("verified", ""))
+    if fields.get("review_by", "").strip():
+        data["review_by"] = _date_or_text(fields["review_by"])
+    for key in ("guides", "tools", "checklists"):
+        if values := _list(fields.get(key, "")):
+            data[key] = values
     return _dump(data)

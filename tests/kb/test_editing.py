@@ -62,6 +62,11 @@ pricing:
 url: https://example.fr/
 description: Un outil inventé pour les tests.
 good_for: Les tests.
+parent_country: FR
+hosting_region: europe
+self_hostable: false
+sources: [https://example.fr/mentions-legales]
+verified: 2026-11-01
 """
 
 
@@ -90,9 +95,9 @@ def replace_once(text: str, old: str, new: str) -> str:
 def test_list_items_covers_the_knowledge_base_sorted(content: Path) -> None:
     kb, _ = load_knowledge_base(content)
     items = list_items(kb)
-    assert len(items) == len(kb.guides) + len(kb.tools) + len(kb.checklists)
+    assert len(items) == len(kb.guides) + len(kb.faq) + len(kb.tools) + len(kb.checklists)
     assert [i.kind for i in items] == sorted(
-        (i.kind for i in items), key=["guide", "tool", "checklist"].index
+        (i.kind for i in items), key=["guide", "faq", "tool", "checklist"].index
     )
     proton = next(i for i in items if i.id == "proton-mail")
     assert (proton.title, proton.group, proton.path) == ("Proton Mail", "email", "tools/email.yml")
@@ -201,7 +206,7 @@ def test_create_tool_is_appended_to_its_category_file(content: Path) -> None:
     assert after.startswith(
         email.decode("utf-8") + "\n- id: outil-de-test\n  name: Outil de test\n"
     )
-    assert after.endswith("  good_for: Les tests.\n")
+    assert after.endswith("  verified: 2026-11-01\n")
     kb, problems = load_knowledge_base(content)
     assert problems == []
     assert kb.tools["outil-de-test"].category == "email"

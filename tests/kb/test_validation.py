@@ -36,7 +36,8 @@ COMMON_US_TOOLS = [
     "Slack",
     "Google Maps",
     "Google Business Profile",
-    "QuickBooks",
+    # QuickBooks is not here: Intuit closed it in France on 29 December 2023, so no tool
+    # lists it in `replaces` (only products a French merchant can buy today).
     "Trello",
     "Notion",
     "Doodle",
@@ -89,8 +90,8 @@ CHECKLIST = "checklists/vendre-en-ligne.yml"
         (GUIDE, "tools: [sumup,", "tools: [no-such-tool, sumup,", "outil 'no-such-tool' inconnu"),
         (
             GUIDE,
-            "verified: 2026-11-27",
-            "verified: 27/11/2026",
+            "verified: 2026-12-04",
+            "verified: 04/12/2026",
             f"{GUIDE} [verified] : date invalide",
         ),
         (
