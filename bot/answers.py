@@ -10,17 +10,18 @@ company, hosting), never written by hand.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlparse
 
 import numpy as np
 
-from knowledge_base.content_model import FaqEntry, Guide, Tool
+from knowledge_base.content_model import FaqEntry, Guide, Section, Tool
 from knowledge_base.search import Hit
-from nlu.intents import TOPIC_LABELS
 from nlu.model import ParseResult
 
 from .context import Turn
 from .messages import Button, Reply, esc, short
+from .question_shape import is_broad
 
 COUNTRIES = {
     "FR": "France",
@@ -163,37 +164,146 @@ def answer_question(
     hits = turn.services.search.search(text, vector, topic=topic, k=5, tools=tools_named)
     turn.log["hits"] = [{"id": h.id, "kind": h.kind, "score": h.score} for h in hits]
     if topic == "find_alternative":
+        known = any(turn.kb.tools_replacing(name) for name in tools_named)
+        if not known and hits and hits[0].kind == "faq" and hits[0].id in turn.kb.faq:
+            # "une alternative à Google Agenda": no tool lists it, an FAQ entry answers it.
+            turn.log["answered"] = True
+            turn.log["faq"] = hits[0].id
+            return [faq_reply(turn, turn.kb.faq[hits[0].id])]
         return answer_alternatives(turn, tools_named, hits)
-    entry = _matching_faq(turn, hits)
+    broad = is_broad(text)
+    entry = _matching_faq(turn, hits, broad)
     if entry is not None:
         turn.log["answered"] = True
         turn.log["faq"] = entry.id
         return [faq_reply(turn, entry)]
-    guide = next((turn.kb.guides[h.id] for h in hits[:3] if h.kind == "guide"), None)
-    if guide is None:
+    guide_hit = next((h for h in hits[:3] if h.kind == "guide" and h.id in turn.kb.guides), None)
+    faq_hit = next((h for h in hits[:3] if h.kind == "faq" and h.id in turn.kb.faq), None)
+    if guide_hit is None:
+        if faq_hit is not None:  # no guide near: the best short answer we have
+            turn.log["answered"] = True
+            turn.log["faq"] = faq_hit.id
+            return [faq_reply(turn, turn.kb.faq[faq_hit.id])]
         tools = [turn.kb.tools[h.id] for h in hits if h.kind == "tool"][:MAX_TOOLS]
         if tools:
             return answer_alternatives(turn, tools_named, hits)
         turn.log["answered"] = False
         return [Reply(turn.t("no_answer"))]
+    return [guide_answer(turn, guide_hit, hits, broad, vector)]
+
+
+def guide_answer(
+    turn: Turn, guide_hit: Hit, hits: list[Hit], broad: bool, vector: np.ndarray
+) -> Reply:
+    """A guide as the answer: its overview for a broad question, else the section that
+    answers; an FAQ entry or another guide among the hits as "see also"."""
+    guide = turn.kb.guides[guide_hit.id]
     turn.log["answered"] = True
     turn.log["guide"] = guide.id
-    other = next(
-        (
-            turn.kb.guides[h.id]
-            for h in hits
-            if h.kind == "guide" and h.id != guide.id and turn.kb.guides[h.id].topic == guide.topic
-        ),
-        None,
-    )
-    return [guide_reply(turn, guide, other)]
+    section = None if broad else _answering_section(turn, guide, vector)
+    faq_hit = next((h for h in hits[:3] if h.kind == "faq" and h.id in turn.kb.faq), None)
+    see_also: Button | None = None
+    if faq_hit is not None:
+        question = turn.kb.faq[faq_hit.id].question
+        see_also = Button(short(turn.t("see_faq", question=question)), f"fq:{faq_hit.id}")
+    else:
+        other = next(
+            (
+                turn.kb.guides[h.id]
+                for h in hits
+                if h.kind == "guide"
+                and h.id != guide.id
+                and h.id in turn.kb.guides
+                and turn.kb.guides[h.id].topic == guide.topic
+            ),
+            None,
+        )
+        if other is not None:
+            see_also = Button(short(turn.t("more_answers", title=other.title)), f"gd:{other.id}")
+    return guide_reply(turn, guide, see_also, section=section)
 
 
-def _matching_faq(turn: Turn, hits: list[Hit]) -> FaqEntry | None:
-    """An FAQ entry wins when it is the best match: a short exact answer beats a long guide."""
-    if hits and hits[0].kind == "faq":
+# When the intent model is unsure (or says "off topic") but the learned ranker is this sure
+# of the best knowledge-base item, that item answers (measured on the train split:
+# 26 of 28 such answers were right at 0.85; "off topic" needs more, greetings stay below).
+SURE_WHEN_INTENT_UNSURE = 0.85
+SURE_WHEN_OUT_OF_SCOPE = 0.95
+# An FAQ question asked (nearly) word for word is that question whatever the intent model
+# thinks of an unknown term ("C'est quoi le 17Cyber ?").
+VERBATIM_FAQ = 0.97
+
+
+def sure_answer(
+    turn: Turn, text: str, vector: np.ndarray, hits: list[Hit], threshold: float
+) -> list[Reply]:
+    """The best hit as the answer if the ranker is sure enough, else nothing. Only a guide
+    or an FAQ entry: a tool (no question of its own to match) needs the tool named."""
+    if not hits or hits[0].kind not in ("faq", "guide"):
+        return []
+    verbatim = hits[0].kind == "faq" and hits[0].match >= VERBATIM_FAQ
+    if hits[0].confidence < threshold and not verbatim:
+        return []
+    best = hits[0]
+    turn.log["answered"] = True
+    if best.kind == "faq" and best.id in turn.kb.faq:
+        turn.log["faq"] = best.id
+        return [faq_reply(turn, turn.kb.faq[best.id])]
+    if best.kind == "guide" and best.id in turn.kb.guides:
+        return [guide_answer(turn, best, hits, is_broad(text), vector)]
+    turn.log["answered"] = False
+    return []
+
+
+# A question that closely paraphrases an FAQ entry's question or one of its variants (e5
+# query-to-query cosine) is that entry's question even when it is phrased broadly.
+FAQ_MATCH = 0.92
+
+
+def _matching_faq(turn: Turn, hits: list[Hit], broad: bool) -> FaqEntry | None:
+    """An FAQ entry wins when the merchant asked its very question (a close paraphrase of
+    it or of a variant, among the best three), or when it ranks first for a narrow question:
+    a short exact answer beats a long guide. A broad question ("c'est quoi le RGPD ?")
+    otherwise gets the guide's overview."""
+    for hit in hits[:3]:
+        if hit.kind == "faq" and hit.match >= FAQ_MATCH and hit.id in turn.kb.faq:
+            return turn.kb.faq[hit.id]
+    if not broad and hits and hits[0].kind == "faq":
         return turn.kb.faq.get(hits[0].id)
     return None
+
+
+# A section leads when it matches the question at least as closely as the summary does (e5
+# cosine; measured on the train split: 89.0 % of replies cite the expected fact, 89.9 % with
+# the overview always, for replies a quarter shorter; on the test split 81.8 vs 79.5 %).
+SECTION_MARGIN = 0.0
+
+
+def _answering_section(turn: Turn, guide: Guide, vector: np.ndarray) -> Section | None:
+    scored = turn.services.search.sections(guide.id, vector)
+    summary = max((c for heading, c in scored if not heading), default=0.0)
+    best = max(((c, heading) for heading, c in scored if heading), default=None)
+    if best is None or best[0] < summary - SECTION_MARGIN:
+        return None
+    return next((s for s in guide.sections if s.heading == best[1]), None)
+
+
+EXCERPT_CHARS = 650
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
+
+
+def excerpt(markdown: str, limit: int = EXCERPT_CHARS) -> str:
+    """Plain text of a section, cut at a sentence or line boundary within `limit`."""
+    text = markdown.replace("**", "").replace("__", "").replace("`", "")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    text = "\n".join("• " + line[2:] if line.startswith(("- ", "* ")) else line for line in lines)
+    if len(text) <= limit:
+        return text
+    kept = ""
+    for match in _SENTENCE_END.finditer(text):
+        if match.start() > limit:
+            break
+        kept = text[: match.start()]
+    return (kept or text[:limit].rsplit(" ", 1)[0]) + " …"
 
 
 def faq_reply(turn: Turn, entry: FaqEntry) -> Reply:
@@ -228,17 +338,33 @@ def faq_reply(turn: Turn, entry: FaqEntry) -> Reply:
     return Reply("\n\n".join(parts), tuple(buttons))
 
 
-def guide_reply(turn: Turn, guide: Guide, other: Guide | None = None) -> Reply:
-    parts = [f"<b>{esc(guide.title)}</b>", esc(guide.summary)]
-    steps = guide.steps()[:6]
-    if len(steps) >= 3:
-        numbered = "\n".join(f"{i}. {esc(step)}" for i, step in enumerate(steps, start=1))
-        parts.append(f"<b>{turn.t('in_practice')}</b>\n{numbered}")
+def guide_reply(
+    turn: Turn,
+    guide: Guide,
+    see_also: Button | None = None,
+    section: Section | None = None,
+) -> Reply:
+    """The overview (summary and steps), or with `section` the passage that answers, cited
+    as an extract, with the whole guide one press away."""
+    parts = [f"<b>{esc(guide.title)}</b>"]
+    if section is not None:
+        parts.append(esc(excerpt(section.text)))
+        parts.append(
+            f"<i>{esc(turn.t('passage_from', title=guide.title, section=section.heading))}</i>"
+        )
+    else:
+        parts.append(esc(guide.summary))
+        steps = guide.steps()[:6]
+        if len(steps) >= 3:
+            numbered = "\n".join(f"{i}. {esc(step)}" for i, step in enumerate(steps, start=1))
+            parts.append(f"<b>{turn.t('in_practice')}</b>\n{numbered}")
     if guide.sources:
         parts.append(sources_line(turn, guide.sources, guide.verified))
     tools = [turn.kb.tools[t] for t in guide.tools if t in turn.kb.tools][:MAX_TOOLS]
     parts += tools_lines(turn, tools)
     buttons: list[tuple[Button, ...]] = []
+    if section is not None:
+        buttons.append((Button(turn.t("read_full_guide"), f"gd:{guide.id}"),))
     checklist_ids = list(guide.checklists) or [
         c.id for c in turn.kb.checklists_for_topic(guide.topic)
     ]
@@ -253,10 +379,8 @@ def guide_reply(turn: Turn, guide: Guide, other: Guide | None = None) -> Reply:
                     ),
                 )
             )
-    if other is not None:
-        buttons.append(
-            (Button(short(turn.t("more_answers", title=other.title)), f"gd:{other.id}"),)
-        )
+    if see_also is not None:
+        buttons.append((see_also,))
     feedback = feedback_buttons(turn)
     if feedback:
         buttons.append(feedback)
@@ -322,14 +446,3 @@ def answer_alternatives(turn: Turn, named: list[str], hits: list[Hit]) -> list[R
     if feedback:
         buttons.append(feedback)
     return [Reply(f"{header}\n\n{body}", tuple(buttons))]
-
-
-def clarify(turn: Turn, parse: ParseResult) -> list[Reply]:
-    """Low confidence: offer the likeliest topics as buttons."""
-    topics = [r.intent for r in parse.ranking if r.intent in TOPIC_LABELS][:3]
-    if not topics:
-        topics = ["ask_sell_online", "ask_website", "find_alternative"]
-    buttons = [(Button(TOPIC_LABELS[t], f"tp:{t}"),) for t in topics]
-    buttons.append((Button(turn.t("clarify_human"), "hf:start"),))
-    turn.log["answered"] = False
-    return [Reply(turn.t("clarify"), tuple(buttons))]

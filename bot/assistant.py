@@ -21,8 +21,9 @@ from nlu.model import ParseResult
 
 from . import answers
 from .context import Services, Turn
-from .flows import checklists, data_rights, diagnostic, handoff, profile
-from .messages import Incoming, Reply, esc
+from .flows import checklists, clarify, data_rights, diagnostic, handoff, profile
+from .messages import Button, Incoming, Reply, esc
+from .question_shape import shape
 from .store.database import StoreUnavailable
 from .store.models import Merchant, Message, ProcessedUpdate, utcnow
 from .texts import text
@@ -35,11 +36,17 @@ MAX_UNDERSTOOD_TEXT = 1000  # characters given to the NLU and the search
 
 @dataclass(frozen=True)
 class Understanding:
-    """A text message understood once: its vector feeds both the intent model and search."""
+    """A text message understood once: its vector feeds both the intent model and search.
+
+    The vector is the question's without the merchant's introduction (`focus`): "je suis
+    fleuriste à Nantes" must not steer retrieval; the intent model reads the introduction
+    too (the trade is an entity)."""
 
     text: str
     vector: np.ndarray
     parse: ParseResult
+    focus: str = ""
+    other: str = ""  # a second question asked in the same message
 
 
 @dataclass(frozen=True)
@@ -89,8 +96,10 @@ class Assistant:
         message = incoming.text.strip()[:MAX_UNDERSTOOD_TEXT]
         if not message:
             return None
-        vector = encode_query(self.services.encoder, message)  # once per turn
-        return Understanding(message, vector, self.services.nlu.parse(message, vector))
+        asked = shape(message)
+        vector = encode_query(self.services.encoder, asked.focus)  # once per turn
+        parse = self.services.nlu.parse(asked.asked, vector)
+        return Understanding(message, vector, parse, asked.focus, asked.other)
 
     def _turn(  # type: ignore[no-untyped-def]
         self, session, incoming: Incoming, language: str, understood: Understanding | None
@@ -214,6 +223,9 @@ class Assistant:
                 return handoff.cancel(turn)
             if parts[1] == "start":
                 return handoff.request(turn, turn.flow_value("pending_question", ""))
+            if parts[1] == "no" and not turn.merchant.handoff_active:
+                turn.set_flow(None)
+                return [Reply(turn.t("handoff_declined"))]
         if turn.merchant.handoff_active:
             return []
         if head == "fb" and len(parts) == 3 and parts[1].isdigit() and parts[2] in "+-":
@@ -228,6 +240,12 @@ class Assistant:
             return diagnostic.answer(turn, parts[2], parts[3])
         if head == "pf" and len(parts) in (2, 3):
             return profile.on_button(turn, parts[1], parts[2] if len(parts) == 3 else "")
+        if head == "q2" and len(parts) == 2 and parts[1].isdigit():
+            return self._second_question(turn, int(parts[1]))
+        if head == "cl" and len(parts) == 2 and parts[1].isdigit():
+            return clarify.choose(turn, int(parts[1]))
+        if head == "fq" and len(parts) == 2 and parts[1] in turn.kb.faq:
+            return [answers.faq_reply(turn, turn.kb.faq[parts[1]])]
         if head == "gd" and len(parts) == 2 and parts[1] in turn.kb.guides:
             return [answers.guide_reply(turn, turn.kb.guides[parts[1]])]
         if head == "tp" and len(parts) == 2 and parts[1] in ASK_INTENTS:
@@ -269,12 +287,12 @@ class Assistant:
         intent = topic or parse.intent
         threshold = self.services.settings.nlu_fallback_threshold
         if topic is None and parse.confidence < threshold:
-            turn.set_flow("clarify", pending_question=message)
-            return answers.clarify(turn, parse)
+            return clarify.unsure(turn, understood.focus, vector, parse)
         if intent in ASK_INTENTS:
-            return answers.answer_question(turn, message, vector, parse, topic=intent)
+            replies = answers.answer_question(turn, understood.focus, vector, parse, topic=intent)
+            return replies + self._offer_other_question(turn, understood)
         if intent == "human_handoff":
-            return handoff.request(turn, message)
+            return clarify.confirm_handoff(turn, message)
         if intent == "start_diagnostic":
             return diagnostic.start(turn)
         if intent == "start_checklist":
@@ -282,9 +300,39 @@ class Assistant:
         name = f" {turn.merchant.first_name}" if turn.merchant.first_name else ""
         if intent == "greet":
             return [Reply(turn.t("greet", name=esc(name)))]
-        if intent in ("goodbye", "thanks", "affirm", "deny", "bot_challenge", "out_of_scope"):
+        if intent == "out_of_scope":
+            return self._off_topic(turn, understood)
+        if intent in ("goodbye", "thanks", "affirm", "deny", "bot_challenge"):
             return [Reply(turn.t(intent))]
-        return answers.clarify(turn, parse)
+        return clarify.unsure(turn, understood.focus, vector, parse)
+
+    def _off_topic(self, turn: Turn, understood: Understanding) -> list[Reply]:
+        """ "Off topic" for the intent model, unless the knowledge base is very sure."""
+        hits = self.services.search.search(understood.focus, understood.vector, topic=None, k=3)
+        sure = answers.sure_answer(
+            turn, understood.focus, understood.vector, hits, answers.SURE_WHEN_OUT_OF_SCOPE
+        )
+        if sure:
+            turn.log["hits"] = [{"id": h.id, "kind": h.kind, "score": h.score} for h in hits]
+            return sure
+        return [Reply(turn.t("out_of_scope"))]
+
+    def _offer_other_question(self, turn: Turn, understood: Understanding) -> list[Reply]:
+        """Two questions in one message: the second is one press away."""
+        if not understood.other or turn.incoming_message_id is None:
+            return []
+        button = Button(turn.t("other_question_button"), f"q2:{turn.incoming_message_id}")
+        return [Reply(turn.t("other_question", question=esc(understood.other)), ((button,),))]
+
+    def _second_question(self, turn: Turn, message_id: int) -> list[Reply]:
+        message = turn.session.get(Message, message_id)
+        if message is None or message.merchant_id != turn.merchant.id:
+            return [Reply(turn.t("stale_button"))]
+        other = shape(message.text[:MAX_UNDERSTOOD_TEXT]).other
+        if not other:
+            return [Reply(turn.t("stale_button"))]
+        turn.understood = None
+        return self._answer(turn, other)
 
     def _checklist_from_text(self, turn: Turn, message: str, vector) -> list[Reply]:  # type: ignore[no-untyped-def]
         """ "checklist rgpd" opens that one; "mes checklists" lists them."""

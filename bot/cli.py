@@ -83,6 +83,83 @@ def reply(
         reply_jsonl(Assistant(_services(ctx, database_url=url)))
 
 
+@kb_app.command("eval")
+def kb_eval(
+    ctx: typer.Context,
+    queries: Annotated[
+        Path | None,
+        typer.Option(help="Questions étiquetées (YAML) ; par défaut knowledge_base/eval/test.yml."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Résultat en JSON.")] = False,
+    show_misses: Annotated[int, typer.Option(help="Nombre d'échecs à afficher.")] = 10,
+) -> None:
+    """Mesurer les réponses du bot : top-1, hit@3, MRR, et le taux de réponses qui citent le
+    fait attendu (must_mention_any), par le même chemin que `comptoir reply`."""
+    import json
+    import tempfile
+
+    from knowledge_base.evaluation import load_queries
+
+    from .assistant import Assistant
+    from .kb_eval import EVAL_DIR, evaluate
+
+    path = queries or EVAL_DIR / "test.yml"
+    if not path.is_file():
+        typer.secho(f"Fichier introuvable : {path}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1)
+    labelled = load_queries(path)
+    with tempfile.TemporaryDirectory(prefix="comptoir-eval-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'eval.sqlite3'}"
+        report = evaluate(Assistant(_services(ctx, database_url=url)), labelled)
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False))
+        return
+    mention = report["mention"]
+    typer.echo(
+        f"{report['n']} questions classées : top-1 {report['top1']:.3f}, hit@3 "
+        f"{report['hit@3']:.3f}, MRR {report['mrr']:.3f}"
+    )
+    if mention["n"]:  # type: ignore[index]
+        typer.echo(
+            f"{mention['n']} questions avec fait attendu : cité dans {mention['rate']:.1%} "  # type: ignore[index]
+            "des réponses"
+        )
+    typer.echo(
+        f"Réponse médiane : {report['reply_chars_median']} caractères ; CPU par tour : "
+        f"{report['cpu_ms_per_turn']} ms"
+    )
+    for miss in mention["misses"][:show_misses]:  # type: ignore[index]
+        typer.echo(f"  ✗ {miss['text']}  (attendu : {', '.join(miss['must_mention_any'])})")
+
+
+@kb_app.command("train-ranker")
+def kb_train_ranker(
+    ctx: typer.Context,
+    queries: Annotated[
+        Path | None,
+        typer.Option(help="Questions étiquetées ; par défaut knowledge_base/eval/train.yml."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Fichier du modèle ; par défaut COMPTOIR_DATA_DIR/models/ranker.json."),
+    ] = None,
+) -> None:
+    """Entraîner le classement appris sur des questions étiquetées (validation croisée)."""
+    import json
+
+    from knowledge_base.evaluation import load_queries
+
+    from .kb_eval import EVAL_DIR
+    from .ranking import train_ranker
+
+    settings: Settings = ctx.obj
+    services = _services(ctx, kb_ranker="off")
+    ranker = train_ranker(services, load_queries(queries or EVAL_DIR / "train.yml"))
+    target = out or settings.retrained_kb_ranker
+    ranker.save(target)
+    typer.echo(json.dumps({"out": str(target), **ranker.report}, ensure_ascii=False))
+
+
 @app.command()
 def run(ctx: typer.Context) -> None:
     """Lancer le bot (Telegram, sinon conversation locale) et le back office web."""

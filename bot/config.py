@@ -38,6 +38,9 @@ class Settings:
     # Knowledge base
     kb_content_dir: Path = PACKAGE_ROOT / "knowledge_base" / "content"
     kb_index_dir: Path | None = None  # empty: data_dir/index
+    # The learned ranker: "auto" (data_dir/models/ranker.json if retrained, else the shipped
+    # knowledge_base/ranker.json), "off", or the path of a model file.
+    kb_ranker: str = "auto"
     # Telegram
     telegram_token: str = ""
     telegram_base_url: str = "https://api.telegram.org/bot"
@@ -77,6 +80,21 @@ class Settings:
     def resolved_kb_index_dir(self) -> Path:
         return self.kb_index_dir or self.data_dir / "index"
 
+    @property
+    def retrained_kb_ranker(self) -> Path:
+        return self.data_dir / "models" / "ranker.json"
+
+    @property
+    def resolved_kb_ranker(self) -> Path | None:
+        """The ranker file to use, or None for the fused ranking alone."""
+        if self.kb_ranker == "off":
+            return None
+        if self.kb_ranker != "auto":
+            return Path(self.kb_ranker).expanduser()
+        if self.retrained_kb_ranker.is_file():
+            return self.retrained_kb_ranker
+        return PACKAGE_ROOT / "knowledge_base" / "ranker.json"
+
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)
 
@@ -111,6 +129,7 @@ class Settings:
             "ADMIN_EMAIL": "admin_email",
             "ADMIN_PASSWORD": "admin_password",
             "LOG_LEVEL": "log_level",
+            "KB_RANKER": "kb_ranker",
         }
         path_fields = {
             "DATA_DIR": "data_dir",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from knowledge_base.ranker import Ranker
 from knowledge_base.search import KnowledgeSearch
 from knowledge_base.service import ensure_index
 from nlu.encoder import make_encoder
@@ -21,6 +22,8 @@ def build_services(settings: Settings, log: Callable[[str], None] | None = None)
     encoder = make_encoder(settings.encoder, settings.encoder_model, settings.encoder_threads)
     parser = make_parser(settings, encoder, settings.nlu_model_dir, log=log)
     kb = ensure_index(settings, encoder, log=log)
-    search = KnowledgeSearch(settings.resolved_kb_index_dir)
+    ranker_file = settings.resolved_kb_ranker
+    ranker = Ranker.load(ranker_file) if ranker_file else None
+    search = KnowledgeSearch(settings.resolved_kb_index_dir, ranker=ranker)
     search.reload()
     return Services(settings, database, encoder, parser, kb, search)

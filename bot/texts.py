@@ -50,6 +50,19 @@ FR: dict[str, str] = {
         "question sur ces sujets, ou tapez /aide."
     ),
     "clarify": "Je ne suis pas sûr d'avoir compris. Votre question porte-t-elle sur :",
+    "clarify_candidates": (
+        "Je ne suis pas sûr d'avoir compris. Vouliez-vous dire l'une de ces réponses ? "
+        "Sinon, choisissez un thème ou demandez un conseiller."
+    ),
+    "other_question": "Vous demandiez aussi : « {question} »",
+    "other_question_button": "➡️ Répondre à cette question",
+    "passage_from": "Extrait du guide « {title} » — {section}",
+    "read_full_guide": "📖 Lire le guide complet",
+    "see_faq": "❓ {question}",
+    "handoff_confirm": "Voulez-vous qu'un conseiller vous réponde ici ?",
+    "handoff_confirm_yes": "Oui, un conseiller",
+    "handoff_confirm_no": "Non, je continue",
+    "handoff_declined": "D'accord, je continue. Quelle est votre question ?",
     "clarify_human": "Parler à un conseiller",
     "no_answer": (
         "Je n'ai pas encore de réponse fiable à cette question. Je la transmets à l'équipe "
@@ -201,6 +214,17 @@ EN: dict[str, str] = {
     ),
     "clarify": "I'm not sure I understood. Is your question about:",
     "clarify_human": "Talk to an adviser",
+    "clarify_candidates": (
+        "I'm not sure I understood. Did you mean one of these answers? Otherwise pick a topic "
+        "or ask for an adviser."
+    ),
+    "other_question": "You also asked: “{question}”",
+    "other_question_button": "➡️ Answer that question",
+    "read_full_guide": "📖 Read the whole guide",
+    "handoff_confirm": "Would you like an adviser to answer you here?",
+    "handoff_confirm_yes": "Yes, an adviser",
+    "handoff_confirm_no": "No, let's go on",
+    "handoff_declined": "Fine, let's go on. What is your question?",
     "unsupported": "I can only read text messages for now. Please type your question.",
     "handoff_started": (
         "Noted: an adviser will answer you here, usually within one working day. Until then I "

@@ -19,6 +19,7 @@ from .freshness import DEFAULT_MONTHS, stale_items
 from .index import SearchIndexError, build_index, current_version
 from .loader import load_knowledge_base
 from .passages import Passage, faq_passages, knowledge_base_passages
+from .ranker import Ranker
 from .search import SearchIndex
 from .service import build_knowledge_index
 
@@ -157,7 +158,8 @@ def build(
     finally:
         bar.close()
     typer.echo(
-        f"Index {out} : {manifest['documents']} documents, {manifest['passages']} passages "
+        f"Index {out} : {sum(manifest['documents'].values())} documents, "  # type: ignore[union-attr]
+        f"{manifest['passages']} passages "
         f"en {manifest['timings_s']['total']} s."
     )  # type: ignore[index]
 
@@ -175,8 +177,12 @@ def search(
     jsonl: Annotated[
         bool, typer.Option("--jsonl", help='Lire des lignes {"text"} sur l\'entrée standard.')
     ] = False,
+    use_ranker: Annotated[
+        bool, typer.Option("--ranker/--no-ranker", help="Réordonner avec le modèle appris.")
+    ] = True,
 ) -> None:
-    """Chercher dans la base (hybride : sens + mots), comme le fait le bot."""
+    """Chercher dans la base (hybride : sens + mots, puis le classement appris), comme le
+    fait le bot."""
     settings = _settings(ctx)
     if query is None and not jsonl:
         raise _fail("Donnez une question entre guillemets, ou --jsonl pour lire l'entrée standard.")
@@ -198,8 +204,11 @@ def search(
             "reconstruisez-le (comptoir kb reindex)."
         )
 
+    ranker_file = settings.resolved_kb_ranker if use_ranker else None
+    ranker = Ranker.load(ranker_file) if ranker_file else None
+
     def run(text: str) -> list[dict[str, object]]:
-        hits = searcher.search(text, encode_query(encoder, text), topic=topic, k=k)
+        hits = searcher.search(text, encode_query(encoder, text), topic=topic, k=k, ranker=ranker)
         return [h.to_dict() for h in hits]
 
     if not jsonl:

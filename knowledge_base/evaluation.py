@@ -9,9 +9,19 @@ import yaml
 
 
 def load_queries(path: Path) -> list[dict[str, object]]:
-    """`knowledge_base/eval/queries.yml`: a list of {text, answers: [ids]}."""
+    """`knowledge_base/eval/{train,test}.yml`: a list of {text, answers: [ids]}, optionally
+    with `must_mention_any: [terms]` (any competent answer contains one of them)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return [{"text": str(q["text"]), "answers": [str(a) for a in q["answers"]]} for q in data]
+    queries: list[dict[str, object]] = []
+    for q in data:
+        query: dict[str, object] = {
+            "text": str(q["text"]),
+            "answers": [str(a) for a in q.get("answers") or []],
+        }
+        if q.get("must_mention_any"):
+            query["must_mention_any"] = [str(t) for t in q["must_mention_any"]]
+        queries.append(query)
+    return queries
 
 
 def retrieval_metrics(

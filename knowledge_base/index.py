@@ -91,8 +91,8 @@ def build_index(
             reused += 1
         else:
             todo[passage.encode_as].append(i)
-    for kind, indices in todo.items():
-        encode = encoder.encode_queries if kind == "query" else encoder.encode_passages
+    for encode_as, indices in todo.items():
+        encode = encoder.encode_queries if encode_as == "query" else encoder.encode_passages
         for start in range(0, len(indices), 64):
             batch = indices[start : start + 64]
             vectors[batch] = encode([passages[i].embed_text for i in batch])
@@ -116,9 +116,9 @@ def build_index(
             for passage in passages:
                 out.write(passage.to_json() + "\n")
         LexicalIndex.build([p.lexical_text for p in passages]).save(staging / "bm25")
-        kinds: dict[str, set[str]] = {}
+        documents: dict[str, set[str]] = {}
         for passage in passages:
-            kinds.setdefault(passage.kind, set()).add(passage.doc_id)
+            documents.setdefault(passage.kind, set()).add(passage.doc_id)
         manifest: dict[str, object] = {
             "format_version": FORMAT_VERSION,
             "version": name,
@@ -129,7 +129,7 @@ def build_index(
             "lexical_version": LEXICAL_VERSION,
             "dim": encoder.dim,
             "passages": len(passages),
-            "documents": {kind: len(ids) for kind, ids in sorted(kinds.items())},
+            "documents": {k: len(ids) for k, ids in sorted(documents.items())},
             "reused_vectors": reused,
             "encoded_vectors": len(passages) - reused,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -79,7 +79,10 @@ class LexicalIndex:
         return cls(retriever)
 
     def scores(self, query: str) -> np.ndarray:
-        return np.asarray(self._retriever.get_scores(tokens(query)), dtype=np.float32)
+        words = tokens(query)
+        if not words:  # only stop words or symbols ("ok", "??"): no word evidence at all
+            return np.zeros(self._retriever.scores["num_docs"], dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(words), dtype=np.float32)
 
     def save(self, directory: Path) -> None:
         self._retriever.save(str(directory), show_progress=False)

@@ -39,6 +39,7 @@ def session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def ready(encoder, session_data_dir: Path):  # type: ignore[no-untyped-def]
     """The intent model and the search index of the shipped content, built once per run."""
+    from knowledge_base.ranker import Ranker
     from knowledge_base.search import KnowledgeSearch
     from knowledge_base.service import ensure_index
     from nlu.default import load_or_train
@@ -48,7 +49,11 @@ def ready(encoder, session_data_dir: Path):  # type: ignore[no-untyped-def]
         settings.resolved_nlu_model_dir, encoder, cache_dir=session_data_dir / "cache"
     )
     kb = ensure_index(settings, encoder)
-    search = KnowledgeSearch(settings.resolved_kb_index_dir)
+    # The shipped learned ranker, as in production.
+    ranker_file = settings.resolved_kb_ranker
+    search = KnowledgeSearch(
+        settings.resolved_kb_index_dir, ranker=Ranker.load(ranker_file) if ranker_file else None
+    )
     search.reload()
     return settings, nlu, kb, search
 

@@ -286,6 +286,25 @@ class IntentCorrection(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class AnswerLabel(Base):
+    """The right answer to a merchant's question, for the ranker: picked by the merchant
+    among "Vouliez-vous dire…" candidates, or set by staff in the inbox. Erased with the
+    message (and so with the merchant, and by the retention purge)."""
+
+    __tablename__ = "answer_labels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)  # the question, as understood (first 1,000 chars)
+    doc_kind: Mapped[str] = mapped_column(String(16))  # guide | faq | tool | checklist
+    doc_id: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(16))  # clarify | staff
+    staff_email: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class TrainingRun(Base):
     """A retraining started from the back office; its progress is polled by the page."""
 

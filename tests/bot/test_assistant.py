@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from bot.assistant import Assistant
 from bot.messages import Incoming, Reply
 from bot.store.models import (
+    AnswerLabel,
     ChecklistProgress,
     DiagnosticResult,
     HandoffRequest,
@@ -104,6 +105,39 @@ def test_question_gets_a_sourced_answer_with_checklist_and_feedback(chat: Chat, 
         assert question.entities[0]["value"] == "boulangerie"
 
 
+def test_faq_questions_get_their_short_answer_with_source_date_and_guide(services) -> None:  # type: ignore[no-untyped-def]
+    """One FAQ entry per topic, asked with its own question: the short answer wins."""
+    kb = services.kb
+    firsts = {}
+    for entry in sorted(kb.faq.values(), key=lambda e: e.id):
+        firsts.setdefault(entry.topic, entry)
+    answered = []
+    for i, entry in enumerate(firsts.values()):
+        chat = Chat(Assistant(services), user=f"faq-{i}")
+        replies = chat.say(entry.question)
+        if entry.answer[:80] in replies[0].plain():
+            answered.append(entry.id)
+            assert "vérifié le" in replies[0].plain()
+            data = [b["data"] for b in replies[0].button_list()]
+            if entry.guides:
+                assert f"gd:{entry.guides[0]}" in data
+    missed = [e.id for e in firsts.values() if e.id not in answered]
+    assert len(answered) >= len(firsts) - 1, missed
+
+
+def test_guide_answers_lead_with_the_passage_for_a_narrow_question(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+    [broad] = chat.say("c'est quoi le click and collect pour ma boulangerie")
+    assert "En pratique" in broad.plain()  # a broad question: the overview and steps
+    guide = services.kb.guides["click-and-collect"]
+    narrow = "quelles sont les erreurs a eviter avec le retrait en magasin"
+    [reply] = Chat(chat.assistant, user="narrow").say(narrow)
+    if "Extrait du guide" in reply.plain():
+        assert any(b["data"] == f"gd:{guide.id}" for b in reply.button_list()) or "gd:" in str(
+            reply.button_list()
+        )
+        assert "Lire le guide complet" in str(reply.button_list())
+
+
 def test_alternative_lists_european_tools_for_the_named_tool(chat: Chat) -> None:
     [reply] = chat.say("une alternative europeenne a gmal svp")
     text = reply.plain()
@@ -112,9 +146,13 @@ def test_alternative_lists_european_tools_for_the_named_tool(chat: Chat) -> None
     assert "hébergé" in text and "http" in reply.html
 
 
-def test_low_confidence_asks_back_and_is_logged_unanswered(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
-    # Every message is "unsure" with a threshold above any probability.
+def test_low_confidence_asks_back_and_is_logged_unanswered(
+    chat: Chat, services, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    # Every message is "unsure" with a threshold above any probability, and without the
+    # ranker nothing is sure enough to answer anyway: the merchant is asked back.
     services.settings = services.settings.with_overrides(nlu_fallback_threshold=1.01)
+    monkeypatch.setattr(services.search, "ranker", None)
     chat.say("un site pour vendre et encaisser")
     assert "pas sûr" in chat.text()
     labels = [b["label"] for r in chat.last for b in r.button_list()]
@@ -165,14 +203,84 @@ def test_checklist_steps_progress_and_stale_buttons(chat: Chat, services) -> Non
 
 def test_handoff_keeps_the_bot_quiet_until_handed_back(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
     chat.say("je veux parler a un conseiller humain svp")
+    # Free text asks first: nothing is handed over yet.
+    assert "Voulez-vous qu'un conseiller" in chat.text()
+    assert count(services, HandoffRequest) == 0
+    chat.press("Oui, un conseiller")
     assert "conseiller" in chat.text()
     cancel = chat.last[0].button_list()[0]["data"]
     assert chat.say("vous etes la ?") == []
     assert count(services, HandoffRequest, status="open") == 1
-    assert count(services, Message, direction="in") == 2  # stored for staff
+    with services.db.session() as session:
+        request = session.scalar(select(HandoffRequest))
+        assert request.reason == "je veux parler a un conseiller humain svp"
+    assert count(services, Message, direction="in") == 3  # stored for staff
     chat.data(cancel)
     assert "reprends" in chat.text()
     assert chat.say("bonjour")
+
+
+def test_handoff_declined_keeps_the_bot_answering(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+    chat.say("je voudrais un conseiller svp")
+    chat.press("Non, je continue")
+    assert "je continue" in chat.text()
+    assert count(services, HandoffRequest) == 0
+    assert chat.say("bonjour")  # the bot still answers
+    # The command acts at once, without a question.
+    chat.say("/humain")
+    assert count(services, HandoffRequest, status="open") == 1
+
+
+def test_unsure_intent_but_sure_ranker_answers_directly(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+    assert services.search.ranker is not None  # the shipped model
+    services.settings = services.settings.with_overrides(nlu_fallback_threshold=1.01)
+    [reply] = chat.say("combien de temps je dois garder mes factures ?")
+    assert "Vouliez-vous dire" not in reply.plain()
+    assert "Source" in reply.plain()
+    with services.db.session() as session:
+        asked = session.scalar(select(Message).where(Message.direction == "in"))
+        assert asked.answered is True and asked.hits
+
+
+def test_unsure_turn_offers_candidate_answers_and_keeps_the_choice(
+    chat: Chat, services, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    services.settings = services.settings.with_overrides(nlu_fallback_threshold=1.01)
+    monkeypatch.setattr(services.search, "ranker", None)  # nothing is sure: candidates
+    question = "bandeau cookies sur mon site c obligatoire ?"
+    chat.say(question)
+    assert "Vouliez-vous dire" in chat.text()
+    buttons = [b for r in chat.last for b in r.button_list()]
+    candidates = [b for b in buttons if b["data"].startswith("cl:")]
+    assert len(candidates) == 3
+    assert any(b["data"].startswith("tp:") for b in buttons)
+    assert buttons[-1]["data"] == "hf:start"
+    chosen = candidates[0]["label"]
+    chat.data(candidates[0]["data"])
+    answer = chat.text()
+    assert answer and "Source" in answer
+    with services.db.session() as session:
+        label = session.scalar(select(AnswerLabel))
+        assert label is not None and label.text == question and label.source == "clarify"
+        assert label.doc_kind in ("guide", "faq", "tool", "checklist")
+        assert chosen.split(" ", 1)[1][:20] in answer or label.doc_id
+        asked = session.get(Message, label.message_id)
+        assert asked is not None and asked.text == question and asked.answered is False
+    # The same button again is stale: the choice is recorded once.
+    chat.data(candidates[0]["data"])
+    assert count(services, AnswerLabel) == 1
+
+
+def test_forgetting_erases_answer_labels(chat: Chat, services, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    services.settings = services.settings.with_overrides(nlu_fallback_threshold=1.01)
+    monkeypatch.setattr(services.search, "ranker", None)
+    chat.say("un truc pour mes clients le soir")
+    assert "Vouliez-vous dire" in chat.text()
+    chat.data("cl:0")
+    assert count(services, AnswerLabel) == 1
+    chat.say("/oublier")
+    chat.press("Oui")
+    assert count(services, AnswerLabel) == 0
 
 
 def test_export_and_forget_leave_nothing(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]

@@ -14,7 +14,13 @@ from sqlalchemy import func, select
 from bot.assistant import Assistant
 from bot.channels.telegram import TelegramChannel, split_message
 from bot.store.database import Database
-from bot.store.models import ChecklistProgress, Merchant, Message
+from bot.store.models import (
+    AnswerLabel,
+    ChecklistProgress,
+    HandoffRequest,
+    Merchant,
+    Message,
+)
 from tests.support.fake_bot_api import FakeBotAPI, start_comptoir
 
 CHAT = 5550001
@@ -97,6 +103,45 @@ async def test_other_content_and_edits_get_polite_answers(api: FakeBotAPI, runni
     api.push_callback(CHAT, "forged:data:!!")
     sent = await wait(api, 5)
     assert "plus valable" in sent[4].text
+
+
+async def test_handoff_from_free_text_asks_first(api: FakeBotAPI, running, services) -> None:  # type: ignore[no-untyped-def]
+    api.push_text(CHAT, "je voudrais parler a un conseiller svp")
+    sent = await wait(api, 1)
+    assert "Voulez-vous qu'un conseiller" in sent[0].text
+    api.press(sent[0], "Non, je continue")
+    sent = await wait(api, 2)
+    assert "je continue" in sent[1].text
+    with services.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(HandoffRequest)) == 0
+    api.push_text(CHAT, "finalement oui je veux un conseiller humain")
+    sent = await wait(api, 3)
+    api.press(sent[2], "Oui, un conseiller")
+    sent = await wait(api, 4)
+    assert "conseiller" in sent[3].text and any("Annuler" in b["text"] for b in sent[3].buttons)
+    with services.db.session() as session:
+        request = session.scalar(select(HandoffRequest))
+        assert request is not None and request.status == "open"
+        assert request.reason == "finalement oui je veux un conseiller humain"
+
+
+async def test_unsure_question_offers_candidates_and_records_the_choice(
+    api: FakeBotAPI, running, services, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    services.settings = services.settings.with_overrides(nlu_fallback_threshold=1.01)
+    monkeypatch.setattr(services.search, "ranker", None)  # nothing is sure: candidates
+    api.push_text(CHAT, "combien de temps garder mes factures")
+    sent = await wait(api, 1)
+    assert "Vouliez-vous dire" in sent[0].text
+    candidates = [b for b in sent[0].buttons if b["callback_data"].startswith("cl:")]
+    assert len(candidates) == 3
+    api.press(sent[0], candidates[0]["text"])
+    sent = await wait(api, 2)
+    assert "Source" in sent[1].text and "<b>" in sent[1].text
+    with services.db.session() as session:
+        label = session.scalar(select(AnswerLabel))
+        assert label is not None and label.source == "clarify"
+        assert label.text == "combien de temps garder mes factures"
 
 
 async def test_long_answers_are_split_and_names_escaped(api: FakeBotAPI, running) -> None:  # type: ignore[no-untyped-def]

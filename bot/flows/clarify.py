@@ -1,0 +1,122 @@
+"""Unsure turns: "Vouliez-vous dire…" with the three best candidate answers, then the
+likeliest topics, then an adviser. The candidate the merchant presses is answered and kept
+as a label (`AnswerLabel`): the question and its right answer, data for the ranker.
+
+Free text that would change the conversation's state (hand-off today) asks first; the
+command (/humain) acts at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from knowledge_base.search import Hit
+from nlu.intents import TOPIC_LABELS
+from nlu.model import ParseResult
+
+from .. import answers
+from ..context import Turn
+from ..messages import Button, Reply, short
+from ..store.models import AnswerLabel, Message
+
+CANDIDATES = 3
+TOPICS = 2
+KIND_ICONS = {"guide": "📖", "faq": "❓", "checklist": "📋", "tool": "🧰"}
+
+
+def unsure(turn: Turn, text: str, vector: np.ndarray, parse: ParseResult) -> list[Reply]:
+    """Below the intent's confidence threshold: the knowledge base's item if the ranker is
+    sure of it, otherwise candidates to choose from."""
+    hits = turn.services.search.search(text, vector, topic=None, k=CANDIDATES)
+    turn.log["hits"] = [{"id": h.id, "kind": h.kind, "score": h.score} for h in hits]
+    sure = answers.sure_answer(turn, text, vector, hits, answers.SURE_WHEN_INTENT_UNSURE)
+    return sure or offer(turn, text, hits, parse)
+
+
+def offer(turn: Turn, text: str, hits: list[Hit], parse: ParseResult) -> list[Reply]:
+    """Candidates as buttons, recorded in the flow state, then topics, then an adviser."""
+    turn.log["answered"] = False
+    candidates = [[h.kind, h.id] for h in hits if _known(turn, h)][:CANDIDATES]
+    turn.set_flow(
+        "clarify",
+        pending_question=text,
+        candidates=candidates,
+        message_id=turn.incoming_message_id,
+    )
+    rows: list[tuple[Button, ...]] = []
+    for i, (kind, doc_id) in enumerate(candidates):
+        label = f"{KIND_ICONS.get(kind, '')} {_title(turn, kind, doc_id)}".strip()
+        rows.append((Button(short(label), f"cl:{i}"),))
+    topics = [r.intent for r in parse.ranking if r.intent in TOPIC_LABELS][:TOPICS]
+    rows += [(Button(f"🗂 {TOPIC_LABELS[t]}", f"tp:{t}"),) for t in topics]
+    rows.append((Button(turn.t("clarify_human"), "hf:start"),))
+    key = "clarify_candidates" if candidates else "clarify"
+    return [Reply(turn.t(key), tuple(rows))]
+
+
+def choose(turn: Turn, index: int) -> list[Reply]:
+    """The merchant pressed candidate `index`: answer with it and keep the label."""
+    candidates = turn.flow_value("candidates") or []
+    question = str(turn.flow_value("pending_question") or "")
+    if turn.merchant.flow != "clarify" or not 0 <= index < len(candidates):
+        return [Reply(turn.t("stale_button"))]
+    kind, doc_id = candidates[index]
+    message_id = turn.flow_value("message_id")
+    turn.set_flow(None)
+    message = turn.session.get(Message, message_id) if isinstance(message_id, int) else None
+    if message is not None and message.merchant_id == turn.merchant.id and question:
+        turn.session.add(
+            AnswerLabel(
+                message_id=message.id,
+                text=question[:1000],
+                doc_kind=kind,
+                doc_id=doc_id,
+                source="clarify",
+            )
+        )
+    return answer_with(turn, kind, doc_id)
+
+
+def answer_with(turn: Turn, kind: str, doc_id: str) -> list[Reply]:
+    """One knowledge-base item as the answer (the content may have changed since)."""
+    kb = turn.kb
+    if kind == "guide" and doc_id in kb.guides:
+        return [answers.guide_reply(turn, kb.guides[doc_id])]
+    if kind == "faq" and doc_id in kb.faq:
+        return [answers.faq_reply(turn, kb.faq[doc_id])]
+    if kind == "tool" and doc_id in kb.tools:
+        tool = kb.tools[doc_id]
+        hit = Hit(tool.id, "tool", tool.name, tool.description, 1.0, (tool.url,))
+        return answers.answer_alternatives(turn, [], [hit])
+    if kind == "checklist" and doc_id in kb.checklists:
+        from . import checklists
+
+        return checklists.open_checklist(turn, doc_id)
+    return [Reply(turn.t("stale_button"))]
+
+
+def confirm_handoff(turn: Turn, question: str) -> list[Reply]:
+    """Free text understood as "I want an adviser": ask before handing the chat over."""
+    turn.set_flow("handoff_confirm", pending_question=question)
+    buttons = (
+        (Button(turn.t("handoff_confirm_yes"), "hf:start"),),
+        (Button(turn.t("handoff_confirm_no"), "hf:no"),),
+    )
+    return [Reply(turn.t("handoff_confirm"), buttons)]
+
+
+def _known(turn: Turn, hit: Hit) -> bool:
+    kb = turn.kb
+    store = {"guide": kb.guides, "faq": kb.faq, "tool": kb.tools, "checklist": kb.checklists}
+    return hit.id in store.get(hit.kind, {})
+
+
+def _title(turn: Turn, kind: str, doc_id: str) -> str:
+    kb = turn.kb
+    if kind == "guide":
+        return kb.guides[doc_id].title
+    if kind == "faq":
+        return kb.faq[doc_id].question
+    if kind == "tool":
+        return kb.tools[doc_id].name
+    return kb.checklists[doc_id].title

@@ -1,0 +1,80 @@
+"""`comptoir kb eval`: how well the bot answers labelled merchant questions, measured through
+the assistant itself (the path `comptoir reply` and Telegram take), not a side path.
+
+For each query: the ranked hits the bot logged (top-1, hit@3, MRR over the top 5) and, for
+queries labelled `must_mention_any`, whether the composed reply contains one of those terms
+(accent- and case-insensitive). Each query is a new merchant in a temporary database, so no
+conversation state leaks from one to the next.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from knowledge_base.evaluation import retrieval_metrics
+from nlu.text import fold
+
+from .assistant import Assistant
+from .messages import Incoming
+from .store.models import Message
+
+EVAL_DIR = Path(__file__).resolve().parents[1] / "knowledge_base" / "eval"
+
+
+@dataclass(frozen=True)
+class Answered:
+    """One query through the assistant: what it ranked and what the merchant read."""
+
+    hits: list[str]
+    reply: str
+    cpu_seconds: float
+
+
+def ask(assistant: Assistant, user: str, text: str) -> Answered:
+    start = time.process_time()
+    outcome = assistant.process(Incoming("eval", user, "text", text))
+    cpu = time.process_time() - start
+    assistant.mark_delivered(outcome.reply_ids)
+    with assistant.services.db.session() as session:
+        message = session.scalar(
+            select(Message)
+            .where(Message.merchant_id == outcome.merchant_id, Message.direction == "in")
+            .order_by(Message.id.desc())
+        )
+        hits = [str(h["id"]) for h in (message.hits if message else [])]
+    reply = "\n".join(r.plain() for r in outcome.replies)
+    return Answered(hits, reply, cpu)
+
+
+def mentions(reply: str, terms: Sequence[str]) -> bool:
+    folded = f" {fold(reply)} "
+    return any(f" {fold(term)} " in folded for term in terms if fold(term))
+
+
+def evaluate(assistant: Assistant, queries: Sequence[dict[str, object]]) -> dict[str, object]:
+    answered = [ask(assistant, f"eval-{i}", str(q["text"])) for i, q in enumerate(queries)]
+    ranked = [q for q in queries if q.get("answers")]
+    index = {id(q): i for i, q in enumerate(queries)}
+    report = retrieval_metrics(ranked, lambda _i, q: answered[index[id(q)]].hits)
+    labelled = [(q, a) for q, a in zip(queries, answered, strict=True) if q.get("must_mention_any")]
+    missed = [
+        {"text": q["text"], "must_mention_any": q["must_mention_any"], "reply": a.reply[:300]}
+        for q, a in labelled
+        if not mentions(a.reply, q["must_mention_any"])  # type: ignore[arg-type]
+    ]
+    lengths = sorted(len(a.reply) for a in answered)
+    report["mention"] = {
+        "n": len(labelled),
+        "rate": round(1 - len(missed) / len(labelled), 4) if labelled else None,
+        "misses": missed,
+    }
+    report["reply_chars_median"] = lengths[len(lengths) // 2] if lengths else 0
+    report["cpu_ms_per_turn"] = round(
+        1000 * sum(a.cpu_seconds for a in answered) / len(answered), 2
+    )
+    return report

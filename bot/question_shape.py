@@ -1,0 +1,73 @@
+"""The shape of a merchant's message, read before answering it.
+
+People introduce themselves before asking ("bonjour, je suis fleuriste à Nantes, …"), ask
+two things at once, or ask either broadly ("c'est quoi le RGPD ?") or narrowly ("combien
+de temps garder les factures ?"). The introduction still feeds the intent and the entities
+(the trade), but it must not steer retrieval; the second question is offered as a button;
+a broad question gets a guide's overview, a narrow one the passage that answers it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nlu.text import fold
+
+# "bonjour, je suis fleuriste à Nantes et ..." up to the clause that asks.
+_GREETING = r"(?:(?:bonjour|bonsoir|salut|hello|coucou|madame|monsieur)[\s,!.]*)*"
+_INTRO = re.compile(
+    _GREETING
+    + r"(?:je suis|jsuis|j suis|chui|on est|nous sommes|moi c est|j ai|jai|je tiens|je gere|"
+    r"je travaille|je bosse|i am|i m|we are)\b[^,.;:!?]{0,90}?"
+    r"(?:[,.;:!]|\bet\b(?= (?:je|j|on|nous|i)\b))\s*",
+    re.IGNORECASE,
+)
+_GREETING_ONLY = re.compile(_GREETING, re.IGNORECASE)
+_BROAD = re.compile(
+    r"\b(?:c est quoi|c quoi|cest quoi|qu est ce que|quest ce que|qu est ce qu|par ou commencer|"
+    r"commence par quoi|comment (?:faire|commencer|debuter|se lancer|m y prendre|on fait)|"
+    r"je debute|conseils?|explique|expliquer|what is|how do i start|where do i start|"
+    r"les bases|l essentiel|tout savoir)\b"
+)
+MIN_FOCUS_WORDS = 3
+
+
+@dataclass(frozen=True)
+class Shape:
+    asked: str  # the first question with its introduction: what the intent model reads
+    focus: str  # the first question alone: what retrieval reads
+    other: str  # a second question in the same message, to offer as a button ("" if none)
+
+
+def shape(message: str) -> Shape:
+    text = " ".join(message.split())
+    first, other = _split_questions(text)
+    return Shape(first, _strip_intro(first), other)
+
+
+def is_broad(question: str) -> bool:
+    """ "c'est quoi…", "par où commencer…", or two words: an overview answers it best."""
+    folded = fold(question)
+    return bool(_BROAD.search(folded)) or len(folded.split()) <= 2
+
+
+def _strip_intro(text: str) -> str:
+    match = _INTRO.match(text)
+    if match is None:
+        return text
+    rest = text[match.end() :]
+    return rest if len(rest.split()) >= MIN_FOCUS_WORDS else text
+
+
+def _split_questions(text: str) -> tuple[str, str]:
+    """Two questions marked with "?": the first, and the rest if it is a question too."""
+    parts = [p.strip() for p in re.split(r"(?<=\?)\s+", text) if p.strip()]
+    if len(parts) < 2:
+        return text, ""
+    first, rest = parts[0], " ".join(parts[1:])
+    if len(first.split()) < MIN_FOCUS_WORDS or len(rest.split()) < MIN_FOCUS_WORDS:
+        return text, ""
+    rest = _GREETING_ONLY.sub("", rest, count=1).strip()
+    rest = re.sub(r"^(?:et|and|aussi|sinon|autre question)\b[\s,:]*", "", rest, flags=re.I)
+    return first, (rest if "?" in rest and len(rest.split()) >= MIN_FOCUS_WORDS else "")

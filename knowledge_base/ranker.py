@@ -1,0 +1,194 @@
+"""A learned ranker over the hybrid candidates: a small linear model on each candidate's
+evidence (cosines per zone, BM25, ranks, intent agreement, tool named, kind, passage
+position, length of the question) that re-orders the best fused candidates.
+
+Trained with scikit-learn (logistic regression, one row per candidate, cross-validated by
+query) on labelled queries; saved as plain JSON and applied with numpy, so answering never
+imports scikit-learn. Its features name no document, but they were learned on the knowledge
+base's mix of kinds: on a generic FAQ index (`comptoir kb build`) it is not applied, having
+measured slightly worse there than the fusion alone (see `SearchIndex.reranked`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .search import Candidate
+
+KINDS = ("guide", "faq", "tool", "checklist")
+FEATURES = (
+    "fused",
+    "fused_ratio",
+    "meaning",
+    "title",
+    "title_p",
+    "body",
+    "words",
+    "dense_rrf",
+    "lexical_rrf",
+    "boost",
+    "on_topic",
+    "section_rank",
+    "question_words",
+    *(f"kind_{k}" for k in KINDS),
+    *(f"title_x_{k}" for k in KINDS),
+)
+RERANK_DEPTH = 20  # only the best fused candidates are re-ordered
+FORMAT = 1
+
+
+def features(candidates: Sequence[Candidate], text: str) -> np.ndarray:
+    """One row of FEATURES per candidate (the order of `candidates` is kept)."""
+    top = max((c.score for c in candidates), default=1.0) or 1.0
+    words = math.log1p(len(text.split()))
+    rows = []
+    for c in candidates:
+        kinds = [1.0 if c.kind == k else 0.0 for k in KINDS]
+        rows.append(
+            [
+                c.score,
+                c.score / top,
+                c.meaning,
+                c.title,
+                c.title_p,
+                c.body,
+                c.words,
+                1.0 / (5 + c.dense_rank + 1),
+                1.0 / (5 + c.lexical_rank + 1),
+                c.boost,
+                1.0 if c.on_topic else 0.0,
+                math.log1p(c.section_rank),
+                words,
+                *kinds,
+                *(c.title * k for k in kinds),
+            ]
+        )
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+
+
+@dataclass
+class Ranker:
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    intercept: float
+    report: dict[str, object] = field(default_factory=dict)
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
+        return z @ np.asarray(self.coef) + self.intercept
+
+    def rerank(self, candidates: list[Candidate], text: str) -> list[tuple[Candidate, float]]:
+        """The candidates re-ordered, each with the model's probability that it answers
+        (the tail beyond the re-ranked depth keeps its order, probability 0)."""
+        head, tail = candidates[:RERANK_DEPTH], candidates[RERANK_DEPTH:]
+        probability = 1.0 / (1.0 + np.exp(-self.scores(features(head, text))))
+        order = np.argsort(-probability, kind="stable")
+        return [(head[i], float(probability[i])) for i in order] + [(c, 0.0) for c in tail]
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"format": FORMAT, "features": list(FEATURES), **asdict(self)}
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> Ranker | None:
+        """The model at `path`, or None if absent or written for other features."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if data.get("format") != FORMAT or data.get("features") != list(FEATURES):
+            return None
+        return cls(data["mean"], data["scale"], data["coef"], data["intercept"], data["report"])
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled query's candidates: features and whether each is a right answer."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+
+def examples(
+    queries: Sequence[dict[str, object]],
+    candidates_of: Callable[[dict[str, object]], tuple[list[Candidate], str]],
+) -> list[Example]:
+    """`candidates_of(query)` runs the search as the bot does and returns (candidates, text).
+
+    A query marked `negative` (a greeting, an off-topic message) has no right answer: all
+    its candidates are wrong, which teaches the model what junk looks like, so that its
+    probability means something when the intent model is unsure."""
+    found = []
+    for query in queries:
+        answers = set(query.get("answers") or [])  # type: ignore[arg-type]
+        if not answers and not query.get("negative"):
+            continue
+        candidates, text = candidates_of(query)
+        head = candidates[:RERANK_DEPTH]
+        if not head:
+            continue
+        y = np.asarray([1.0 if c.doc_id in answers else 0.0 for c in head])
+        found.append(Example(features(head, text), y))
+    return found
+
+
+def ranking_metrics(examples_: Sequence[Example], score: Callable[[np.ndarray], np.ndarray]):  # type: ignore[no-untyped-def]
+    """top-1, hit@3 and MRR within the re-ranked depth."""
+    top1 = hit3 = rr = 0.0
+    examples_ = [ex for ex in examples_ if ex.y.any()]  # ranking needs a right answer
+    for ex in examples_:
+        order = np.argsort(-score(ex.x), kind="stable")
+        ranks = [r for r, i in enumerate(order) if ex.y[i] > 0]
+        if ranks:
+            top1 += ranks[0] == 0
+            hit3 += ranks[0] < 3
+            rr += 1 / (ranks[0] + 1)
+    n = len(examples_) or 1
+    return {"top1": round(top1 / n, 4), "hit@3": round(hit3 / n, 4), "mrr": round(rr / n, 4)}
+
+
+def train(examples_: Sequence[Example], folds: int = 5, seed: int = 0) -> Ranker:
+    """Logistic regression; C chosen by cross-validated MRR (folds split by query)."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(examples_))
+    fold_of = {int(q): i % folds for i, q in enumerate(order)}
+
+    def fit(subset: Sequence[Example], c: float) -> Ranker:
+        x = np.vstack([e.x for e in subset])
+        y = np.concatenate([e.y for e in subset])
+        mean, scale = x.mean(axis=0), x.std(axis=0)
+        scale[scale == 0] = 1.0
+        model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
+        model.fit((x - mean) / scale, y)
+        return Ranker(
+            mean.tolist(), scale.tolist(), model.coef_[0].tolist(), float(model.intercept_[0])
+        )
+
+    cv: dict[str, dict[str, float]] = {}
+    for c in (0.03, 0.1, 0.3, 1.0, 3.0):
+        fold_scores = []
+        for f in range(folds):
+            train_part = [e for q, e in enumerate(examples_) if fold_of[q] != f]
+            test_part = [e for q, e in enumerate(examples_) if fold_of[q] == f]
+            ranker = fit(train_part, c)
+            fold_scores.append(ranking_metrics(test_part, ranker.scores))
+        cv[str(c)] = {
+            k: round(float(np.mean([s[k] for s in fold_scores])), 4) for k in fold_scores[0]
+        }
+    best = max(cv, key=lambda c: (cv[c]["mrr"], cv[c]["top1"]))
+    ranker = fit(examples_, float(best))
+    fused = ranking_metrics(examples_, lambda x: x[:, FEATURES.index("fused")])
+    ranker.report = {"queries": len(examples_), "C": float(best), "cv": cv, "fused_only": fused}
+    return ranker
