@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from knowledge_base.content_model import FaqEntry, Guide, Section, Tool
+from knowledge_base.content_model import EUROPE, FaqEntry, Guide, Section, Tool
 from knowledge_base.search import Hit
 from nlu.model import ParseResult
 
@@ -131,19 +131,38 @@ def sources_line(turn: Turn, urls: tuple[str, ...], verified: object) -> str:
 
 
 def tools_lines(turn: Turn, tools: list[Tool]) -> list[str]:
-    """Tools under the label they earn: European, or free software hostable in Europe.
-    A tool that is neither is not recommended in a guide's answer."""
+    """Tools under the label they earn, computed from their data: European, free software
+    hostable in Europe, or other tools (with why they are not labelled European)."""
     european = [t for t in tools if t.european]
     libre = [t for t in tools if t.libre_hostable_in_europe]
+    other = [t for t in tools if not t.european and not t.libre_hostable_in_europe]
     lines = []
-    for key, group in (("eu_tools", european), ("libre_tools", libre)):
+    for icon, key, group in (
+        ("🇪🇺", "eu_tools", european),
+        ("🔓", "libre_tools", libre),
+        ("🧭", "other_tools", other),
+    ):
         if group:
             listed = ", ".join(
                 f'<a href="{esc(t.url)}">{esc(t.name)}</a> {flag(t.country)}'.rstrip()
+                + (f" ({turn.t(sovereignty_note(t))})" if key == "other_tools" else "")
                 for t in group
             )
-            lines.append(f"{'🇪🇺' if key == 'eu_tools' else '🔓'} {turn.t(key)} : {listed}")
+            lines.append(f"{icon} {turn.t(key)} : {listed}")
     return lines
+
+
+def sovereignty_note(tool: Tool) -> str:
+    """Why a tool is not labelled European (a text key), "" if it is."""
+    if tool.european:
+        return ""
+    if tool.libre_hostable_in_europe:
+        return "libre_note"
+    if tool.country not in EUROPE or tool.parent_country not in EUROPE:
+        return "non_eu_owner"
+    if tool.hosting_region == "outside_europe":
+        return "non_eu_hosting"
+    return "hosting_unverified"
 
 
 def feedback_buttons(turn: Turn) -> tuple[Button, ...]:
@@ -393,7 +412,7 @@ def _tool_line(turn: Turn, tool: Tool) -> str:
     if tool.open_source:
         details.append(turn.t("open_source"))
     if not tool.european:
-        details.append(turn.t("libre_note" if tool.libre_hostable_in_europe else "non_eu_note"))
+        details.append(turn.t(sovereignty_note(tool)))
     price = tool.pricing.entry_price or (turn.t("free_tier") if tool.pricing.free_tier else "")
     if price:
         details.append(esc(price))

@@ -74,3 +74,24 @@ def test_sources_name_each_publisher_once() -> None:
     assert html.count("CNIL") == 1 and ">1</a>" in html and ">2</a>" in html
     assert '<a href="https://www.urssaf.fr/c">Urssaf</a>' in html
     assert "&lt;" in source_links(("https://x.fr/<script>",))  # escaped
+
+
+def test_tools_are_listed_under_the_label_their_data_earns() -> None:
+    from types import SimpleNamespace
+
+    from bot.answers import tools_lines
+    from bot.texts import text
+    from knowledge_base.loader import load_knowledge_base
+    from tests.kb.test_validation import CONTENT
+
+    kb, _ = load_knowledge_base(CONTENT)
+    turn = SimpleNamespace(t=lambda key, **values: text("fr", key, **values))
+    matomo, proton = kb.tools["matomo"], kb.tools["proton-mail"]
+    assert not matomo.european and proton.european
+    lines = tools_lines(turn, [matomo, proton])  # type: ignore[arg-type]
+    assert lines[0].startswith("🇪🇺 Outils européens") and "Proton Mail" in lines[0]
+    assert "Matomo" not in lines[0]
+    assert lines[1].startswith("🔓 Libres, hébergeables en Europe") and "Matomo" in lines[1]
+    unverified = next(t for t in kb.tools.values() if t.country == "FR" and not t.european)
+    [other] = tools_lines(turn, [unverified])  # type: ignore[arg-type]
+    assert other.startswith("🧭 Autres outils cités") and "(" in other
