@@ -297,8 +297,16 @@ def _matching_faq(turn: Turn, hits: list[Hit], broad: bool) -> FaqEntry | None:
 SECTION_MARGIN = 0.0
 
 
+# Sections that motivate rather than inform: never the passage that answers.
+_MOTIVATION = re.compile(r"^pourquoi c.?est utile", re.IGNORECASE)
+
+
 def _answering_section(turn: Turn, guide: Guide, vector: np.ndarray) -> Section | None:
-    scored = turn.services.search.sections(guide.id, vector)
+    scored = [
+        (heading, c)
+        for heading, c in turn.services.search.sections(guide.id, vector)
+        if not _MOTIVATION.match(heading)
+    ]
     summary = max((c for heading, c in scored if not heading), default=0.0)
     best = max(((c, heading) for heading, c in scored if heading), default=None)
     if best is None or best[0] < summary - SECTION_MARGIN:

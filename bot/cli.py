@@ -126,7 +126,8 @@ def kb_eval(
         )
     typer.echo(
         f"Réponse médiane : {report['reply_chars_median']} caractères ; CPU par tour : "
-        f"{report['cpu_ms_per_turn']} ms"
+        f"{report['cpu_ms_per_turn']} ms, soit {report['turn_vs_encoding']} × un encodage "
+        f"({report['cpu_ms_per_encoding']} ms)"
     )
     for miss in mention["misses"][:show_misses]:  # type: ignore[index]
         typer.echo(f"  ✗ {miss['text']}  (attendu : {', '.join(miss['must_mention_any'])})")

@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from knowledge_base.evaluation import retrieval_metrics
+from nlu.encoder import encode_query
 from nlu.text import fold
 
 from .assistant import Assistant
@@ -74,7 +75,19 @@ def evaluate(assistant: Assistant, queries: Sequence[dict[str, object]]) -> dict
         "misses": missed,
     }
     report["reply_chars_median"] = lengths[len(lengths) // 2] if lengths else 0
-    report["cpu_ms_per_turn"] = round(
-        1000 * sum(a.cpu_seconds for a in answered) / len(answered), 2
-    )
+    turn_ms = 1000 * sum(a.cpu_seconds for a in answered) / len(answered)
+    encoding_ms = _encoding_floor_ms(assistant, [str(q["text"]) for q in queries])
+    report["cpu_ms_per_turn"] = round(turn_ms, 2)
+    report["cpu_ms_per_encoding"] = round(encoding_ms, 2)
+    report["turn_vs_encoding"] = round(turn_ms / encoding_ms, 2) if encoding_ms else None
     return report
+
+
+def _encoding_floor_ms(assistant: Assistant, texts: list[str]) -> float:
+    """CPU time of one e5 query encoding of the same texts, in the same run: the floor a
+    text turn is compared with (machines differ threefold in encoder speed)."""
+    encoder = assistant.services.encoder
+    start = time.process_time()
+    for text in texts:
+        encode_query(encoder, text)
+    return 1000 * (time.process_time() - start) / max(len(texts), 1)

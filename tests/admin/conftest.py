@@ -36,7 +36,7 @@ def private_services(ready, tmp_path: Path, database_url: str) -> Services:  # t
     database = Database(database_url)
     database.migrate()
     encoder = _nlu.encoder
-    search = KnowledgeSearch(settings.resolved_kb_index_dir)
+    search = KnowledgeSearch(settings.resolved_kb_index_dir, ranker=_search.ranker)
     search.reload()
     model = NLUModel.load(settings.resolved_nlu_model_dir, encoder)
     return Services(settings, database, encoder, model, kb, search)

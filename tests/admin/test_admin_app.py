@@ -498,7 +498,7 @@ def guide_form(client: TestClient, item_id: str) -> dict[str, str]:
 
 def test_publishing_a_guide_changes_the_bots_answer(app, accounts, admin_services) -> None:  # type: ignore[no-untyped-def]
     assistant = Assistant(admin_services)
-    question = Incoming("telegram", "42", "text", "comment mettre un bandeau cookies conforme cnil")
+    question = Incoming("telegram", "42", "text", "c'est quoi un bandeau cookies conforme cnil")
     before = " ".join(r.plain() for r in assistant.handle(question))
     assert "Bandeau cookies" not in before
     client = TestClient(app)
@@ -525,7 +525,7 @@ def test_publishing_a_guide_changes_the_bots_answer(app, accounts, admin_service
     after = " ".join(
         r.plain()
         for r in Assistant(admin_services).handle(
-            Incoming("telegram", "43", "text", "comment mettre un bandeau cookies conforme cnil")
+            Incoming("telegram", "43", "text", "c'est quoi un bandeau cookies conforme cnil")
         )
     )
     assert new_summary in after
@@ -568,6 +568,7 @@ def test_invalid_content_and_conflicts_are_refused(app, accounts, admin_services
 def test_tool_edit_restore_and_new_checklist(app, accounts, admin_services) -> None:  # type: ignore[no-untyped-def]
     client = TestClient(app)
     csrf = sign_in(client, accounts.operator)
+    original = admin_services.kb.tools["pennylane"].description
     page = client.get("/kb/tool/pennylane").text
     base = re.search(r'name="base" value="([^"]*)"', page).group(1)  # type: ignore[union-attr]
     import html
@@ -583,6 +584,7 @@ def test_tool_edit_restore_and_new_checklist(app, accounts, admin_services) -> N
         }
     )
     fields["category"] = "accounting-invoicing"
+    fields["hosting_region"] = "europe"  # a <select>: the browser sends its value
     fields["description"] = "Logiciel français de comptabilité partagé avec l'expert-comptable."
     saved = client.post(
         "/kb/tool/pennylane", data={**fields, "csrf_token": csrf, "base": base, "action": "publish"}
@@ -596,7 +598,7 @@ def test_tool_edit_restore_and_new_checklist(app, accounts, admin_services) -> N
             select(ContentRevision).where(ContentRevision.status == "imported")
         ).one()
     client.post(f"/kb/tool/pennylane/restore/{imported.id}", data={"csrf_token": csrf})
-    assert "Avant la réforme" in admin_services.kb.tools["pennylane"].description
+    assert admin_services.kb.tools["pennylane"].description == original
     new = client.post(
         "/kb/checklist/new",
         data={
@@ -607,6 +609,46 @@ def test_tool_edit_restore_and_new_checklist(app, accounts, admin_services) -> N
         },
     )
     assert new.status_code == 422 and 'id="problems"' in new.text
+
+
+def test_faq_entries_are_listed_created_published_and_answered(
+    app, accounts, admin_services
+) -> None:  # type: ignore[no-untyped-def]
+    client = TestClient(app)
+    csrf = sign_in(client, accounts.operator)
+    listed = client.get("/kb?kind=faq").text
+    assert "Fiche FAQ" in listed and "/kb/faq/" in listed
+    assert 'id="stale-items"' in listed  # the freshness list, empty on fresh content
+    form = client.get("/kb/faq/new").text
+    assert 'name="variants"' in form and 'name="review_by"' in form
+    question = "Puis-je afficher mes tarifs uniquement sur mon site de test ?"
+    fields = {
+        "csrf_token": csrf,
+        "base": "",
+        "action": "publish",
+        "id": "tarifs-site-de-test",
+        "topic": "ask_website",
+        "question": question,
+        "variants": "tarifs seulement sur site de test\nprix affiches en ligne test",
+        "answer": "Réponse de test <b>échappée</b> : le fait d'abord, puis la condition.",
+        "sources": "https://www.economie.gouv.fr/",
+        "verified": "2024-01-15",
+        "guides": "mentions-legales-site",
+    }
+    published = client.post("/kb/faq/new", data=fields)
+    assert "Publié" in published.text, published.text[:2000]
+    entry = admin_services.kb.faq["tarifs-site-de-test"]
+    assert entry.path == "faq/website.yml" and entry.guides == ("mentions-legales-site",)
+    # Published means answered: the bot gives the short answer, escaped, with its source.
+    [reply] = Assistant(admin_services).handle(Incoming("telegram", "77", "text", question))
+    assert "&lt;b&gt;échappée&lt;/b&gt;" in reply.html and "vérifié le 15/01/2024" in reply.plain()
+    # Verified almost three years ago: listed first among what to re-check.
+    stale = client.get("/kb").text
+    table = stale[stale.index('id="stale-items"') :]
+    assert "/kb/faq/tarifs-site-de-test" in table and "15/01/2024" in table
+    # A broken entry is refused with the field named.
+    broken = client.post("/kb/faq/new", data={**fields, "id": "autre-fiche", "variants": "une"})
+    assert broken.status_code == 422 and "variants" in broken.text
 
 
 def test_retraining_from_the_back_office(app, accounts, admin_services) -> None:  # type: ignore[no-untyped-def]

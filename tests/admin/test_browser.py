@@ -44,7 +44,7 @@ CHAT = 7770001
 STALE = (StaleElementReferenceException,)  # the page was replaced while being read
 ADMIN_EMAIL = "admin@cci.example.fr"
 ADMIN_PASSWORD = "un-mot-de-passe-solide"
-QUESTION = "comment mettre un bandeau cookies conforme cnil"
+QUESTION = "c'est quoi un bandeau cookies conforme cnil"
 NEW_SUMMARY = "Cookies : « Tout refuser » doit être aussi simple que « Tout accepter » (CNIL)."
 
 
