@@ -4,9 +4,13 @@ search produces (the same shaping, encoding, intent and tool entities as a real 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from knowledge_base.ranker import Ranker, examples, train
+from sqlalchemy import select
+
+from knowledge_base.evaluation import load_queries
+from knowledge_base.ranker import FEATURES, Ranker, examples, ranking_metrics, train
 from knowledge_base.search import Candidate
 from nlu.encoder import encode_query
 from nlu.intents import ASK_INTENTS
@@ -14,6 +18,7 @@ from nlu.training_data import load_training_data
 
 from .context import Services
 from .question_shape import shape
+from .store.models import AnswerLabel
 
 TRAIN_DIR = Path(__file__).resolve().parents[1] / "nlu" / "data" / "train"
 # Messages that no knowledge-base item answers, from the intent training data (never its
@@ -43,6 +48,54 @@ def negative_queries(training_dir: Path = TRAIN_DIR) -> list[dict[str, object]]:
 
 
 def train_ranker(services: Services, queries: Sequence[dict[str, object]]) -> Ranker:
+    """Labelled questions plus negatives; the right answers recorded in the chat and the
+    inbox are added by `retrain_ranker`."""
     labelled = [*queries, *negative_queries()]
     rows = examples(labelled, lambda q: candidates_as_the_bot_searches(services, str(q["text"])))
     return train(rows)
+
+
+@dataclass(frozen=True)
+class RankerRetrain:
+    """A retraining's outcome: held-out figures of the current and new models."""
+
+    labels: int  # answer labels from merchants and staff added to the train split
+    current: dict[str, float]
+    new: dict[str, float]
+    switched: bool
+
+
+def answer_label_queries(services: Services) -> list[dict[str, object]]:
+    """The right answers recorded in the chat ("Vouliez-vous dire…") and in the inbox."""
+    with services.db.session() as session:
+        rows = session.execute(select(AnswerLabel.text, AnswerLabel.doc_id)).all()
+    return [{"text": text, "answers": [doc_id]} for text, doc_id in rows]
+
+
+def held_out(
+    services: Services, ranker: Ranker | None, queries: Sequence[dict[str, object]]
+) -> dict[str, float]:
+    """top-1 / hit@3 / MRR within the re-ranked depth, on held-out questions."""
+    rows = examples(queries, lambda q: candidates_as_the_bot_searches(services, str(q["text"])))
+    if ranker is None:
+        return ranking_metrics(rows, lambda x: x[:, FEATURES.index("fused")])
+    return ranking_metrics(rows, ranker.scores)
+
+
+def retrain_ranker(services: Services, eval_dir: Path) -> RankerRetrain:
+    """Train on the train split plus the recorded labels; put the new model in service
+    (and in COMPTOIR_DATA_DIR/models) only if it is not worse on the test split."""
+    labels = answer_label_queries(services)
+    new = train_ranker(services, [*load_queries(eval_dir / "train.yml"), *labels])
+    test = load_queries(eval_dir / "test.yml")
+    current_figures = held_out(services, services.search.ranker, test)
+    new_figures = held_out(services, new, test)
+    switched = (new_figures["mrr"], new_figures["top1"]) >= (
+        current_figures["mrr"],
+        current_figures["top1"],
+    )
+    if switched:
+        new.report["held_out"] = new_figures
+        new.save(services.settings.retrained_kb_ranker)
+        services.search.ranker = new
+    return RankerRetrain(len(labels), current_figures, new_figures, switched)

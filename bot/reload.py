@@ -23,8 +23,10 @@ def _model_stamp(manifest: dict[str, object]) -> tuple[object, object]:
 
 
 def refresh(services: Services) -> list[str]:
-    """Reload what changed on disk; returns what was reloaded ("kb", "nlu")."""
+    """Reload what changed on disk; returns what was reloaded ("kb", "ranker", "nlu")."""
     changed: list[str] = []
+    if services.search.reload_ranker(services.settings.resolved_kb_ranker):
+        changed.append("ranker")
     if services.search.reload():
         kb, problems = load_knowledge_base(services.settings.kb_content_dir)
         if problems:

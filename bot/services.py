@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from knowledge_base.ranker import Ranker
 from knowledge_base.search import KnowledgeSearch
 from knowledge_base.service import ensure_index
 from nlu.encoder import make_encoder
@@ -22,8 +21,7 @@ def build_services(settings: Settings, log: Callable[[str], None] | None = None)
     encoder = make_encoder(settings.encoder, settings.encoder_model, settings.encoder_threads)
     parser = make_parser(settings, encoder, settings.nlu_model_dir, log=log)
     kb = ensure_index(settings, encoder, log=log)
-    ranker_file = settings.resolved_kb_ranker
-    ranker = Ranker.load(ranker_file) if ranker_file else None
-    search = KnowledgeSearch(settings.resolved_kb_index_dir, ranker=ranker)
+    search = KnowledgeSearch(settings.resolved_kb_index_dir)
+    search.reload_ranker(settings.resolved_kb_ranker)
     search.reload()
     return Services(settings, database, encoder, parser, kb, search)

@@ -23,7 +23,15 @@ from ..context import Services
 from ..store.database import StoreUnavailable
 from ..store.models import HandoffRequest, Merchant, OutboxMessage
 from ..store.models import Message as ChatMessage
-from . import account, administration, conversations, dashboard, kb_editor, training
+from . import (
+    account,
+    administration,
+    conversations,
+    dashboard,
+    kb_editor,
+    ranking_page,
+    training,
+)
 from .audit import record
 from .auth import normalise_email, same_token, sign_in, sign_out
 from .web import (
@@ -240,6 +248,7 @@ def create_app(services: Services, *, with_trainer: bool = True) -> Starlette:
         *dashboard.ROUTES,
         *conversations.ROUTES,
         *training.ROUTES,
+        *ranking_page.ROUTES,
         *kb_editor.ROUTES,
         *administration.ROUTES,
         *account.ROUTES,

@@ -22,6 +22,7 @@ ACTION_LABELS = {
     "erase": "Commerçant effacé",
     "correct": "Correction d'intention",
     "retrain": "Réentraînement lancé",
+    "retrain_ranker": "Classement des réponses réentraîné",
     "kb_save": "Brouillon enregistré",
     "kb_publish": "Contenu publié",
     "kb_restore": "Révision restaurée",

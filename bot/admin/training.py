@@ -19,8 +19,9 @@ from nlu.intents import ALL_INTENTS, TOPIC_LABELS
 from nlu.retrain import retrain
 
 from ..context import Services
-from ..store.models import IntentCorrection, Merchant, Message, TrainingRun, utcnow
+from ..store.models import AnswerLabel, IntentCorrection, Merchant, Message, TrainingRun, utcnow
 from . import audit
+from .ranking_page import ranker_status
 from .web import PAGE_SIZE, attachment, client_ip, ctx, form_data, page, redirect, render, staff_of
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ async def inbox(request: Request) -> Response:
         pages=max(1, -(-total // PAGE_SIZE)),
         intents=[(i, TOPIC_LABELS.get(i, i)) for i in ALL_INTENTS],
         kinds=KINDS,
+        answers=answer_choices(admin.services),
         threshold=threshold,
         recent=recent,
         topic_labels=TOPIC_LABELS,
@@ -119,6 +121,16 @@ async def correct(request: Request) -> Response:
         message_id = int(form.get("message_id", ""))
     except ValueError:
         return render(request, "error.html", 400, message="Message inconnu.")
+    answer_id = form.get("answer_id", "").strip()
+    answer_kind = kind_of(admin.services, answer_id) if answer_id else ""
+    if answer_id and not answer_kind:
+        return render(
+            request,
+            "error.html",
+            400,
+            message=f"« {answer_id} » n'est ni un guide, ni une fiche, ni un outil, ni une "
+            "checklist : choisissez la bonne réponse dans la liste.",
+        )
     with admin.services.db.session() as session:
         message = session.get(Message, message_id)
         if message is None or message.direction != "in":
@@ -138,6 +150,17 @@ async def correct(request: Request) -> Response:
                 staff_email=staff.email,
             )
         )
+        if answer_kind:
+            session.add(
+                AnswerLabel(
+                    message_id=message.id,
+                    text=" ".join(message.text.split())[:1000],
+                    doc_kind=answer_kind,
+                    doc_id=answer_id,
+                    source="staff",
+                    staff_email=staff.email,
+                )
+            )
         session.flush()
         if kind in TRAINED_KINDS:
             rewrite_corrections_file(admin.services, session)
@@ -149,8 +172,33 @@ async def correct(request: Request) -> Response:
             client_ip(request),
             kind=kind,
             intent=intent if kind == "intent" else None,
+            answer=answer_id or None,
         )
     return redirect("/inbox", "corrected")
+
+
+def kind_of(services: Services, item_id: str) -> str:
+    """The kind of a knowledge-base item named by its id, "" if none."""
+    kb = services.kb
+    for kind, items in (
+        ("faq", kb.faq),
+        ("guide", kb.guides),
+        ("tool", kb.tools),
+        ("checklist", kb.checklists),
+    ):
+        if item_id in items:
+            return kind
+    return ""
+
+
+def answer_choices(services: Services) -> list[tuple[str, str]]:
+    """(id, label) of every item a staff member can name as the right answer."""
+    kb = services.kb
+    choices = [(f.id, f"Fiche : {f.question}") for f in kb.faq.values()]
+    choices += [(g.id, f"Guide : {g.title}") for g in kb.guides.values()]
+    choices += [(t.id, f"Outil : {t.name}") for t in kb.tools.values()]
+    choices += [(c.id, f"Checklist : {c.title}") for c in kb.checklists.values()]
+    return sorted(choices, key=lambda c: c[1])
 
 
 class Trainer:
@@ -276,6 +324,7 @@ async def training_page(request: Request) -> Response:
         model_examples=manifest.get("n_examples"),
         model_accuracy=held_out.get("accuracy"),
         corrections_file=str(admin.services.settings.resolved_nlu_corrections_file),
+        ranker=ranker_status(admin.services),
     )
 
 

@@ -39,6 +39,14 @@ NOTICES = {
     "corrected": "Correction enregistrée.",
     "training_started": "Réentraînement lancé.",
     "training_running": "Un réentraînement est déjà en cours.",
+    "ranker_switched": (
+        "Classement réentraîné : le nouveau modèle, pas moins bon sur les questions de test, "
+        "est en service."
+    ),
+    "ranker_kept": (
+        "Classement réentraîné, mais le nouveau modèle était moins bon sur les questions de "
+        "test : l'actuel reste en service."
+    ),
     "draft_saved": "Brouillon enregistré (non publié).",
     "draft_discarded": "Brouillon abandonné : voici la version publiée.",
     "published": "Publié : le bot utilise déjà la nouvelle version.",

@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from bot.assistant import Assistant
 from bot.messages import Incoming
 from bot.store.models import (
+    AnswerLabel,
     AuditEvent,
     ContentRevision,
     HandoffRequest,
@@ -649,6 +650,49 @@ def test_faq_entries_are_listed_created_published_and_answered(
     # A broken entry is refused with the field named.
     broken = client.post("/kb/faq/new", data={**fields, "id": "autre-fiche", "variants": "une"})
     assert broken.status_code == 422 and "variants" in broken.text
+
+
+def test_right_answers_from_the_inbox_train_the_ranker(app, accounts, admin_services) -> None:  # type: ignore[no-untyped-def]
+    text = "ma vitrine en ligne affiche mal les prix sur telephone, c'est grave ?"
+    add_conversation(admin_services, text=text, intent="ask_website", confidence=0.2)
+    client = TestClient(app)
+    csrf = sign_in(client, accounts.support)
+    inbox = client.get("/inbox").text
+    assert 'name="answer_id"' in inbox and '<option value="accessibilite-mobile-vitesse">' in inbox
+    message_id = int(re.search(r'name="message_id" value="(\d+)"', inbox).group(1))  # type: ignore[union-attr]
+    form = {"csrf_token": csrf, "message_id": message_id, "kind": "intent"}
+    unknown = client.post(
+        "/inbox/correct", data={**form, "intent": "ask_website", "answer_id": "n-existe-pas"}
+    )
+    assert unknown.status_code == 400 and "choisissez la bonne réponse" in unknown.text
+    client.post(
+        "/inbox/correct",
+        data={**form, "intent": "ask_website", "answer_id": "accessibilite-mobile-vitesse"},
+    )
+    with admin_services.db.session() as session:
+        label = session.scalars(select(AnswerLabel)).one()
+        assert (label.doc_kind, label.doc_id, label.source) == (
+            "guide",
+            "accessibilite-mobile-vitesse",
+            "staff",
+        )
+        assert label.staff_email == accounts.support and label.text == text
+    # Support staff cannot retrain; an operator can, and the page says what is in service.
+    assert client.post("/training/ranker", data={"csrf_token": csrf}).status_code == 403
+    client.post("/logout", data={"csrf_token": csrf})
+    csrf = sign_in(client, accounts.operator)
+    page = client.get("/training").text
+    assert 'id="labels-staff">1<' in page and "Réentraîner le classement" in page
+    done = client.post("/training/ranker", data={"csrf_token": csrf})
+    assert "Classement réentraîné" in done.text
+    switched = admin_services.settings.retrained_kb_ranker.is_file()
+    assert ("l'actuel reste en service" in done.text) is not switched
+    if switched:  # the new model serves this process and its figures are shown
+        assert admin_services.search.ranker.report["held_out"]["mrr"] > 0
+        assert "questions de test : top-1" in client.get("/training").text
+    client.post("/logout", data={"csrf_token": csrf})
+    sign_in(client, accounts.admin)
+    assert "Classement des réponses réentraîné" in client.get("/admin/audit").text
 
 
 def test_retraining_from_the_back_office(app, accounts, admin_services) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,8 @@ from sqlalchemy import select
 
 from bot.admin.kb_editor import publish_source
 from bot.context import Services
+from bot.kb_eval import EVAL_DIR
+from bot.ranking import retrain_ranker
 from bot.reload import refresh
 from bot.store.models import StaffUser
 from knowledge_base.editing import read_item
@@ -36,6 +38,7 @@ def test_a_bot_in_another_process_picks_up_publish_and_retrain(
     settings = back_office.settings
     search = KnowledgeSearch(settings.resolved_kb_index_dir)
     search.reload()
+    search.reload_ranker(settings.resolved_kb_ranker)  # the shipped one, as at start
     bot = Services(
         settings,
         back_office.db,
@@ -60,6 +63,15 @@ def test_a_bot_in_another_process_picks_up_publish_and_retrain(
     assert result.switched, result.reason
     assert refresh(bot) == ["nlu"]
     assert bot.nlu.parse(text).intent == target
+    assert refresh(bot) == []
+
+    # The back office retrains the ranker: written to the data folder, picked up here.
+    outcome = retrain_ranker(back_office, EVAL_DIR)
+    assert outcome.switched, outcome
+    assert settings.retrained_kb_ranker.is_file()
+    assert refresh(bot) == ["ranker"]
+    assert bot.search.ranker is not None
+    assert bot.search.ranker.coef == back_office.search.ranker.coef  # type: ignore[union-attr]
     assert refresh(bot) == []
     back_office.db.dispose()
 
