@@ -348,21 +348,21 @@ def faq_reply(turn: Turn, entry: FaqEntry) -> Reply:
     checklist_ids = list(entry.checklists) or (
         [] if buttons else [c.id for c in turn.kb.checklists_for_topic(entry.topic)]
     )
-    for checklist_id in checklist_ids[:1]:
-        checklist = turn.kb.checklists.get(checklist_id)
-        if checklist is not None:
-            buttons.append(
-                (
-                    Button(
-                        short(turn.t("open_checklist", title=checklist.title)),
-                        f"ck:o:{checklist.id}",
-                    ),
-                )
-            )
+    buttons += _checklist_button(turn, checklist_ids)
     feedback = feedback_buttons(turn)
     if feedback:
         buttons.append(feedback)
     return Reply("\n\n".join(parts), tuple(buttons))
+
+
+def _checklist_button(turn: Turn, checklist_ids: list[str]) -> list[tuple[Button, ...]]:
+    """A row with a button to the first known checklist, if any."""
+    for checklist_id in checklist_ids:
+        checklist = turn.kb.checklists.get(checklist_id)
+        if checklist is not None:
+            label = short(turn.t("open_checklist", title=checklist.title))
+            return [(Button(label, f"ck:o:{checklist.id}"),)]
+    return []
 
 
 def guide_reply(
@@ -395,17 +395,7 @@ def guide_reply(
     checklist_ids = list(guide.checklists) or [
         c.id for c in turn.kb.checklists_for_topic(guide.topic)
     ]
-    for checklist_id in checklist_ids[:1]:
-        checklist = turn.kb.checklists.get(checklist_id)
-        if checklist is not None:
-            buttons.append(
-                (
-                    Button(
-                        short(turn.t("open_checklist", title=checklist.title)),
-                        f"ck:o:{checklist.id}",
-                    ),
-                )
-            )
+    buttons += _checklist_button(turn, checklist_ids)
     if see_also is not None:
         buttons.append((see_also,))
     feedback = feedback_buttons(turn)

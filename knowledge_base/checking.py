@@ -161,3 +161,18 @@ def text_list(check: Checker, data: dict[str, Any], key: str, prefix: str = "") 
         check.add(prefix + key, "liste de textes attendue")
         return ()
     return tuple(" ".join(str(v).split()) for v in value if str(v).strip())
+
+
+def read_list(
+    path: Path, root: Path, problems: list[Problem], what: str
+) -> tuple[Checker, list[Any]] | None:
+    """A YAML file that must hold a list of entries (tools, FAQ entries): its checker and
+    entries, or None when it cannot be read (the problem is recorded)."""
+    check = Checker(relative(path, root), problems)
+    data = read_yaml(path, root, problems)
+    if data is None:
+        return None
+    if not isinstance(data, list):
+        check.add("", f"liste {what} attendue (chaque entrée commence par « - id: »)")
+        return None
+    return check, data

@@ -12,8 +12,7 @@ from .checking import (
     Checker,
     Problem,
     optional_date,
-    read_yaml,
-    relative,
+    read_list,
     required_date,
     sources,
     text_list,
@@ -25,14 +24,11 @@ MAX_ANSWER_CHARS = 900  # 2 to 6 sentences: it must read on a phone at a glance
 
 
 def load_faq_file(path: Path, root: Path, problems: list[Problem]) -> list[FaqEntry]:
-    rel = relative(path, root)
-    check = Checker(rel, problems)
-    data = read_yaml(path, root, problems)
-    if data is None:
+    loaded = read_list(path, root, problems, "de fiches")
+    if loaded is None:
         return []
-    if not isinstance(data, list):
-        check.add("", "liste de fiches attendue (chaque fiche commence par « - id: »)")
-        return []
+    check, data = loaded
+    rel = check.file
     file_topic = f"ask_{path.stem}"
     if file_topic not in GUIDE_TOPICS:
         check.add(

@@ -366,12 +366,33 @@ class KnowledgeSearch:
         self.root = Path(root)
         self.params = params
         self.ranker = ranker
+        self._ranker_stamp: tuple[str, int] | None = None
         self._index: SearchIndex | None = None
         self._lock = threading.Lock()
 
     @property
     def index(self) -> SearchIndex | None:
         return self._index
+
+    def reload_ranker(self, path: Path | None) -> bool:
+        """Load the ranker file if it is new or changed (a retraining by another process);
+        None: no ranker. True if the ranker in use changed."""
+        from .ranker import Ranker
+
+        if path is None or not Path(path).is_file():
+            changed = self.ranker is not None and path is None
+            if path is None:
+                self.ranker, self._ranker_stamp = None, None
+            return changed
+        stamp = (str(path), Path(path).stat().st_mtime_ns)
+        if stamp == self._ranker_stamp:
+            return False
+        loaded = Ranker.load(Path(path))
+        self._ranker_stamp = stamp
+        if loaded is None:
+            return False
+        self.ranker = loaded
+        return True
 
     def reload(self) -> bool:
         """Load the version CURRENT names if it is new; True if a swap happened."""

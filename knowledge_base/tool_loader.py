@@ -6,21 +6,18 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from .checking import COUNTRY, URL, Checker, Problem, read_yaml, relative, required_date, sources
+from .checking import COUNTRY, URL, Problem, read_list, required_date, sources
 from .content_model import HOSTING_REGIONS, Pricing, Tool
 
 
 def load_tools(
     path: Path, root: Path, categories: dict[str, str], problems: list[Problem]
 ) -> list[Tool]:
-    rel = relative(path, root)
-    check = Checker(rel, problems)
-    data = read_yaml(path, root, problems)
-    if data is None:
+    loaded = read_list(path, root, problems, "d'outils")
+    if loaded is None:
         return []
-    if not isinstance(data, list):
-        check.add("", "liste d'outils attendue (chaque entrée commence par « - id: »)")
-        return []
+    check, data = loaded
+    rel = check.file
     category = path.stem
     if category not in categories:
         check.add("", f"catégorie {category!r} absente de tools/categories.yml")
