@@ -175,34 +175,33 @@ def feedback_buttons(turn: Turn) -> tuple[Button, ...]:
     )
 
 
+def log_hits(turn: Turn, hits: list[Hit]) -> None:
+    """What the search found, stored with the question (the back office shows it)."""
+    turn.log["hits"] = [{"id": h.id, "kind": h.kind, "score": h.score} for h in hits]
+
+
 def answer_question(
     turn: Turn, text: str, vector: np.ndarray, parse: ParseResult, topic: str | None = None
 ) -> list[Reply]:
     topic = topic or parse.intent
     tools_named = parse.entity_values("tool")
     hits = turn.services.search.search(text, vector, topic=topic, k=5, tools=tools_named)
-    turn.log["hits"] = [{"id": h.id, "kind": h.kind, "score": h.score} for h in hits]
+    log_hits(turn, hits)
     if topic == "find_alternative":
         known = any(turn.kb.tools_replacing(name) for name in tools_named)
         if not known and hits and hits[0].kind == "faq" and hits[0].id in turn.kb.faq:
             # "une alternative à Google Agenda": no tool lists it, an FAQ entry answers it.
-            turn.log["answered"] = True
-            turn.log["faq"] = hits[0].id
-            return [faq_reply(turn, turn.kb.faq[hits[0].id])]
+            return faq_answer(turn, turn.kb.faq[hits[0].id])
         return answer_alternatives(turn, tools_named, hits)
     broad = is_broad(text)
     entry = _matching_faq(turn, hits, broad)
     if entry is not None:
-        turn.log["answered"] = True
-        turn.log["faq"] = entry.id
-        return [faq_reply(turn, entry)]
+        return faq_answer(turn, entry)
     guide_hit = next((h for h in hits[:3] if h.kind == "guide" and h.id in turn.kb.guides), None)
     faq_hit = next((h for h in hits[:3] if h.kind == "faq" and h.id in turn.kb.faq), None)
     if guide_hit is None:
         if faq_hit is not None:  # no guide near: the best short answer we have
-            turn.log["answered"] = True
-            turn.log["faq"] = faq_hit.id
-            return [faq_reply(turn, turn.kb.faq[faq_hit.id])]
+            return faq_answer(turn, turn.kb.faq[faq_hit.id])
         tools = [turn.kb.tools[h.id] for h in hits if h.kind == "tool"][:MAX_TOOLS]
         if tools:
             return answer_alternatives(turn, tools_named, hits)
@@ -263,10 +262,9 @@ def sure_answer(
     if hits[0].confidence < threshold and not verbatim:
         return []
     best = hits[0]
-    turn.log["answered"] = True
     if best.kind == "faq" and best.id in turn.kb.faq:
-        turn.log["faq"] = best.id
-        return [faq_reply(turn, turn.kb.faq[best.id])]
+        return faq_answer(turn, turn.kb.faq[best.id])
+    turn.log["answered"] = True
     if best.kind == "guide" and best.id in turn.kb.guides:
         return [guide_answer(turn, best, hits, is_broad(text), vector)]
     turn.log["answered"] = False
@@ -331,6 +329,13 @@ def excerpt(markdown: str, limit: int = EXCERPT_CHARS) -> str:
             break
         kept = text[: match.start()]
     return (kept or text[:limit].rsplit(" ", 1)[0]) + " …"
+
+
+def faq_answer(turn: Turn, entry: FaqEntry) -> list[Reply]:
+    """An FAQ entry as the answer to the turn's question (logged for the back office)."""
+    turn.log["answered"] = True
+    turn.log["faq"] = entry.id
+    return [faq_reply(turn, entry)]
 
 
 def faq_reply(turn: Turn, entry: FaqEntry) -> Reply:

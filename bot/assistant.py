@@ -313,7 +313,7 @@ class Assistant:
             turn, understood.focus, understood.vector, hits, answers.SURE_WHEN_OUT_OF_SCOPE
         )
         if sure:
-            turn.log["hits"] = [{"id": h.id, "kind": h.kind, "score": h.score} for h in hits]
+            answers.log_hits(turn, hits)
             return sure
         return [Reply(turn.t("out_of_scope"))]
 

@@ -59,9 +59,8 @@ def mentions(reply: str, terms: Sequence[str]) -> bool:
 
 def evaluate(assistant: Assistant, queries: Sequence[dict[str, object]]) -> dict[str, object]:
     answered = [ask(assistant, f"eval-{i}", str(q["text"])) for i, q in enumerate(queries)]
-    ranked = [q for q in queries if q.get("answers")]
-    index = {id(q): i for i, q in enumerate(queries)}
-    report = retrieval_metrics(ranked, lambda _i, q: answered[index[id(q)]].hits)
+    pairs = [(q, a) for q, a in zip(queries, answered, strict=True) if q.get("answers")]
+    report = retrieval_metrics([q for q, _ in pairs], lambda i, _q: pairs[i][1].hits)
     labelled = [(q, a) for q, a in zip(queries, answered, strict=True) if q.get("must_mention_any")]
     missed = [
         {"text": q["text"], "must_mention_any": q["must_mention_any"], "reply": a.reply[:300]}

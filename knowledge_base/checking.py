@@ -163,16 +163,25 @@ def text_list(check: Checker, data: dict[str, Any], key: str, prefix: str = "") 
     return tuple(" ".join(str(v).split()) for v in value if str(v).strip())
 
 
-def read_list(
-    path: Path, root: Path, problems: list[Problem], what: str
-) -> tuple[Checker, list[Any]] | None:
-    """A YAML file that must hold a list of entries (tools, FAQ entries): its checker and
-    entries, or None when it cannot be read (the problem is recorded)."""
+def read_shaped(
+    path: Path, root: Path, problems: list[Problem], shape: type, expected: str
+) -> tuple[Checker, Any] | None:
+    """A YAML file that must hold a `shape` (list or dict): its checker and data, or None
+    when it cannot be read or has another shape (the problem is recorded, `expected` says
+    what the operator should write)."""
     check = Checker(relative(path, root), problems)
     data = read_yaml(path, root, problems)
     if data is None:
         return None
-    if not isinstance(data, list):
-        check.add("", f"liste {what} attendue (chaque entrée commence par « - id: »)")
+    if not isinstance(data, shape):
+        check.add("", expected)
         return None
     return check, data
+
+
+def read_list(
+    path: Path, root: Path, problems: list[Problem], what: str
+) -> tuple[Checker, list[Any]] | None:
+    """A list of entries (tools, FAQ entries), each starting with "- id:"."""
+    expected = f"liste {what} attendue (chaque entrée commence par « - id: »)"
+    return read_shaped(path, root, problems, list, expected)

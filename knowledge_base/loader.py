@@ -22,6 +22,7 @@ from .checking import (
     ContentError,
     Problem,
     parse_yaml,
+    read_shaped,
     read_yaml,
     relative,
     required_date,
@@ -127,14 +128,7 @@ def _read_mapping(
     path: Path, root: Path, problems: list[Problem], fields: str
 ) -> tuple[Checker, dict[str, Any]] | None:
     """A YAML file that must hold a dictionary (`fields` names the expected keys)."""
-    check = Checker(relative(path, root), problems)
-    data = read_yaml(path, root, problems)
-    if data is None:
-        return None
-    if not isinstance(data, dict):
-        check.add("", f"dictionnaire attendu ({fields})")
-        return None
-    return check, data
+    return read_shaped(path, root, problems, dict, f"dictionnaire attendu ({fields})")
 
 
 def _load_checklist(path: Path, root: Path, problems: list[Problem]) -> Checklist | None:

@@ -129,6 +129,12 @@ class SearchIndex:
         for i, passage in enumerate(passages):
             by_doc.setdefault(passage.doc_id, []).append(i)
         self._doc_passages = {d: np.array(ix, dtype=np.int64) for d, ix in by_doc.items()}
+        # 0 for a document's first body passage (a guide's summary), 1 for the next...
+        self._section_rank = [0] * len(passages)
+        for rows in by_doc.values():
+            bodies = [i for i in rows if passages[i].zone == "body"]
+            for rank, i in enumerate(bodies):
+                self._section_rank[i] = rank
 
     @property
     def reranked(self) -> bool:
@@ -279,7 +285,7 @@ class SearchIndex:
                     lexical_rank=lexical_rank.get(doc_id, len(zones)),
                     boost=boost,
                     on_topic=on_topic,
-                    section_rank=self._section_rank(shown),
+                    section_rank=self._section_rank[shown],
                 )
             )
         found_docs.sort(key=lambda c: -c.score)
@@ -288,19 +294,13 @@ class SearchIndex:
     def sections(self, doc_id: str, vector: np.ndarray) -> list[tuple[str, float]]:
         """Each body passage of a document with its cosine to the query: ("", c) is the
         summary, ("heading", c) a section; the composer picks what to lead with."""
-        rows = [j for j in self._doc_passages.get(doc_id, np.array([], dtype=np.int64)).tolist()]
-        rows = [j for j in rows if self.passages[j].zone == "body"]
+        found = self._doc_passages.get(doc_id, np.array([], dtype=np.int64)).tolist()
+        rows = [j for j in found if self.passages[j].zone == "body"]
         if not rows:
             return []
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         cosines = np.asarray(self._vectors[rows]) @ query
         return [(self.passages[j].section, float(c)) for j, c in zip(rows, cosines, strict=True)]
-
-    def _section_rank(self, i: int) -> int:
-        """0 for a document's first body passage (a guide's summary), 1 for the next..."""
-        doc_id = self.passages[i].doc_id
-        bodies = [j for j in self._doc_passages[doc_id].tolist() if self.passages[j].zone == "body"]
-        return bodies.index(i) if i in bodies else 0
 
     def _hit(self, i: int, score: float, match: float, confidence: float = 0.0) -> Hit:
         passage = self.passages[i]

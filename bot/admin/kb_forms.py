@@ -97,13 +97,18 @@ def guide_source(fields: dict[str, str]) -> str:
     return f"---\n{_dump(meta)}---\n\n{body}\n"
 
 
-def tool_fields(source: str) -> dict[str, str]:
+def _mapping(source: str) -> dict[str, Any]:
+    """The fields of a YAML source; {} when it does not parse (the form starts empty and the
+    validator explains what is wrong)."""
     try:
         data = parse_yaml(source)
     except yaml.YAMLError:
-        data = None
-    if not isinstance(data, dict):
-        data = {}
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def tool_fields(source: str) -> dict[str, str]:
+    data = _mapping(source)
     pricing = data.get("pricing") if isinstance(data.get("pricing"), dict) else {}
     fields = {key: _joined(data.get(key)) for key in TOOL_TEXT}
     fields["replaces"] = _joined(data.get("replaces"))
@@ -143,12 +148,7 @@ def tool_source(fields: dict[str, str]) -> str:
 
 
 def faq_fields(source: str) -> dict[str, str]:
-    try:
-        data = parse_yaml(source)
-    except yaml.YAMLError:
-        data = None
-    if not isinstance(data, dict):
-        data = {}
+    data = _mapping(source)
     fields = {key: _joined(data.get(key)) for key in FAQ_TEXT}
     for key in FAQ_LISTS:
         fields[key] = _joined(data.get(key))

@@ -28,7 +28,7 @@ def unsure(turn: Turn, text: str, vector: np.ndarray, parse: ParseResult) -> lis
     """Below the intent's confidence threshold: the knowledge base's item if the ranker is
     sure of it, otherwise candidates to choose from."""
     hits = turn.services.search.search(text, vector, topic=None, k=CANDIDATES)
-    turn.log["hits"] = [{"id": h.id, "kind": h.kind, "score": h.score} for h in hits]
+    answers.log_hits(turn, hits)
     sure = answers.sure_answer(turn, text, vector, hits, answers.SURE_WHEN_INTENT_UNSURE)
     return sure or offer(turn, text, hits, parse)
 
