@@ -23,6 +23,7 @@ from . import answers
 from .context import Services, Turn
 from .flows import checklists, clarify, data_rights, diagnostic, handoff, profile
 from .messages import Button, Incoming, Reply, esc
+from .outbox import LEASE as DELIVERY_LEASE
 from .question_shape import shape
 from .store.database import StoreUnavailable
 from .store.models import Merchant, Message, ProcessedUpdate, utcnow
@@ -57,6 +58,9 @@ class Outcome:
     reply_ids: list[int]
     merchant_id: int | None
     intent: str | None = None
+    # False when the database could not record the message: a webhook answers 503 so that
+    # Telegram delivers the update again later.
+    stored: bool = True
 
 
 class Assistant:
@@ -70,16 +74,24 @@ class Assistant:
     def process(self, incoming: Incoming) -> Outcome:
         """Handle one message; replies are stored as undelivered until `mark_delivered`."""
         language = "en" if incoming.language.lower().startswith("en") else "fr"
-        # Understanding a text (encoding, intent, entities: most of a turn's time) needs no
-        # database, so it happens before the transaction: SQLite holds its write lock for
-        # the rest of the turn, and other merchants' turns wait on it.
-        understood = self._understand(incoming) if incoming.kind == "text" else None
+        db = self.services.db
         try:
-            with self.services.db.writing() as session:
+            if not db.shared_by_workers:
+                # Understanding a text (encoding, intent, entities: most of a turn's time)
+                # needs no database, so it happens before the transaction: SQLite holds its
+                # write lock for the rest of the turn, and other merchants' turns wait on it.
+                understood = self._understand(incoming)
+                with db.writing() as session:
+                    return self._turn(session, incoming, language, understood)
+            with db.writing() as session:
+                # Workers share PostgreSQL: one chat's turns run one after the other, in the
+                # order they took this lock, whichever worker received them.
+                db.lock_for_transaction(session, f"chat:{incoming.channel}:{incoming.user_id}")
+                understood = self._understand(incoming)
                 return self._turn(session, incoming, language, understood)
         except StoreUnavailable:
             log.exception("database unavailable")
-            return Outcome([Reply(text(language, "store_down"))], [], None)
+            return Outcome([Reply(text(language, "store_down"))], [], None, stored=False)
         except IntegrityError:
             # Two workers raced on the same update_id: the other one answers it.
             return Outcome([], [], None)
@@ -90,9 +102,20 @@ class Assistant:
         with self.services.db.writing() as session:
             for message in session.scalars(select(Message).where(Message.id.in_(reply_ids))):
                 message.delivered = True
+                message.claimed_until = None
+
+    def release(self, reply_ids: list[int]) -> None:
+        """Telegram refused these replies: any worker's delivery job may retry them now."""
+        if not reply_ids:
+            return
+        with self.services.db.writing() as session:
+            for message in session.scalars(select(Message).where(Message.id.in_(reply_ids))):
+                message.claimed_until = None
 
     # -- one turn -----------------------------------------------------------------------
     def _understand(self, incoming: Incoming) -> Understanding | None:
+        if incoming.kind != "text":
+            return None
         message = incoming.text.strip()[:MAX_UNDERSTOOD_TEXT]
         if not message:
             return None
@@ -149,6 +172,7 @@ class Assistant:
         message.hits = turn.log.get("hits", [])
         message.answered = turn.log.get("answered")
         reply_ids = []
+        sent_by = utcnow() + DELIVERY_LEASE
         for reply in replies:
             out = Message(
                 merchant_id=merchant.id,
@@ -160,6 +184,9 @@ class Assistant:
                 buttons=reply.button_rows(),
                 # A file is not stored for re-sending: the merchant can ask again.
                 delivered=reply.attachment is not None,
+                # The worker answering sends it; other workers' delivery jobs leave it alone
+                # unless this one dies before confirming.
+                claimed_until=sent_by,
             )
             session.add(out)
             session.flush()

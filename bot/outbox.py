@@ -1,14 +1,18 @@
-"""Messages staff queue in the back office, delivered by whichever channel the merchant uses.
+"""Messages the bot sends on its own initiative (an adviser's words queued in the back office,
+the hand-back notice, checklist reminders), delivered by whichever channel the merchant uses.
 
-Channels read the pending rows, send them and record the outcome here, so a delivered
-message lands in the transcript exactly like the bot's own replies.
+Any number of workers deliver them: `claim` takes due rows with `FOR UPDATE SKIP LOCKED`
+and holds them for a lease, so two workers never take the same row; the sender then
+`record`s the outcome. A worker that dies mid-send lets its lease expire, and another worker
+sends the row. A delivered message lands in the transcript like the bot's own replies.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from .messages import Reply, esc
@@ -16,6 +20,7 @@ from .store.models import Merchant, Message, OutboxMessage, utcnow
 from .texts import text
 
 MAX_ATTEMPTS = 5
+LEASE = timedelta(seconds=60)  # longer than a send with its rate-limit retries
 
 
 @dataclass(frozen=True)
@@ -28,24 +33,53 @@ class Pending:
 def as_reply(row: OutboxMessage, language: str) -> Reply:
     if row.kind == "handback":
         return Reply(text(language, "handoff_back"))
-    return Reply(text(language, "staff_message", text=esc(row.text)))
+    if row.kind == "staff":
+        return Reply(text(language, "staff_message", text=esc(row.text)))
+    return Reply.from_stored(row.html, row.buttons or [])  # composed when queued
 
 
-def pending(
-    session: Session, channel: str, external_id: str | None = None, limit: int = 50
+def queue(session: Session, merchant_id: int, kind: str, reply: Reply) -> OutboxMessage:
+    """Queue a reply the bot composed (a reminder) for delivery by any worker."""
+    row = OutboxMessage(
+        merchant_id=merchant_id,
+        author="bot",
+        kind=kind,
+        text=reply.plain(),
+        html=reply.html,
+        buttons=reply.button_rows(),
+    )
+    session.add(row)
+    return row
+
+
+def claim(
+    session: Session,
+    channel: str,
+    external_id: str | None = None,
+    limit: int = 50,
+    now: datetime | None = None,
 ) -> list[Pending]:
+    """Due rows for `channel`, held by this worker for `LEASE` (others skip them)."""
+    now = now or utcnow()
     query = (
         select(OutboxMessage, Merchant.external_id, Merchant.language)
         .join(Merchant)
-        .where(OutboxMessage.status == "pending", Merchant.channel == channel)
+        .where(
+            OutboxMessage.status == "pending",
+            Merchant.channel == channel,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        )
         .order_by(OutboxMessage.id)
         .limit(limit)
+        .with_for_update(skip_locked=True, of=OutboxMessage)
     )
     if external_id is not None:
         query = query.where(Merchant.external_id == external_id)
-    return [
-        Pending(row.id, chat, as_reply(row, lang)) for row, chat, lang in session.execute(query)
-    ]
+    claimed = []
+    for row, chat, lang in session.execute(query):
+        row.claimed_until = now + LEASE
+        claimed.append(Pending(row.id, chat, as_reply(row, lang)))
+    return claimed
 
 
 def record(session: Session, outbox_id: int, ok: bool, reply: Reply) -> None:
@@ -53,6 +87,7 @@ def record(session: Session, outbox_id: int, ok: bool, reply: Reply) -> None:
     if row is None:  # the merchant was erased meanwhile
         return
     row.attempts += 1
+    row.claimed_until = None
     if ok:
         row.status = "sent"
         row.sent_at = utcnow()
@@ -63,6 +98,7 @@ def record(session: Session, outbox_id: int, ok: bool, reply: Reply) -> None:
                 author="staff" if row.kind == "staff" else "bot",
                 text=row.text if row.kind == "staff" else reply.plain(),
                 html=reply.html,
+                buttons=reply.button_rows(),
                 delivered=True,
             )
         )

@@ -11,7 +11,6 @@ import asyncio
 import secrets
 import time
 
-from sqlalchemy import func, select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -20,9 +19,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..context import Services
+from ..health import database_gauges, health_checks
 from ..store.database import StoreUnavailable
-from ..store.models import HandoffRequest, Merchant, OutboxMessage
-from ..store.models import Message as ChatMessage
 from . import (
     account,
     administration,
@@ -181,12 +179,7 @@ async def home(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    admin = ctx(request)
-    checks = {
-        "database": admin.services.db.ping(),
-        "search_index": admin.services.search.index is not None,
-        "intent_model": admin.services.nlu is not None,
-    }
+    checks = health_checks(ctx(request).services)
     ok = all(checks.values())
     return JSONResponse(
         {"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503
@@ -197,28 +190,7 @@ async def metrics(request: Request) -> Response:
     from prometheus_client import generate_latest
 
     admin = ctx(request)
-    lines: list[str] = []
-    try:
-        with admin.services.db.session() as session:
-            gauges = {
-                "comptoir_merchants": session.scalar(select(func.count()).select_from(Merchant)),
-                "comptoir_messages": session.scalar(select(func.count()).select_from(ChatMessage)),
-                "comptoir_handoffs_open": session.scalar(
-                    select(func.count())
-                    .select_from(HandoffRequest)
-                    .where(HandoffRequest.status == "open")
-                ),
-                "comptoir_outbox_pending": session.scalar(
-                    select(func.count())
-                    .select_from(OutboxMessage)
-                    .where(OutboxMessage.status == "pending")
-                ),
-            }
-        for name, value in gauges.items():
-            lines += [f"# TYPE {name} gauge", f"{name} {value or 0}"]
-        lines += ["# TYPE comptoir_database_up gauge", "comptoir_database_up 1"]
-    except StoreUnavailable:
-        lines += ["# TYPE comptoir_database_up gauge", "comptoir_database_up 0"]
+    lines = database_gauges(admin.services)
     body = generate_latest(admin.metrics.registry).decode() + "\n".join(lines) + "\n"
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 

@@ -367,7 +367,7 @@ async def kb_save(request: Request) -> Response:
             message="Rien n'a été publié : corrigez ces points (votre texte est "
             "gardé en brouillon).",
         )
-    async with admin.publish_lock:
+    async with admin.publishing():
         if item_id is not None:
             on_disk = read_item(content_dir, kind, item_id)  # type: ignore[arg-type]
             if fingerprint(on_disk) != base:
@@ -484,7 +484,7 @@ async def kb_restore(request: Request) -> Response:
             message="Cette révision n'est plus valide avec le contenu actuel : "
             "corrigez-la puis publiez.",
         )
-    async with admin.publish_lock:
+    async with admin.publishing():
         if exists_now:
             with admin.services.db.session() as session:
                 _record_file_if_new(session, kind, item_id, on_disk)
@@ -513,7 +513,7 @@ async def kb_delete(request: Request) -> Response:
     kind = _kind(request)
     item_id = request.path_params["item_id"]
     content_dir = admin.services.settings.kb_content_dir
-    async with admin.publish_lock:
+    async with admin.publishing():
         try:
             on_disk = read_item(content_dir, kind, item_id)  # type: ignore[arg-type]
             with admin.services.db.session() as session:

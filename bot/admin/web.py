@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -85,8 +87,20 @@ class AdminContext:
     services: Services
     templates: Environment
     metrics: Metrics = field(default_factory=Metrics)
-    publish_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one publish at a time
+    local_publish: asyncio.Lock = field(default_factory=asyncio.Lock)
     trainer: Any = None  # bot.admin.training.Trainer
+
+    @asynccontextmanager
+    async def publishing(self) -> AsyncIterator[None]:
+        """One publish at a time, across every back office sharing the database (PostgreSQL
+        advisory lock), without blocking this process's event loop while waiting."""
+        async with self.local_publish:
+            held = self.services.db.exclusive("kb_publish")
+            await run_in_threadpool(held.__enter__)
+            try:
+                yield
+            finally:
+                await run_in_threadpool(held.__exit__, None, None, None)
 
 
 def make_templates() -> Environment:

@@ -1,12 +1,17 @@
 """Telegram channel: python-telegram-bot 22, thin. Updates in, `Assistant.process`, replies out.
 
-- Each chat's updates are handled in order, different chats concurrently (`PerChatProcessor`);
-  the assistant's work (database, encoder) runs in a worker thread.
-- Replies are stored undelivered by the assistant and marked delivered after Telegram
-  accepted them; at start, anything left undelivered by a crash is sent. Update ids are
-  recorded, so a re-delivered update is never answered twice.
-- Staff messages (outbox) and checklist reminders are sent by repeating jobs that read the
-  database, so they survive restarts without any in-memory schedule.
+- Each chat's updates are handled in order, different chats concurrently (`PerChatProcessor`
+  in a process; a PostgreSQL advisory lock per chat across workers, in the assistant); the
+  assistant's work (database, encoder) runs in a worker thread.
+- Polling serves one process; webhook mode (`bot/channels/webhook.py`) serves any number of
+  workers behind a load balancer, sharing only PostgreSQL.
+- Replies are stored undelivered by the assistant, held by the worker that answers, and
+  marked delivered after Telegram accepted them; replies a crashed worker never confirmed
+  are sent by any worker's delivery job. Update ids are recorded, so a re-delivered update
+  is never answered twice.
+- Staff messages and checklist reminders go through the outbox; the repeating jobs that
+  send them claim rows in the database (`bot/jobs.py`), so N workers send each one once and
+  a restart loses nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
 from telegram import (
     BotCommand,
     InlineKeyboardButton,
@@ -41,15 +45,11 @@ from telegram.ext import (
     filters,
 )
 
-from .. import outbox
+from .. import jobs, outbox
 from ..assistant import Assistant
 from ..config import Settings
-from ..context import Turn
-from ..flows import checklists
 from ..messages import Incoming, Reply
 from ..reload import refresh
-from ..store import retention
-from ..store.models import Merchant, Message
 from ..texts import text
 
 log = logging.getLogger(__name__)
@@ -68,8 +68,8 @@ COMMANDS = [
 OUTBOX_INTERVAL = 5.0  # seconds
 CONCURRENT_UPDATES = 32
 TYPING_AFTER = 0.4  # seconds before showing "typing…"
-RETRY_AFTER = 15.0  # undelivered replies older than this are sent again by the job
 REMINDER_INTERVAL = 600.0
+PURGE_CHECK_INTERVAL = 3600.0  # each worker asks hourly; one of them purges once a day
 UNSUPPORTED = (
     filters.Sticker.ALL
     | filters.PHOTO
@@ -160,13 +160,19 @@ class TelegramChannel:
         self.assistant = assistant
         self.settings: Settings = assistant.services.settings
         self._application: Application | None = None
+        # Updates whose message the database could not record (webhook answers 503).
+        self.unrecorded: set[int] = set()
 
     # -- building ---------------------------------------------------------------------
-    def build(self) -> Application:
+    def build(self, webhook: bool = False) -> Application:
+        """The application; with `webhook`, no updater: updates arrive through
+        `bot.channels.webhook` and the webhook is set there."""
         settings = self.settings
+        builder = Application.builder()
+        if webhook:
+            builder = builder.updater(None)
         builder = (
-            Application.builder()
-            .token(settings.telegram_token)
+            builder.token(settings.telegram_token)
             .base_url(settings.telegram_base_url)
             .base_file_url(settings.telegram_base_file_url)
             .concurrent_updates(PerChatProcessor(CONCURRENT_UPDATES))
@@ -199,7 +205,7 @@ class TelegramChannel:
         if application.job_queue is not None:
             application.job_queue.run_repeating(self._outbox_job, OUTBOX_INTERVAL, first=1.0)
             application.job_queue.run_repeating(self._reminder_job, REMINDER_INTERVAL, first=5.0)
-            application.job_queue.run_repeating(self._purge_job, timedelta(days=1), first=60.0)
+            application.job_queue.run_repeating(self._purge_job, PURGE_CHECK_INTERVAL, first=60.0)
 
     # -- handlers ---------------------------------------------------------------------
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -302,11 +308,15 @@ class TelegramChannel:
                 with contextlib.suppress(TelegramError):
                     await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
         outcome = await work
+        if not outcome.stored:
+            self.unrecorded.add(update.update_id)
         if chat is None:
             return
         delivered = await self.send(context.application, chat.id, outcome.replies)
-        if delivered:
-            await asyncio.to_thread(self.assistant.mark_delivered, outcome.reply_ids)
+        await asyncio.to_thread(
+            self.assistant.mark_delivered if delivered else self.assistant.release,
+            outcome.reply_ids,
+        )
 
     async def send(
         self, application: Application, chat_id: int | str, replies: list[Reply]
@@ -340,101 +350,65 @@ class TelegramChannel:
         return True
 
     async def deliver_pending(self, application: Application) -> None:
-        """Replies stored but never confirmed sent (a crash between the two): send them."""
+        """Replies stored but never confirmed sent (a worker crashed between the two, or
+        Telegram refused them): claimed by this worker, then sent."""
 
-        def pending() -> list[tuple[str, list[int], list[Reply]]]:
+        def claim() -> list[jobs.Undelivered]:
             with self.assistant.services.db.session() as session:
-                rows = session.execute(
-                    select(Message, Merchant.external_id)
-                    .join(Merchant)
-                    .where(
-                        Message.direction == "out",
-                        Message.delivered.is_(False),
-                        Merchant.channel == "telegram",
-                    )
-                    .order_by(Message.id)
-                ).all()
-                grouped: dict[str, tuple[list[int], list[Reply]]] = {}
-                for message, chat_id in rows:
-                    ids, replies = grouped.setdefault(chat_id, ([], []))
-                    ids.append(message.id)
-                    replies.append(
-                        Reply.from_stored(message.html or message.text, message.buttons or [])
-                    )
-                return [(chat, ids, replies) for chat, (ids, replies) in grouped.items()]
+                return jobs.claim_undelivered(session, "telegram")
 
-        for chat_id, ids, replies in await asyncio.to_thread(pending):
-            if await self.send(application, chat_id, replies):
-                await asyncio.to_thread(self.assistant.mark_delivered, ids)
+        for group in await asyncio.to_thread(claim):
+            ok = await self.send(application, group.chat_id, group.replies)
+            await asyncio.to_thread(
+                self.assistant.mark_delivered if ok else self.assistant.release,
+                group.message_ids,
+            )
 
     async def _outbox_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         changed = await asyncio.to_thread(refresh, self.assistant.services)
         if changed:
             log.info("reloaded from disk: %s", ", ".join(changed))
         await self.deliver_outbox(context.application)
-        await self.deliver_pending(context.application, min_age=RETRY_AFTER)
+        await self.deliver_pending(context.application)
 
     async def deliver_outbox(self, application: Application) -> None:
-        """Messages staff wrote in the back office, marked as coming from an adviser."""
+        """Staff messages, hand-back notices and reminders, claimed by this worker."""
 
-        def pending() -> list[outbox.Pending]:
+        def claim() -> list[outbox.Pending]:
             with self.assistant.services.db.session() as session:
-                return outbox.pending(session, "telegram")
+                return outbox.claim(session, "telegram")
 
         def record(item: outbox.Pending, ok: bool) -> None:
             with self.assistant.services.db.session() as session:
                 outbox.record(session, item.outbox_id, ok, item.reply)
 
-        for item in await asyncio.to_thread(pending):
+        for item in await asyncio.to_thread(claim):
             ok = await self.send(application, item.chat_id, [item.reply])
             await asyncio.to_thread(record, item, ok)
 
     async def _reminder_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        def due() -> list[tuple[str, Reply]]:
-            services = self.assistant.services
-            with services.db.session() as session:
-                out = []
-                for merchant_id, checklist_id in checklists.due_reminders(session):
-                    merchant = session.get(Merchant, merchant_id)
-                    if merchant is None or merchant.channel != "telegram" or not merchant.reminders:
-                        continue
-                    reply = checklists.reminder_reply(
-                        Turn(services, session, merchant), checklist_id
-                    )
-                    if reply is not None:
-                        out.append((merchant.external_id, reply))
-                return out
-
-        for chat_id, reply in await asyncio.to_thread(due):
-            await self.send(context.application, chat_id, [reply])
+        queued = await asyncio.to_thread(jobs.queue_due_reminders, self.assistant.services)
+        if queued:
+            await self.deliver_outbox(context.application)
 
     async def _purge_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        def purge() -> dict[str, int]:
-            with self.assistant.services.db.session() as session:
-                return retention.purge_as_configured(session, self.settings.retention_days)
-
-        log.info("retention purge: %s", await asyncio.to_thread(purge))
+        purged = await asyncio.to_thread(jobs.purge_if_due, self.assistant.services)
+        if purged is not None:
+            log.info("retention purge: %s", purged)
 
 
 def run_telegram(assistant: Assistant) -> None:
-    """Polling by default; webhook mode when COMPTOIR_WEBHOOK_URL is set."""
+    """Polling by default (one process); webhook mode when COMPTOIR_WEBHOOK_URL is set (any
+    number of workers)."""
     settings = assistant.services.settings
-    application = TelegramChannel(assistant).build()
     if settings.webhook_url:
-        from urllib.parse import urlparse
+        from .webhook import serve_webhook
 
-        path = urlparse(settings.webhook_url).path.lstrip("/") or "telegram"
-        application.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path=path,
-            webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret or None,
-            allowed_updates=Update.ALL_TYPES,
-        )
-    else:
-        application.run_polling(
-            allowed_updates=Update.ALL_TYPES,
-            poll_interval=0.0,
-            timeout=timedelta(seconds=10).seconds,
-        )
+        asyncio.run(serve_webhook(TelegramChannel(assistant)))
+        return
+    application = TelegramChannel(assistant).build()
+    application.run_polling(
+        allowed_updates=Update.ALL_TYPES,
+        poll_interval=0.0,
+        timeout=timedelta(seconds=10).seconds,
+    )

@@ -73,7 +73,7 @@ def chat(
 def deliver_outbox(assistant: Assistant, user_id: str, out: TextIO) -> None:
     """Replies staff wrote in the back office (the local chat shows them after each turn)."""
     with assistant.services.db.session() as session:
-        for item in outbox.pending(session, "terminal", user_id):
+        for item in outbox.claim(session, "terminal", user_id):
             render(item.reply, out)
             outbox.record(session, item.outbox_id, True, item.reply)
 

@@ -230,16 +230,23 @@ def progress(turn: Turn) -> list[Reply]:
     return [Reply(turn.t("progress_title") + "\n" + "\n".join(lines), tuple(buttons))]
 
 
-def due_reminders(session, now=None) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
-    """(merchant id, checklist id) pairs whose reminder is due; clears them."""
+def due_reminders(session, now=None, limit: int = 200) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
+    """(merchant id, checklist id) pairs whose reminder is due; clears them. The rows are
+    locked (`SKIP LOCKED`): workers running this at once each take different ones. The
+    caller queues the reminders in the outbox in the same transaction, so a reminder cleared
+    here is never lost."""
     now = now or utcnow()
     runs = list(
         session.scalars(
-            select(ChecklistRun).where(
+            select(ChecklistRun)
+            .where(
                 ChecklistRun.remind_at.is_not(None),
                 ChecklistRun.remind_at <= now,
                 ChecklistRun.finished_at.is_(None),
             )
+            .order_by(ChecklistRun.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
     )
     for run in runs:

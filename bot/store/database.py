@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest migration's revision (tests/bot/test_migrations.py checks it): a database
 # already there starts without loading Alembic, a quarter of a second of every start.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 
 class StoreUnavailable(RuntimeError):
@@ -51,9 +52,17 @@ class Database:
         # time asleep. Writers of this process queue on a lock instead and start as soon as
         # the previous one commits. PostgreSQL locks rows, so its writers run side by side.
         self._write_turn = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+        self._exclusive_local = threading.Lock()
+
+    @property
+    def shared_by_workers(self) -> bool:
+        """True on PostgreSQL: several processes may serve the bot, and they coordinate
+        through row locks and advisory locks. SQLite serves one process."""
+        return self.engine.dialect.name == "postgresql"
 
     def migrate(self) -> None:
-        """Bring the schema to the latest revision (safe to run at every start)."""
+        """Bring the schema to the latest revision (safe to run at every start, by several
+        workers at once: the first migrates, the others wait for it, then find nothing to do)."""
         if self.revision() == SCHEMA_REVISION:
             return
         from alembic import command
@@ -63,8 +72,38 @@ class Database:
         config.set_main_option("script_location", str(MIGRATIONS))
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self.engine.begin() as connection:
+            if self.shared_by_workers:
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key("migrate")}
+                )
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    def lock_for_transaction(self, session: Session, name: str) -> None:
+        """Hold the lock `name` until the session's transaction ends (PostgreSQL advisory
+        lock; other workers asking for the same name wait). SQLite has one writer at a time
+        and one process, so `writing()` already serialises."""
+        if self.shared_by_workers:
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Run a block alone across every process sharing the database (a publish in the back
+        office). PostgreSQL: a session advisory lock on a connection of its own; SQLite: a lock
+        of this process (one process writes a SQLite database)."""
+        if not self.shared_by_workers:
+            with self._exclusive_local:
+                yield
+            return
+        with self.engine.connect() as connection:
+            key = {"key": lock_key(name)}
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+                connection.commit()
 
     def revision(self) -> str | None:
         """The schema's migration revision, or None (new database, or unreachable)."""
@@ -102,6 +141,13 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory locks (the same in every process,
+    unlike Python's `hash`)."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _is_connection_error(exc: SQLAlchemyError) -> bool:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -84,6 +85,13 @@ class Message(Base):
             "answered",
             "feedback",
         ),
+        # The delivery job's claim reads only replies not yet sent (a handful among millions).
+        Index(
+            "ix_messages_undelivered",
+            "id",
+            postgresql_where=sql("NOT delivered"),
+            sqlite_where=sql("NOT delivered"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -104,6 +112,9 @@ class Message(Base):
     # +1 / -1, on the merchant message whose answer was rated (the buttons carry its id)
     feedback: Mapped[int | None] = mapped_column(Integer, default=None)
     delivered: Mapped[bool] = mapped_column(Boolean, default=True)  # out messages: sent yet?
+    # Undelivered replies: the worker sending them holds them until then; after that any
+    # worker's delivery job may claim them (the sender died).
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
@@ -181,7 +192,9 @@ class HandoffRequest(Base):
 
 
 class OutboxMessage(Base):
-    """Messages written by staff in the back office, delivered by the bot."""
+    """Messages the bot sends on its own initiative: an adviser's words written in the back
+    office, the hand-back notice, checklist reminders. Delivered by whichever worker claims
+    them (`bot.outbox.claim`), once."""
 
     __tablename__ = "outbox"
 
@@ -190,9 +203,14 @@ class OutboxMessage(Base):
         ForeignKey("merchants.id", ondelete="CASCADE"), index=True
     )
     author: Mapped[str] = mapped_column(String(128), default="")
-    # staff: an adviser's words; handback: the bot's "I am back" notice (text unused)
+    # staff: an adviser's words; handback: the bot's "I am back" notice (text unused);
+    # reminder: a checklist reminder, composed when it fell due (html and buttons)
     kind: Mapped[str] = mapped_column(String(16), default="staff")
     text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text, default="")
+    buttons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # A worker sending this row holds it until then (a crashed worker's claim expires).
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -341,6 +359,16 @@ class ContentRevision(Base):
     staff_email: Mapped[str] = mapped_column(String(254), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class ScheduledJob(Base):
+    """When a periodic job (the retention purge) last ran, whichever worker ran it: the row
+    is claimed with `FOR UPDATE SKIP LOCKED`, so N workers run it once per period."""
+
+    __tablename__ = "scheduled_jobs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class AppSetting(Base):

@@ -1,0 +1,45 @@
+"""Health and metrics every process serves (the back office and each webhook worker): the
+same checks, so a load balancer and Prometheus see every process alike."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from .context import Services
+from .store.database import StoreUnavailable
+from .store.models import HandoffRequest, Merchant, Message, OutboxMessage
+
+
+def health_checks(services: Services) -> dict[str, bool]:
+    return {
+        "database": services.db.ping(),
+        "search_index": services.search.index is not None,
+        "intent_model": services.nlu is not None,
+    }
+
+
+def database_gauges(services: Services) -> list[str]:
+    """Prometheus text lines for what the database holds (the same for every worker)."""
+    lines: list[str] = []
+    try:
+        with services.db.session() as session:
+            gauges = {
+                "comptoir_merchants": session.scalar(select(func.count()).select_from(Merchant)),
+                "comptoir_messages": session.scalar(select(func.count()).select_from(Message)),
+                "comptoir_handoffs_open": session.scalar(
+                    select(func.count())
+                    .select_from(HandoffRequest)
+                    .where(HandoffRequest.status == "open")
+                ),
+                "comptoir_outbox_pending": session.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.status == "pending")
+                ),
+            }
+        for name, value in gauges.items():
+            lines += [f"# TYPE {name} gauge", f"{name} {value or 0}"]
+        lines += ["# TYPE comptoir_database_up gauge", "comptoir_database_up 1"]
+    except StoreUnavailable:
+        lines += ["# TYPE comptoir_database_up gauge", "comptoir_database_up 0"]
+    return lines

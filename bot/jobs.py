@@ -1,0 +1,105 @@
+"""Background work that any number of workers share through the database, done once.
+
+Every worker runs the same repeating jobs. What they act on is claimed in PostgreSQL with
+`SELECT … FOR UPDATE SKIP LOCKED` (a worker skips the rows another one holds) and, for rows
+sent over the network, a lease (`claimed_until`) that expires if the worker dies mid-send.
+On SQLite one process serves the bot and the same queries simply run alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from . import outbox
+from .context import Services, Turn
+from .flows import checklists
+from .messages import Reply
+from .store import retention
+from .store.models import Merchant, Message, ScheduledJob, utcnow
+
+PURGE_EVERY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    chat_id: str
+    message_ids: list[int]
+    replies: list[Reply]
+
+
+def queue_due_reminders(services: Services, now: datetime | None = None) -> int:
+    """Turn due checklist reminders into outbox rows, in the transaction that clears them:
+    a Telegram outage at send time delays a reminder, never loses it."""
+    queued = 0
+    with services.db.session() as session:
+        for merchant_id, checklist_id in checklists.due_reminders(session, now):
+            merchant = session.get(Merchant, merchant_id)
+            if merchant is None or not merchant.reminders:
+                continue
+            reply = checklists.reminder_reply(Turn(services, session, merchant), checklist_id)
+            if reply is not None:
+                outbox.queue(session, merchant_id, "reminder", reply)
+                queued += 1
+    return queued
+
+
+def claim_undelivered(
+    session: Session, channel: str, now: datetime | None = None, limit: int = 200
+) -> list[Undelivered]:
+    """Replies stored but not confirmed sent whose sender's lease ran out (it crashed, or
+    Telegram refused them): held for this worker, grouped by chat, in order."""
+    now = now or utcnow()
+    rows = session.execute(
+        select(Message, Merchant.external_id)
+        .join(Merchant)
+        .where(
+            Message.delivered.is_(False),
+            Message.direction == "out",
+            Merchant.channel == channel,
+            or_(Message.claimed_until.is_(None), Message.claimed_until < now),
+        )
+        .order_by(Message.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Message)
+    ).all()
+    grouped: dict[str, Undelivered] = {}
+    for message, chat_id in rows:
+        message.claimed_until = now + outbox.LEASE
+        group = grouped.setdefault(chat_id, Undelivered(chat_id, [], []))
+        group.message_ids.append(message.id)
+        group.replies.append(Reply.from_stored(message.html or message.text, message.buttons or []))
+    return list(grouped.values())
+
+
+def claim_periodic(session: Session, name: str, every: timedelta, now: datetime) -> bool:
+    """True if this worker should run job `name` now: it was last run more than `every` ago
+    and no other worker holds it. The caller runs the job in the same transaction."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(ScheduledJob).values(name=name).on_conflict_do_nothing())
+    job = session.scalar(
+        select(ScheduledJob).where(ScheduledJob.name == name).with_for_update(skip_locked=True)
+    )
+    if job is None:
+        return False  # another worker is running it
+    last = job.last_run_at
+    if last is not None and last.tzinfo is None:  # SQLite returns naive datetimes
+        last = last.replace(tzinfo=now.tzinfo)
+    if last is not None and now - last < every:
+        return False
+    job.last_run_at = now
+    return True
+
+
+def purge_if_due(services: Services, now: datetime | None = None) -> dict[str, int] | None:
+    """The retention purge, once a day across all workers; None when not due here."""
+    now = now or utcnow()
+    with services.db.session() as session:
+        if not claim_periodic(session, "retention_purge", PURGE_EVERY, now):
+            return None
+        return retention.purge_as_configured(session, services.settings.retention_days)

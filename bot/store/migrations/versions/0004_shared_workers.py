@@ -1,0 +1,51 @@
+"""shared workers: delivery claims, reminders through the outbox, periodic jobs
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-04 11:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("messages") as batch:
+        batch.add_column(sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True))
+    op.create_index(
+        "ix_messages_undelivered",
+        "messages",
+        ["id"],
+        postgresql_where=sa.text("NOT delivered"),
+        sqlite_where=sa.text("NOT delivered"),
+    )
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("html", sa.Text(), nullable=False, server_default=""))
+        batch.add_column(
+            sa.Column("buttons", sa.JSON(), nullable=False, server_default=sa.text("'[]'"))
+        )
+        batch.add_column(sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True))
+    op.create_table(
+        "scheduled_jobs",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("name"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("scheduled_jobs")
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("claimed_until")
+        batch.drop_column("buttons")
+        batch.drop_column("html")
+    op.drop_index("ix_messages_undelivered", table_name="messages")
+    with op.batch_alter_table("messages") as batch:
+        batch.drop_column("claimed_until")
