@@ -9,7 +9,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     COMPTOIR_KB_INDEX_DIR=/opt/comptoir/index \
     COMPTOIR_KB_CONTENT_DIR=/opt/comptoir/content \
     COMPTOIR_ADMIN_HOST=0.0.0.0 \
-    COMPTOIR_ADMIN_PORT=8080
+    COMPTOIR_ADMIN_PORT=8080 \
+    COMPTOIR_WEBHOOK_LISTEN=0.0.0.0
 
 RUN useradd --create-home --uid 10001 comptoir \
     && mkdir -p /data /opt/comptoir \
@@ -32,7 +33,9 @@ RUN comptoir nlu train --data /opt/comptoir/src/nlu/data/train --out /opt/compto
     && comptoir kb reindex
 
 VOLUME ["/data"]
-EXPOSE 8080
+# 8080: the back office; 8443: the Telegram webhook, /healthz and /metrics of a bot in webhook
+# mode (deploy/compose.yaml runs several behind a TLS proxy).
+EXPOSE 8080 8443
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["comptoir", "check", "--quiet"]
 CMD ["comptoir", "run"]

@@ -238,6 +238,32 @@ def purge(ctx: typer.Context) -> None:
     typer.echo(", ".join(f"{name} : {count}" for name, count in counts.items()))
 
 
+@app.command()
+def migrate(ctx: typer.Context) -> None:
+    """Mettre le schéma de la base à jour : une seule fois avant de démarrer plusieurs workers
+    (des migrations lancées côte à côte sur une base neuve se heurtent)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .store.database import Database
+
+    settings: Settings = ctx.obj
+    database = Database(settings.resolved_database_url)
+    try:
+        database.migrate()
+        revision = database.revision()
+    except SQLAlchemyError as exc:
+        typer.secho(
+            f"Migration impossible : {str(exc).splitlines()[0]}\nVérifiez "
+            "COMPTOIR_DATABASE_URL et que la base de données est joignable.",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise typer.Exit(code=1) from None
+    finally:
+        database.dispose()
+    typer.echo(f"Schéma de la base à jour (révision {revision}).")
+
+
 PasswordStdin = Annotated[
     bool, typer.Option("--password-stdin", help="Lire le mot de passe sur l'entrée standard.")
 ]

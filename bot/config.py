@@ -55,6 +55,10 @@ class Settings:
     # Admin web
     admin_host: str = "127.0.0.1"
     admin_port: int = 8080
+    # Addresses whose X-Forwarded-For/-Proto headers are believed (comma-separated IPs or
+    # networks, or "*"): the reverse proxy in front of the back office, so sign-in limits and
+    # the audit log see each client's address and cookies are marked Secure under HTTPS.
+    admin_trusted_proxies: str = "127.0.0.1"
     # First administrator, created on first start when no staff account exists yet.
     admin_email: str = ""
     admin_password: str = field(default="", repr=False)
@@ -126,6 +130,7 @@ class Settings:
             "WEBHOOK_SECRET": "webhook_secret",
             "WEBHOOK_LISTEN": "webhook_listen",
             "ADMIN_HOST": "admin_host",
+            "ADMIN_TRUSTED_PROXIES": "admin_trusted_proxies",
             "ADMIN_EMAIL": "admin_email",
             "ADMIN_PASSWORD": "admin_password",
             "LOG_LEVEL": "log_level",

@@ -39,8 +39,8 @@ def make_server(services: Services, host: str, port: int) -> uvicorn.Server:
         port=port,
         log_level="warning",
         access_log=False,
-        proxy_headers=True,  # behind a reverse proxy on the same host: HTTPS seen as such
-        forwarded_allow_ips="127.0.0.1",
+        proxy_headers=True,  # behind a reverse proxy: HTTPS and the client's address seen as such
+        forwarded_allow_ips=services.settings.admin_trusted_proxies,
         lifespan="on",
     )
     return uvicorn.Server(config)
