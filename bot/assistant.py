@@ -23,7 +23,6 @@ from . import answers
 from .context import Services, Turn
 from .flows import checklists, clarify, data_rights, diagnostic, handoff, profile
 from .messages import Button, Incoming, Reply, esc
-from .outbox import LEASE as DELIVERY_LEASE
 from .question_shape import shape
 from .store.database import StoreUnavailable
 from .store.models import Merchant, Message, ProcessedUpdate, utcnow
@@ -172,7 +171,7 @@ class Assistant:
         message.hits = turn.log.get("hits", [])
         message.answered = turn.log.get("answered")
         reply_ids = []
-        sent_by = utcnow() + DELIVERY_LEASE
+        sent_by = utcnow() + self.services.settings.delivery_lease
         for reply in replies:
             out = Message(
                 merchant_id=merchant.id,

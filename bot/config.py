@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -48,6 +49,9 @@ class Settings:
     # Telegram's documented limit is about 30 messages per second for a bot; raise it only
     # for a Bot API server of your own (0: no limiter).
     telegram_max_rate: int = 30
+    # A worker answering holds its replies this long before any other worker may re-send
+    # them (it died); keep it longer than a send with its rate-limit retries.
+    delivery_lease_seconds: int = 60
     webhook_url: str = ""
     webhook_secret: str = ""
     webhook_listen: str = "127.0.0.1"
@@ -65,6 +69,10 @@ class Settings:
     log_level: str = "INFO"
     # Data protection: messages and inactive merchants are erased after this many days.
     retention_days: int = 365
+
+    @property
+    def delivery_lease(self) -> timedelta:
+        return timedelta(seconds=max(self.delivery_lease_seconds, 1))
 
     @property
     def resolved_database_url(self) -> str:
@@ -148,6 +156,7 @@ class Settings:
             "ADMIN_PORT": "admin_port",
             "RETENTION_DAYS": "retention_days",
             "TELEGRAM_MAX_RATE": "telegram_max_rate",
+            "DELIVERY_LEASE_SECONDS": "delivery_lease_seconds",
         }
         for env_name, attr in text_fields.items():
             if (value := get(env_name)) is not None:

@@ -50,7 +50,11 @@ def queue_due_reminders(services: Services, now: datetime | None = None) -> int:
 
 
 def claim_undelivered(
-    session: Session, channel: str, now: datetime | None = None, limit: int = 200
+    session: Session,
+    channel: str,
+    lease: timedelta = outbox.LEASE,
+    now: datetime | None = None,
+    limit: int = 200,
 ) -> list[Undelivered]:
     """Replies stored but not confirmed sent whose sender's lease ran out (it crashed, or
     Telegram refused them): held for this worker, grouped by chat, in order."""
@@ -70,7 +74,7 @@ def claim_undelivered(
     ).all()
     grouped: dict[str, Undelivered] = {}
     for message, chat_id in rows:
-        message.claimed_until = now + outbox.LEASE
+        message.claimed_until = now + lease
         group = grouped.setdefault(chat_id, Undelivered(chat_id, [], []))
         group.message_ids.append(message.id)
         group.replies.append(Reply.from_stored(message.html or message.text, message.buttons or []))

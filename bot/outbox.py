@@ -20,7 +20,7 @@ from .store.models import Merchant, Message, OutboxMessage, utcnow
 from .texts import text
 
 MAX_ATTEMPTS = 5
-LEASE = timedelta(seconds=60)  # longer than a send with its rate-limit retries
+LEASE = timedelta(seconds=60)  # COMPTOIR_DELIVERY_LEASE_SECONDS's default
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,9 @@ def claim(
     external_id: str | None = None,
     limit: int = 50,
     now: datetime | None = None,
+    lease: timedelta = LEASE,
 ) -> list[Pending]:
-    """Due rows for `channel`, held by this worker for `LEASE` (others skip them)."""
+    """Due rows for `channel`, held by this worker for `lease` (others skip them)."""
     now = now or utcnow()
     query = (
         select(OutboxMessage, Merchant.external_id, Merchant.language)
@@ -77,7 +78,7 @@ def claim(
         query = query.where(Merchant.external_id == external_id)
     claimed = []
     for row, chat, lang in session.execute(query):
-        row.claimed_until = now + LEASE
+        row.claimed_until = now + lease
         claimed.append(Pending(row.id, chat, as_reply(row, lang)))
     return claimed
 

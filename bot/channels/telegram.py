@@ -355,7 +355,7 @@ class TelegramChannel:
 
         def claim() -> list[jobs.Undelivered]:
             with self.assistant.services.db.session() as session:
-                return jobs.claim_undelivered(session, "telegram")
+                return jobs.claim_undelivered(session, "telegram", self.settings.delivery_lease)
 
         for group in await asyncio.to_thread(claim):
             ok = await self.send(application, group.chat_id, group.replies)
@@ -376,7 +376,7 @@ class TelegramChannel:
 
         def claim() -> list[outbox.Pending]:
             with self.assistant.services.db.session() as session:
-                return outbox.claim(session, "telegram")
+                return outbox.claim(session, "telegram", lease=self.settings.delivery_lease)
 
         def record(item: outbox.Pending, ok: bool) -> None:
             with self.assistant.services.db.session() as session:

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 BOT_ID = 777000111
+VIA = "_via"  # the params key carrying the client's tag
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Sent:
     params: dict[str, Any]
     message_id: int
     at: float = field(default_factory=time.monotonic)
+    via: str = ""  # which client sent it, when its base URL was from `base_url_for`
 
     @property
     def buttons(self) -> list[dict[str, str]]:
@@ -94,13 +96,22 @@ class FakeBotAPI:
 
     # -- what a merchant does ---------------------------------------------------------
     def _push(self, payload: dict[str, Any]) -> int:
+        update = self._new_update(payload)
+        with self._lock:
+            self._updates.append(update)
+            self._lock.notify_all()
+        return int(update["update_id"])
+
+    def _new_update(self, payload: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             update_id = self._next_update_id
             self._next_update_id += 1
-            self._updates.append({"update_id": update_id, **payload})
             self.update_times[update_id] = time.monotonic()
-            self._lock.notify_all()
-            return update_id
+        return {"update_id": update_id, **payload}
+
+    def text_update(self, chat_id: int, text: str) -> dict[str, Any]:
+        """An update carrying a text message, not queued: for POSTing to a webhook."""
+        return self._new_update({"message": self._text_message(chat_id, text, "fr")})
 
     @staticmethod
     def _user(chat_id: int, language: str = "fr") -> dict[str, Any]:
@@ -123,14 +134,16 @@ class FakeBotAPI:
             **content,
         }
 
-    def push_text(self, chat_id: int, text: str, language: str = "fr") -> int:
+    def _text_message(self, chat_id: int, text: str, language: str) -> dict[str, Any]:
         entities = []
         if text.startswith("/"):
             entities = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-        message = self._message(
+        return self._message(
             chat_id, language, text=text, **({"entities": entities} if entities else {})
         )
-        return self._push({"message": message})
+
+    def push_text(self, chat_id: int, text: str, language: str = "fr") -> int:
+        return self._push({"message": self._text_message(chat_id, text, language)})
 
     def push_edited(self, chat_id: int, text: str) -> int:
         message = self._message(chat_id, "fr", text=text, edit_date=int(time.time()))
@@ -236,13 +249,17 @@ class FakeBotAPI:
 
             def _serve(self) -> None:
                 path = urlparse(self.path).path
+                via = ""
+                if path.startswith("/via/"):  # a base URL of .../via/<client>/bot tags a client
+                    via, _, rest = path[len("/via/") :].partition("/")
+                    path = "/" + rest
                 prefix = f"/bot{api.token}/"
                 if not path.startswith(prefix):
                     self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
                     return
                 method = path[len(prefix) :]
                 params = self._params()
-                status, payload = api.dispatch(method, params)
+                status, payload = api.dispatch(method, params, via)
                 self._reply(status, payload)
 
             def _params(self) -> dict[str, Any]:
@@ -286,7 +303,15 @@ class FakeBotAPI:
 
         return Handler
 
-    def dispatch(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def base_url_for(self, client: str) -> str:
+        """A base URL that tags every call of one client (a worker) in `Sent.via`."""
+        return f"http://127.0.0.1:{self.port}/via/{client}/bot"
+
+    def dispatch(
+        self, method: str, params: dict[str, Any], via: str = ""
+    ) -> tuple[int, dict[str, Any]]:
+        if via:
+            params = {**params, VIA: via}
         with self._lock:
             self.calls.append((method, params))
             fault = self.faults.get(method, []).pop(0) if self.faults.get(method) else None
@@ -340,7 +365,7 @@ class FakeBotAPI:
             message_id = self._next_message_id
             self._next_message_id += 1
             chat_id = int(params["chat_id"])
-            sent = Sent(method, chat_id, text, params, message_id)
+            sent = Sent(method, chat_id, text, params, message_id, via=params.get(VIA, ""))
             self.sent.append(sent)
             if method in ("sendMessage", "sendDocument"):
                 self._sent_by_chat.setdefault(chat_id, []).append(sent)

@@ -1,0 +1,166 @@
+"""The webhook worker in process: the real python-telegram-bot stack fed by the ASGI app,
+replies sent to the Bot API server on loopback (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from bot.assistant import Assistant
+from bot.channels.telegram import TelegramChannel
+from bot.channels.webhook import SECRET_HEADER, create_webhook_app
+from bot.jobs import claim_periodic, queue_due_reminders
+from bot.store.database import Database
+from bot.store.models import ChecklistRun, Merchant, Message, OutboxMessage, utcnow
+from tests.support.fake_bot_api import FakeBotAPI
+
+CHAT = 5550101
+SECRET = "un-secret-de-test"
+URL = "https://bot.example.invalid/telegram/abc123"
+
+
+@pytest.fixture()
+async def worker(api: FakeBotAPI, services) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:  # type: ignore[no-untyped-def]
+    services.settings = services.settings.with_overrides(
+        telegram_token=api.token,
+        telegram_base_url=api.base_url,
+        telegram_base_file_url=api.base_file_url,
+        webhook_url=URL,
+        webhook_secret=SECRET,
+    )
+    channel = TelegramChannel(Assistant(services))
+    application = channel.build(webhook=True)
+    app = create_webhook_app(channel, application)
+    async with application:
+        await application.start()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://worker") as client:
+            yield client, channel
+        await application.stop()
+
+
+async def post(client: httpx.AsyncClient, update: dict[str, Any], secret: str = SECRET) -> int:
+    response = await client.post("/telegram/abc123", json=update, headers={SECRET_HEADER: secret})
+    return response.status_code
+
+
+async def test_an_update_is_answered_once_and_acknowledged_after_it_is_stored(
+    api: FakeBotAPI,
+    worker,
+    services,  # type: ignore[no-untyped-def]
+) -> None:
+    client, _ = worker
+    update = api.text_update(CHAT, "/aide")
+    assert await post(client, update) == 200
+    # 200 came after the turn was committed: the message is already in the database.
+    with services.db.session() as session:
+        stored = session.scalars(select(Message.text).where(Message.direction == "in")).all()
+    assert stored == ["/aide"]
+    assert len(api.messages_to(CHAT)) == 1
+    # Telegram re-delivers (the 200 was lost): acknowledged again, not answered again.
+    assert await post(client, update) == 200
+    assert len(api.messages_to(CHAT)) == 1
+
+
+async def test_wrong_secret_and_garbage_are_refused(api: FakeBotAPI, worker) -> None:  # type: ignore[no-untyped-def]
+    client, _ = worker
+    assert await post(client, api.text_update(CHAT, "bonjour"), secret="faux") == 403
+    response = await client.post(
+        "/telegram/abc123", content=b"{not json", headers={SECRET_HEADER: SECRET}
+    )
+    assert response.status_code == 400
+    assert (await client.get("/telegram/abc123")).status_code == 405
+    assert api.messages_to(CHAT) == []
+
+
+async def test_health_and_metrics_per_worker(api: FakeBotAPI, worker) -> None:  # type: ignore[no-untyped-def]
+    client, _ = worker
+    await post(client, api.text_update(CHAT, "/aide"))
+    health = await client.get("/healthz")
+    assert health.status_code == 200 and health.json()["database"] is True
+    metrics = (await client.get("/metrics")).text
+    assert 'comptoir_webhook_updates_total{outcome="handled"} 1.0' in metrics
+    assert "comptoir_database_up 1" in metrics
+
+
+async def test_database_down_answers_503_so_telegram_retries(api: FakeBotAPI, worker) -> None:  # type: ignore[no-untyped-def]
+    client, channel = worker
+    services = channel.assistant.services
+    working = services.db
+    services.db = Database("postgresql+psycopg://postgres@127.0.0.1:1/nothing_listens_here")
+    try:
+        update = api.text_update(CHAT, "/aide")
+        assert await post(client, update) == 503
+        assert "problème technique passager" in api.messages_to(CHAT)[0].text
+    finally:
+        services.db = working
+    # Telegram retries once the database is back: now it is stored and answered.
+    assert await post(client, update) == 200
+    with working.session() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 2
+
+
+def test_reminders_go_through_the_outbox_and_periodic_jobs_run_once(services) -> None:  # type: ignore[no-untyped-def]
+    now = utcnow()
+    with services.db.session() as session:
+        merchant = Merchant(
+            channel="telegram", external_id=str(CHAT), flow_state={}, reminders=True
+        )
+        session.add(merchant)
+        session.flush()
+        checklist_id = next(iter(services.kb.checklists))
+        session.add(
+            ChecklistRun(
+                merchant_id=merchant.id,
+                checklist_id=checklist_id,
+                remind_at=now - timedelta(minutes=1),
+            )
+        )
+    assert queue_due_reminders(services, now) == 1
+    assert queue_due_reminders(services, now) == 0  # cleared in the same transaction
+    with services.db.session() as session:
+        row = session.scalars(select(OutboxMessage)).one()
+        assert row.kind == "reminder" and row.status == "pending" and row.buttons
+        assert session.scalar(select(ChecklistRun.remind_at)) is None
+    # Two workers asking for the daily purge at the same moment: one runs it.
+    with services.db.session() as session:
+        assert claim_periodic(session, "purge-test", timedelta(days=1), now) is True
+    with services.db.session() as session:
+        assert claim_periodic(session, "purge-test", timedelta(days=1), now) is False
+    later = now + timedelta(days=1, seconds=1)
+    with services.db.session() as session:
+        assert claim_periodic(session, "purge-test", timedelta(days=1), later) is True
+
+
+async def test_a_reminder_survives_a_telegram_outage(api: FakeBotAPI, worker, services) -> None:  # type: ignore[no-untyped-def]
+    client, channel = worker
+    assert await post(client, api.text_update(CHAT, "/aide")) == 200
+    with services.db.session() as session:
+        merchant = session.scalars(select(Merchant)).one()
+        merchant.reminders = True
+        session.add(
+            ChecklistRun(
+                merchant_id=merchant.id,
+                checklist_id=next(iter(services.kb.checklists)),
+                remind_at=utcnow() - timedelta(minutes=1),
+            )
+        )
+    assert queue_due_reminders(services) == 1
+    application = channel._application
+    api.inject("sendMessage", {"status": 502})
+    await channel.deliver_outbox(application)  # Telegram down: the row stays pending
+    with services.db.session() as session:
+        assert session.scalar(select(OutboxMessage.status)) == "pending"
+        session.execute(OutboxMessage.__table__.update().values(claimed_until=None))
+    await channel.deliver_outbox(application)
+    await asyncio.sleep(0)
+    reminders = [m for m in api.messages_to(CHAT) if "Reprendre" in str(m.buttons)]
+    assert len(reminders) == 1
+    with services.db.session() as session:
+        assert session.scalar(select(OutboxMessage.status)) == "sent"
