@@ -39,6 +39,9 @@ class Settings:
     # Knowledge base
     kb_content_dir: Path = PACKAGE_ROOT / "knowledge_base" / "content"
     kb_index_dir: Path | None = None  # empty: data_dir/index
+    # Set at start when workers share PostgreSQL (bot.shared_state): the shipped folder that
+    # kb_content_dir (then data_dir/content) lays the back office's published files over.
+    kb_base_content_dir: Path | None = None
     # The learned ranker: "auto" (data_dir/models/ranker.json if retrained, else the shipped
     # knowledge_base/ranker.json), "off", or the path of a model file.
     kb_ranker: str = "auto"

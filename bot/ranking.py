@@ -18,6 +18,7 @@ from nlu.training_data import load_training_data
 
 from .context import Services
 from .question_shape import shape
+from .shared_state import publish_model
 from .store.models import AnswerLabel
 
 TRAIN_DIR = Path(__file__).resolve().parents[1] / "nlu" / "data" / "train"
@@ -98,4 +99,6 @@ def retrain_ranker(services: Services, eval_dir: Path) -> RankerRetrain:
         new.report["held_out"] = new_figures
         new.save(services.settings.retrained_kb_ranker)
         services.search.ranker = new
+        settings = services.settings
+        publish_model(settings, services.db, "ranker", settings.retrained_kb_ranker)
     return RankerRetrain(len(labels), current_figures, new_figures, switched)

@@ -1,5 +1,7 @@
 """Hot reload: pick up a knowledge base published or a model retrained by another process
-(the back office running on its own against the shared data folder), without restart.
+(the back office running on its own against the shared data folder, or, with PostgreSQL,
+any back office: what it published reaches this worker through the database), without
+restart.
 
 Both are swapped as single references in `Services`: a turn in flight keeps the objects
 it started with.
@@ -11,9 +13,11 @@ import json
 import logging
 
 from knowledge_base.loader import load_knowledge_base
+from knowledge_base.service import ensure_index
 from nlu.model import MANIFEST, ModelError, NLUModel
 
 from .context import Services
+from .shared_state import pull_all
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +29,9 @@ def _model_stamp(manifest: dict[str, object]) -> tuple[object, object]:
 def refresh(services: Services) -> list[str]:
     """Reload what changed on disk; returns what was reloaded ("kb", "ranker", "nlu")."""
     changed: list[str] = []
+    # Workers sharing PostgreSQL: published content and models arrive through the database.
+    if "content" in pull_all(services.settings, services.db):
+        ensure_index(services.settings, services.encoder)  # only changed passages encoded
     if services.search.reload_ranker(services.settings.resolved_kb_ranker):
         changed.append("ranker")
     if services.search.reload():

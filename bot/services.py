@@ -11,6 +11,7 @@ from nlu.factory import make_parser
 
 from .config import Settings
 from .context import Services
+from .shared_state import pull_all, shared_settings
 from .store.database import Database
 
 
@@ -18,6 +19,9 @@ def build_services(settings: Settings, log: Callable[[str], None] | None = None)
     """Database migrated, encoder loaded, intent model and search index ready."""
     database = Database(settings.resolved_database_url)
     database.migrate()
+    # Workers sharing PostgreSQL keep local copies of what the database holds.
+    settings = shared_settings(settings, database)
+    pull_all(settings, database)
     encoder = make_encoder(settings.encoder, settings.encoder_model, settings.encoder_threads)
     parser = make_parser(settings, encoder, settings.nlu_model_dir, log=log)
     kb = ensure_index(settings, encoder, log=log)

@@ -14,11 +14,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from nlu.corrections import write_corrections
 from nlu.intents import ALL_INTENTS, TOPIC_LABELS
 from nlu.retrain import retrain
 
 from ..context import Services
+from ..shared_state import TRAINED_KINDS, publish_model, write_corrections_file
 from ..store.models import AnswerLabel, IntentCorrection, Merchant, Message, TrainingRun, utcnow
 from . import audit
 from .ranking_page import ranker_status
@@ -32,7 +32,6 @@ KINDS = {
     "missing_content": "Contenu manquant",
     "ignored": "Ignorer",
 }
-TRAINED_KINDS = ("intent", "out_of_scope")
 
 
 def inbox_query(threshold: float):  # type: ignore[no-untyped-def]
@@ -55,19 +54,7 @@ def inbox_query(threshold: float):  # type: ignore[no-untyped-def]
 
 
 def rewrite_corrections_file(services: Services, session: Session) -> int:
-    """The Rasa-format file the training reads is regenerated from the database, which
-    keeps who corrected what; returns the number of training examples."""
-    rows = session.execute(
-        select(IntentCorrection.text, IntentCorrection.kind, IntentCorrection.intent)
-        .where(IntentCorrection.kind.in_(TRAINED_KINDS))
-        .order_by(IntentCorrection.id)
-    ).all()
-    pairs = [
-        (text, intent if kind == "intent" and intent else "out_of_scope")
-        for text, kind, intent in rows
-    ]
-    write_corrections(services.settings.resolved_nlu_corrections_file, pairs)
-    return len(pairs)
+    return write_corrections_file(session, services.settings.resolved_nlu_corrections_file)
 
 
 @page("support")
@@ -261,6 +248,9 @@ class Trainer:
             )
             if result.switched and model is not None:
                 self.services.nlu = model  # the running bot parses with it from now on
+            settings = self.services.settings
+            # Switched or kept (the kept one records the refusal): every worker follows.
+            publish_model(settings, self.services.db, "nlu", settings.resolved_nlu_model_dir)
             self._update(
                 run_id,
                 status="done",

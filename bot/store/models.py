@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -369,6 +370,32 @@ class ScheduledJob(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class ContentFile(Base):
+    """A content file as published from the back office, when workers share PostgreSQL:
+    every worker serves the shipped content folder with these files laid over it (a deleted
+    file has `deleted`). `base_sha` is the shipped file's hash the edit started from."""
+
+    __tablename__ = "content_files"
+
+    path: Mapped[str] = mapped_column(String(255), primary_key=True)  # relative, with "/"
+    text: Mapped[str] = mapped_column(Text, default="")
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    base_sha: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ModelArtifact(Base):
+    """A model put in service from the back office (the intent model, the ranker), so that
+    every worker loads the same one without a shared folder."""
+
+    __tablename__ = "model_artifacts"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)  # nlu | ranker
+    sha: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)  # a tar.gz of the model's files
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class AppSetting(Base):

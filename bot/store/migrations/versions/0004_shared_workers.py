@@ -1,4 +1,5 @@
-"""shared workers: delivery claims, reminders through the outbox, periodic jobs
+"""shared workers: delivery claims, reminders through the outbox, periodic jobs, published
+content and models in the database
 
 Revision ID: 0004
 Revises: 0003
@@ -38,9 +39,28 @@ def upgrade() -> None:
         sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("name"),
     )
+    op.create_table(
+        "content_files",
+        sa.Column("path", sa.String(length=255), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.Column("base_sha", sa.String(length=64), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("path"),
+    )
+    op.create_table(
+        "model_artifacts",
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("sha", sa.String(length=64), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("model_artifacts")
+    op.drop_table("content_files")
     op.drop_table("scheduled_jobs")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_column("claimed_until")
