@@ -5,6 +5,10 @@
 - Replies are stored undelivered by the assistant and marked delivered after Telegram
   accepted them; at start, anything left undelivered by a crash is sent. Update ids are
   recorded, so a re-delivered update is never answered twice.
+- A button press costs two calls when its first reply is the next step of the pressed
+  message (`Reply.replaces_pressed`): answerCallbackQuery, then editMessageText of that
+  message. Otherwise the pressed keyboard is removed (pressed choices must not stay
+  pressable) and the replies are sent. A failed edit falls back to sending: nothing is lost.
 - Staff messages (outbox) and checklist reminders are sent by repeating jobs that read the
   database, so they survive restarts without any in-memory schedule.
 """
@@ -21,11 +25,14 @@ from typing import Any
 
 from sqlalchemy import select
 from telegram import (
+    Bot,
     BotCommand,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
     LinkPreviewOptions,
+    MaybeInaccessibleMessage,
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
@@ -49,7 +56,7 @@ from ..flows import checklists
 from ..messages import Incoming, Reply
 from ..reload import refresh
 from ..store import retention
-from ..store.models import Merchant, Message
+from ..store.models import Merchant, Message, utcnow
 from ..texts import text
 
 log = logging.getLogger(__name__)
@@ -248,12 +255,61 @@ class TelegramChannel:
         query = update.callback_query
         if query is None:
             return
-        await query.answer()
-        if query.message is not None:
-            # Pressed buttons disappear: no double presses, no stale choices.
-            with contextlib.suppress(BadRequest):
-                await query.edit_message_reply_markup(reply_markup=None)
-        await self._process(update, context, self._incoming(update, "button", query.data or ""))
+        # Acknowledged (the client's spinner stops) while the assistant works.
+        acknowledged = asyncio.ensure_future(self._acknowledge(query))
+        try:
+            incoming = self._incoming(update, "button", query.data or "")
+            outcome = await asyncio.to_thread(self.assistant.process, incoming)
+        finally:
+            await acknowledged
+        chat = update.effective_chat
+        if chat is None:
+            return
+        replies, shown = outcome.replies, 0
+        pressed = query.message
+        if pressed is not None:
+            first = replies[0] if replies else None
+            if first is not None and first.replaces_pressed:
+                shown = int(await self._replace(context.bot, pressed, first))
+            if not shown:
+                # Pressed buttons disappear: no double presses, no stale choices.
+                with contextlib.suppress(BadRequest):
+                    await context.bot.edit_message_reply_markup(
+                        chat_id=pressed.chat.id, message_id=pressed.message_id, reply_markup=None
+                    )
+        shown += await self._deliver(context.application, chat.id, replies[shown:])
+        await self._mark_delivered(outcome.reply_ids[:shown])
+
+    @staticmethod
+    async def _acknowledge(query: CallbackQuery) -> None:
+        # A press replayed after downtime may be too old to answer: the turn goes on.
+        with contextlib.suppress(TelegramError):
+            await query.answer()
+
+    @staticmethod
+    async def _replace(bot: Bot, pressed: MaybeInaccessibleMessage, reply: Reply) -> bool:
+        """Show `reply` in place of the pressed message; False: send it as a new one."""
+        if reply.attachment is not None or len(reply.html) > MAX_MESSAGE:
+            return False
+        try:
+            await bot.edit_message_text(
+                reply.html,
+                chat_id=pressed.chat.id,
+                message_id=pressed.message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(reply),  # none: the pressed keyboard goes
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except BadRequest as error:
+            if "not modified" in error.message.lower():
+                # It already shows exactly this reply (a double tap): the merchant has it.
+                return True
+            log.info("pressed message not edited (%s): sending the reply", error.message)
+            return False
+        except TelegramError:
+            log.warning("pressed message not edited: sending the reply", exc_info=True)
+            return False
+        return True
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("error while handling an update", exc_info=context.error)
@@ -304,14 +360,27 @@ class TelegramChannel:
         outcome = await work
         if chat is None:
             return
-        delivered = await self.send(context.application, chat.id, outcome.replies)
-        if delivered:
-            await asyncio.to_thread(self.assistant.mark_delivered, outcome.reply_ids)
+        sent = await self._deliver(context.application, chat.id, outcome.replies)
+        await self._mark_delivered(outcome.reply_ids[:sent])
+
+    async def _mark_delivered(self, reply_ids: list[int]) -> None:
+        """Stored replies `reply_ids` reached the merchant (ids pair with the replies, in
+        order: a turn's replies are stored in the order they are shown)."""
+        if reply_ids:
+            await asyncio.to_thread(self.assistant.mark_delivered, reply_ids)
 
     async def send(
         self, application: Application, chat_id: int | str, replies: list[Reply]
     ) -> bool:
-        """Send replies in order; False if Telegram refused (they stay undelivered)."""
+        """Send replies in order; False if Telegram refused one (it and the rest are not sent)."""
+        return await self._deliver(application, chat_id, replies) == len(replies)
+
+    async def _deliver(
+        self, application: Application, chat_id: int | str, replies: list[Reply]
+    ) -> int:
+        """Send replies in order as new messages; how many Telegram accepted, from the first
+        (a refused one stops the rest: their order matters)."""
+        delivered = 0
         try:
             for reply in replies:
                 if reply.attachment is not None:
@@ -321,26 +390,27 @@ class TelegramChannel:
                         caption=reply.html[:1024],
                         parse_mode=ParseMode.HTML,
                     )
-                    continue
-                chunks = split_message(reply.html)
-                for i, chunk in enumerate(chunks):
-                    await application.bot.send_message(
-                        chat_id,
-                        chunk,
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=keyboard(reply) if i == len(chunks) - 1 else None,
-                        link_preview_options=LinkPreviewOptions(is_disabled=True),
-                    )
+                else:
+                    chunks = split_message(reply.html)
+                    for i, chunk in enumerate(chunks):
+                        await application.bot.send_message(
+                            chat_id,
+                            chunk,
+                            parse_mode=ParseMode.HTML,
+                            reply_markup=keyboard(reply) if i == len(chunks) - 1 else None,
+                            link_preview_options=LinkPreviewOptions(is_disabled=True),
+                        )
+                delivered += 1
         except Forbidden:
             log.info("chat %s blocked the bot", chat_id)
-            return False
         except TelegramError:
             log.exception("could not deliver to chat %s", chat_id)
-            return False
-        return True
+        return delivered
 
-    async def deliver_pending(self, application: Application) -> None:
-        """Replies stored but never confirmed sent (a crash between the two): send them."""
+    async def deliver_pending(self, application: Application, min_age: float = 0.0) -> None:
+        """Replies stored but never confirmed sent (a crash between the two, Telegram
+        unreachable): sent as new messages, even one meant to replace a pressed message.
+        `min_age` (seconds) leaves alone the replies of turns still being delivered."""
 
         def pending() -> list[tuple[str, list[int], list[Reply]]]:
             with self.assistant.services.db.session() as session:
@@ -351,6 +421,7 @@ class TelegramChannel:
                         Message.direction == "out",
                         Message.delivered.is_(False),
                         Merchant.channel == "telegram",
+                        Message.created_at <= utcnow() - timedelta(seconds=min_age),
                     )
                     .order_by(Message.id)
                 ).all()
@@ -364,8 +435,8 @@ class TelegramChannel:
                 return [(chat, ids, replies) for chat, (ids, replies) in grouped.items()]
 
         for chat_id, ids, replies in await asyncio.to_thread(pending):
-            if await self.send(application, chat_id, replies):
-                await asyncio.to_thread(self.assistant.mark_delivered, ids)
+            sent = await self._deliver(application, chat_id, replies)
+            await self._mark_delivered(ids[:sent])
 
     async def _outbox_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         changed = await asyncio.to_thread(refresh, self.assistant.services)
