@@ -145,41 +145,62 @@ def journey_questions() -> list[str]:
     return [str(entry["text"]) for entry in entries]
 
 
+def offers(shown, prefix: str) -> bool:  # type: ignore[no-untyped-def]
+    return any(b.get("callback_data", "").startswith(prefix) for b in shown.buttons)
+
+
 class SimulatedMerchant:
     """One merchant going through a journey, one turn after the other, like a person would.
 
-    Each turn waits for the bot's answer(s) before the next one (a closed loop) and records
-    the latency from pushing the update to the first answer, by kind of turn: free text
-    (intent model + search), command, or button.
+    Each turn waits for the bot's answer before the next one (a closed loop) and records the
+    latency from pushing the update to the first change in the chat (a new message, or the
+    pressed message edited: a press whose next step replaces it), by kind of turn: free text
+    (intent model + search), command, or button. What the turn waits for is named by what
+    the next step needs (a question's buttons, the pressed message changed), never by a
+    count of messages: a free-text question may get one, two or three.
     """
 
     def __init__(self, api: FakeBotAPI, chat: int, rng: random.Random, think: float) -> None:
         self.api, self.chat, self.rng, self.think = api, chat, rng, think
         self.latencies: list[tuple[str, float]] = []
 
-    def _turn(self, kind: str, push, expected: int = 1):  # type: ignore[no-untyped-def]
+    def _turn(self, kind: str, push, until):  # type: ignore[no-untyped-def]
+        """Push, wait until `until(view)` holds; returns the chat's view."""
         if self.think:
             time.sleep(self.rng.uniform(0.5, 1.5) * self.think)
-        before = self.api.count_to(self.chat)
+        before = self.api.changes(self.chat)
         pushed = time.monotonic()
         push()
-        sent = self.api.wait_messages(self.chat, before + expected, timeout=600)
-        self.latencies.append((kind, (sent[before].at - pushed) * 1000))
-        return sent[before + expected - 1]
+        shown = self.api.wait_view(
+            self.chat, lambda view: self.api.changes(self.chat) > before and until(view), 600
+        )
+        self.latencies.append((kind, (self.api.activity(self.chat)[before].at - pushed) * 1000))
+        return shown
 
-    def say(self, text: str, expected: int = 1):  # type: ignore[no-untyped-def]
+    def say(self, text: str, offering: str = ""):  # type: ignore[no-untyped-def]
+        """Send `text`; wait for a message offering buttons `offering` (or any change);
+        returns the last message."""
         kind = "command" if text.startswith("/") else "text"
-        return self._turn(kind, lambda: self.api.push_text(self.chat, text), expected)
+        until = (lambda view: bool(view) and offers(view[-1], offering)) if offering else bool
+        return self._turn(kind, lambda: self.api.push_text(self.chat, text), until)[-1]
 
     def press(self, sent, label: str | None = None):  # type: ignore[no-untyped-def]
+        """Press a button of `sent`; wait for that message to change (edited into the next
+        step, or its keyboard removed before the reply); returns it as it is now."""
         button = sent.button(label) if label else self.rng.choice(sent.buttons)
         data = button["callback_data"]
-        return self._turn(
-            "button", lambda: self.api.push_callback(self.chat, data, sent.message_id)
+
+        def changed(view) -> bool:  # type: ignore[no-untyped-def]
+            now = next((s for s in view if s.message_id == sent.message_id), None)
+            return now is not None and (now.text, now.buttons) != (sent.text, sent.buttons)
+
+        view = self._turn(
+            "button", lambda: self.api.push_callback(self.chat, data, sent.message_id), changed
         )
+        return next(s for s in view if s.message_id == sent.message_id)
 
     def journey(self, question: str, tool: str) -> None:
-        last = self.say("/start", expected=2)  # welcome + first profile question
+        last = self.say("/start", offering="pf:t:")  # welcome + first profile question
         last = self.press(last)  # a trade, or "skip"
         if last.buttons:
             self.press(last)  # already selling online?
@@ -190,10 +211,10 @@ class SimulatedMerchant:
             topics = [b for b in answer.buttons if not b["callback_data"].startswith("hf:")]
             if topics:
                 self.press(answer, self.rng.choice(topics)["text"])
-        last = self.say("/diagnostic", expected=2)  # introduction + question 1
-        while any(b["callback_data"].startswith("dg:a:") for b in last.buttons):
+        last = self.say("/diagnostic", offering="dg:a:")  # introduction + question 1
+        while offers(last, "dg:a:"):
             last = self.press(last)  # up to the result and the plan
-        last = self.press(self.say("/checklists"))  # open one
+        last = self.press(self.say("/checklists", offering="ck:m:"))  # open one
         last = self.press(last, "Commencer")
         for _ in range(3):
             if not any("Fait" in b["text"] for b in last.buttons):
@@ -219,7 +240,6 @@ def run_journeys(api: FakeBotAPI, chats: list[int], think: float, seed: int) -> 
         except BaseException as error:  # reported below, the other merchants go on
             errors.append(error)
 
-    before = {chat: api.count_to(chat) for chat in chats}
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(chats))]
     started = time.monotonic()
     for thread in threads:
@@ -229,9 +249,8 @@ def run_journeys(api: FakeBotAPI, chats: list[int], think: float, seed: int) -> 
     finished = time.monotonic()
     if errors:
         raise RuntimeError(f"{len(errors)} journeys failed, first: {errors[0]!r}")
-    time.sleep(2.0)  # anything answered twice shows up now
-    expected = sum(len(m.latencies) for m in merchants) + len(chats) * 2  # /start, /diagnostic
-    answered = sum(api.count_to(chat) - before[chat] for chat in chats)
+    settled = {chat: api.changes(chat) for chat in chats}
+    time.sleep(2.0)  # anything answered twice shows up now: a change after the last turn
     by_kind: dict[str, object] = {}
     for kind in ("text", "command", "button"):
         values = np.asarray([ms for m in merchants for k, ms in m.latencies if k == kind])
@@ -252,7 +271,7 @@ def run_journeys(api: FakeBotAPI, chats: list[int], think: float, seed: int) -> 
         "latency_p95_ms": round(float(np.percentile(everything, 95)), 1),
         "by_kind": by_kind,
         "lost": 0,  # every turn above got its answer, or the run would have failed
-        "answered_twice": max(0, answered - expected),
+        "answered_twice": sum(api.changes(chat) - settled[chat] for chat in chats),
     }
 
 

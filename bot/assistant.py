@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from nlu.encoder import encode_query
@@ -22,7 +22,7 @@ from nlu.model import ParseResult
 from . import answers
 from .context import Services, Turn
 from .flows import checklists, clarify, data_rights, diagnostic, handoff, profile
-from .messages import Button, Incoming, Reply, esc
+from .messages import Button, Incoming, Reply, esc, in_place
 from .question_shape import shape
 from .store.database import StoreUnavailable
 from .store.models import Merchant, Message, ProcessedUpdate, utcnow
@@ -99,17 +99,20 @@ class Assistant:
         if not reply_ids:
             return
         with self.services.db.writing() as session:
-            for message in session.scalars(select(Message).where(Message.id.in_(reply_ids))):
-                message.delivered = True
-                message.claimed_until = None
+            session.execute(
+                update(Message)
+                .where(Message.id.in_(reply_ids))
+                .values(delivered=True, claimed_until=None)
+            )
 
     def release(self, reply_ids: list[int]) -> None:
         """Telegram refused these replies: any worker's delivery job may retry them now."""
         if not reply_ids:
             return
         with self.services.db.writing() as session:
-            for message in session.scalars(select(Message).where(Message.id.in_(reply_ids))):
-                message.claimed_until = None
+            session.execute(
+                update(Message).where(Message.id.in_(reply_ids)).values(claimed_until=None)
+            )
 
     # -- one turn -----------------------------------------------------------------------
     def _understand(self, incoming: Incoming) -> Understanding | None:
@@ -146,7 +149,6 @@ class Assistant:
                 return Outcome([], [], merchant.id)  # already answered (re-delivery)
             session.add(ProcessedUpdate(update_id=incoming.update_id, merchant_id=merchant.id))
             session.flush()
-        merchant.last_seen_at = utcnow()
         merchant.language = language
 
         stored_text = self._stored_text(incoming)
@@ -165,11 +167,13 @@ class Assistant:
         replies = self._route(turn, incoming)
         if turn.log.pop("erased", False):
             return Outcome(replies, [], None)  # nothing about the merchant may remain
-        message.intent = turn.log.get("intent")
-        message.confidence = turn.log.get("confidence")
-        message.entities = turn.log.get("entities", [])
-        message.hits = turn.log.get("hits", [])
-        message.answered = turn.log.get("answered")
+        # Set after routing (with what the flows changed: one UPDATE of the merchant), and
+        # only what the turn learnt: a button press leaves its message row as inserted.
+        merchant.last_seen_at = utcnow()
+        for field in ("intent", "confidence", "entities", "hits", "answered"):
+            value = turn.log.get(field)
+            if value is not None and value != []:
+                setattr(message, field, value)
         reply_ids = []
         sent_by = utcnow() + self.services.settings.delivery_lease
         for reply in replies:
@@ -235,29 +239,34 @@ class Assistant:
         return [Reply(turn.t("unknown_command"))]
 
     def _button(self, turn: Turn, data: str) -> list[Reply]:
-        """Button data is untrusted: every branch validates what it reads."""
+        """Button data is untrusted: every branch validates what it reads.
+
+        Where the outcome is the next step of the pressed message (a yes/no question
+        answered, a menu's choice, the next question or step: the flows decide), it replaces
+        that message (`Reply.replaces_pressed`); information asked from an answer (a guide,
+        feedback, a second question) comes as a new message and leaves the answer in view."""
         parts = data.split(":")
         head = parts[0]
         if head == "fg" and len(parts) == 2:
             if parts[1] == "yes":
                 data_rights.erase(turn.session, turn.merchant)
                 turn.log["erased"] = True
-                return [Reply(turn.t("forget_done"))]
-            return [Reply(turn.t("forget_cancelled"))]
+                return [Reply(turn.t("forget_done")).replacing()]
+            return [Reply(turn.t("forget_cancelled")).replacing()]
         if head == "hf" and len(parts) == 2:
             if parts[1] == "cancel" and turn.merchant.handoff_active:
-                return handoff.cancel(turn)
+                return in_place(handoff.cancel(turn))
             if parts[1] == "start":
-                return handoff.request(turn, turn.flow_value("pending_question", ""))
+                return in_place(handoff.request(turn, turn.flow_value("pending_question", "")))
             if parts[1] == "no" and not turn.merchant.handoff_active:
                 turn.set_flow(None)
-                return [Reply(turn.t("handoff_declined"))]
+                return [Reply(turn.t("handoff_declined")).replacing()]
         if turn.merchant.handoff_active:
             return []
         if head == "fb" and len(parts) == 3 and parts[1].isdigit() and parts[2] in "+-":
             return self._feedback(turn, int(parts[1]), 1 if parts[2] == "+" else -1)
-        if head == "ck" and len(parts) == 3 and parts[1] == "o":
-            return checklists.open_checklist(turn, parts[2])
+        if head == "ck" and len(parts) == 3 and parts[1] in ("o", "m"):
+            return checklists.open_checklist(turn, parts[2], from_menu=parts[1] == "m")
         if head == "ck" and len(parts) == 4:
             return checklists.on_button(turn, parts[1], parts[2], parts[3])
         if head == "rm" and len(parts) == 2:
@@ -277,9 +286,9 @@ class Assistant:
         if head == "tp" and len(parts) == 2 and parts[1] in ASK_INTENTS:
             question = turn.flow_value("pending_question")
             if question:
-                turn.set_flow(None)
-                return self._answer(turn, question, topic=parts[1])
-            return [Reply(f"{TOPIC_LABELS[parts[1]]} : quelle est votre question ?")]
+                turn.set_flow(None)  # the "Vouliez-vous dire…" menu gives way to the answer
+                return in_place(self._answer(turn, question, topic=parts[1]))
+            return [Reply(f"{TOPIC_LABELS[parts[1]]} : quelle est votre question ?").replacing()]
         return [Reply(turn.t("stale_button")), Reply(turn.t("help"))]
 
     def _feedback(self, turn: Turn, message_id: int, value: int) -> list[Reply]:

@@ -40,6 +40,9 @@ def main(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # httpx logs every Bot API call at INFO (three lines a button press), with the bot's
+    # token in the URL: only its warnings.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.root.level))
     ctx.obj = settings
 
 

@@ -4,13 +4,18 @@
 comes from a merchant or from content is escaped where the reply is composed, never later.
 Button data is short (Telegram allows 64 bytes) and always re-validated when it comes back,
 since a client can forge it.
+
+A reply marked `replaces_pressed` is the next step of the message whose button was pressed
+(the diagnostic's next question, the next checklist step, a menu swapped for its outcome):
+Telegram edits that message in place instead of sending a new one; other channels print it.
+Only the first reply of a turn can replace.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 Kind = Literal["text", "command", "button", "unsupported", "edited"]
@@ -56,6 +61,11 @@ class Reply:
     html: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     attachment: Attachment | None = None
+    replaces_pressed: bool = False
+
+    def replacing(self) -> Reply:
+        """The same reply, shown in place of the pressed message where the channel can."""
+        return replace(self, replaces_pressed=True)
 
     def plain(self) -> str:
         """Text without markup, for the terminal and JSONL outputs."""
@@ -78,6 +88,13 @@ class Reply:
                 for row in button_rows
             ),
         )
+
+
+def in_place(replies: list[Reply]) -> list[Reply]:
+    """A press's outcome shown in place of the pressed message: its first reply replaces."""
+    if not replies:
+        return replies
+    return [replies[0].replacing(), *replies[1:]]
 
 
 def _button_dict(button: Button) -> dict[str, str]:

@@ -17,6 +17,7 @@ FR: dict[str, str] = {
     ),
     "profile_trade": "Quel est votre métier ?",
     "profile_online": "Vendez-vous déjà en ligne ?",
+    "profile_trade_noted": "<i>✓ Métier : {trade}</i>",
     "profile_done": (
         "Merci, c'est noté. Écrivez-moi votre question, ou essayez :\n"
         "• /diagnostic : faire le point sur votre numérique (5 minutes)\n"
@@ -174,10 +175,14 @@ FR: dict[str, str] = {
     ),
     "progress_title": "<b>Votre progression</b>",
     "progress_none": "Vous n'avez pas encore commencé de checklist. Tapez /checklists pour en choisir une.",
-    "later_noted": "Noté pour plus tard.",
+    # Above the next step, in place of the step just pressed (Telegram edits it).
+    "step_noted_done": "<i>✅ Étape {n} faite : {title}</i>",
+    "step_noted_skipped": "<i>⏭ Étape {n} passée : {title}</i>",
+    "step_noted_later": "<i>⏸ Étape {n} notée pour plus tard : {title}</i>",
     # Diagnostic
     "diag_intro": "<b>{title}</b>\n{intro}",
     "diag_question": "<b>Question {n}/{total}</b>\n{text}",
+    "diag_answered": "<i>✓ Question {n} : {answer}</i>",
     "diag_resume": "Vous aviez commencé le diagnostic : on reprend où vous en étiez.",
     "diag_result": "<b>Votre diagnostic numérique</b>",
     "diag_overall": "Score global : <b>{score}/100</b>",
@@ -198,6 +203,7 @@ EN: dict[str, str] = {
     ),
     "profile_trade": "What is your trade?",
     "profile_online": "Do you already sell online?",
+    "profile_trade_noted": "<i>✓ Trade: {trade}</i>",
     "profile_done": "Thanks! Ask me anything, or try /diagnostic or /checklists.",
     "profile_skipped": "No problem. Ask me anything, or type /aide for help.",
     "help": (

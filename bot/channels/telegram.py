@@ -12,6 +12,10 @@
 - Staff messages and checklist reminders go through the outbox; the repeating jobs that
   send them claim rows in the database (`bot/jobs.py`), so N workers send each one once and
   a restart loses nothing.
+- A button press costs two calls when its first reply is the next step of the pressed
+  message (`Reply.replaces_pressed`): answerCallbackQuery, then editMessageText of that
+  message. Otherwise the pressed keyboard is removed (pressed choices must not stay
+  pressable) and the replies are sent. A failed edit falls back to sending: nothing is lost.
 """
 
 from __future__ import annotations
@@ -25,11 +29,14 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import (
+    Bot,
     BotCommand,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
     LinkPreviewOptions,
+    MaybeInaccessibleMessage,
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
@@ -254,12 +261,63 @@ class TelegramChannel:
         query = update.callback_query
         if query is None:
             return
-        await query.answer()
-        if query.message is not None:
-            # Pressed buttons disappear: no double presses, no stale choices.
-            with contextlib.suppress(BadRequest):
-                await query.edit_message_reply_markup(reply_markup=None)
-        await self._process(update, context, self._incoming(update, "button", query.data or ""))
+        # Acknowledged (the client's spinner stops) while the assistant works.
+        acknowledged = asyncio.ensure_future(self._acknowledge(query))
+        try:
+            incoming = self._incoming(update, "button", query.data or "")
+            outcome = await asyncio.to_thread(self.assistant.process, incoming)
+        finally:
+            await acknowledged
+        chat = update.effective_chat
+        if chat is None:
+            return
+        replies, shown = outcome.replies, 0
+        pressed = query.message
+        if pressed is not None:
+            first = replies[0] if replies else None
+            if first is not None and first.replaces_pressed:
+                shown = int(await self._replace(context.bot, pressed, first))
+            if not shown:
+                # Pressed buttons disappear: no double presses, no stale choices.
+                with contextlib.suppress(BadRequest):
+                    await context.bot.edit_message_reply_markup(
+                        chat_id=pressed.chat.id, message_id=pressed.message_id, reply_markup=None
+                    )
+        shown += await self._deliver(context.application, chat.id, replies[shown:])
+        if not outcome.stored:
+            self.unrecorded.add(update.update_id)
+        await self._settle(outcome.reply_ids, shown)
+
+    @staticmethod
+    async def _acknowledge(query: CallbackQuery) -> None:
+        # A press replayed after downtime may be too old to answer: the turn goes on.
+        with contextlib.suppress(TelegramError):
+            await query.answer()
+
+    @staticmethod
+    async def _replace(bot: Bot, pressed: MaybeInaccessibleMessage, reply: Reply) -> bool:
+        """Show `reply` in place of the pressed message; False: send it as a new one."""
+        if reply.attachment is not None or len(reply.html) > MAX_MESSAGE:
+            return False
+        try:
+            await bot.edit_message_text(
+                reply.html,
+                chat_id=pressed.chat.id,
+                message_id=pressed.message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(reply),  # none: the pressed keyboard goes
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except BadRequest as error:
+            if "not modified" in error.message.lower():
+                # It already shows exactly this reply (a double tap): the merchant has it.
+                return True
+            log.info("pressed message not edited (%s): sending the reply", error.message)
+            return False
+        except TelegramError:
+            log.warning("pressed message not edited: sending the reply", exc_info=True)
+            return False
+        return True
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("error while handling an update", exc_info=context.error)
@@ -312,16 +370,29 @@ class TelegramChannel:
             self.unrecorded.add(update.update_id)
         if chat is None:
             return
-        delivered = await self.send(context.application, chat.id, outcome.replies)
-        await asyncio.to_thread(
-            self.assistant.mark_delivered if delivered else self.assistant.release,
-            outcome.reply_ids,
-        )
+        sent = await self._deliver(context.application, chat.id, outcome.replies)
+        await self._settle(outcome.reply_ids, sent)
+
+    async def _settle(self, reply_ids: list[int], sent: int) -> None:
+        """The first `sent` stored replies reached the merchant (ids pair with the replies,
+        in order); the others are released for any worker's delivery job to retry."""
+        if reply_ids[:sent]:
+            await asyncio.to_thread(self.assistant.mark_delivered, reply_ids[:sent])
+        if reply_ids[sent:]:
+            await asyncio.to_thread(self.assistant.release, reply_ids[sent:])
 
     async def send(
         self, application: Application, chat_id: int | str, replies: list[Reply]
     ) -> bool:
-        """Send replies in order; False if Telegram refused (they stay undelivered)."""
+        """Send replies in order; False if Telegram refused one (it and the rest are not sent)."""
+        return await self._deliver(application, chat_id, replies) == len(replies)
+
+    async def _deliver(
+        self, application: Application, chat_id: int | str, replies: list[Reply]
+    ) -> int:
+        """Send replies in order as new messages; how many Telegram accepted, from the first
+        (a refused one stops the rest: their order matters)."""
+        delivered = 0
         try:
             for reply in replies:
                 if reply.attachment is not None:
@@ -331,38 +402,35 @@ class TelegramChannel:
                         caption=reply.html[:1024],
                         parse_mode=ParseMode.HTML,
                     )
-                    continue
-                chunks = split_message(reply.html)
-                for i, chunk in enumerate(chunks):
-                    await application.bot.send_message(
-                        chat_id,
-                        chunk,
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=keyboard(reply) if i == len(chunks) - 1 else None,
-                        link_preview_options=LinkPreviewOptions(is_disabled=True),
-                    )
+                else:
+                    chunks = split_message(reply.html)
+                    for i, chunk in enumerate(chunks):
+                        await application.bot.send_message(
+                            chat_id,
+                            chunk,
+                            parse_mode=ParseMode.HTML,
+                            reply_markup=keyboard(reply) if i == len(chunks) - 1 else None,
+                            link_preview_options=LinkPreviewOptions(is_disabled=True),
+                        )
+                delivered += 1
         except Forbidden:
             log.info("chat %s blocked the bot", chat_id)
-            return False
         except TelegramError:
             log.exception("could not deliver to chat %s", chat_id)
-            return False
-        return True
+        return delivered
 
     async def deliver_pending(self, application: Application) -> None:
         """Replies stored but never confirmed sent (a worker crashed between the two, or
-        Telegram refused them): claimed by this worker, then sent."""
+        Telegram refused them): claimed by this worker, then sent as new messages, even one
+        meant to replace a pressed message."""
 
         def claim() -> list[jobs.Undelivered]:
             with self.assistant.services.db.session() as session:
                 return jobs.claim_undelivered(session, "telegram", self.settings.delivery_lease)
 
         for group in await asyncio.to_thread(claim):
-            ok = await self.send(application, group.chat_id, group.replies)
-            await asyncio.to_thread(
-                self.assistant.mark_delivered if ok else self.assistant.release,
-                group.message_ids,
-            )
+            sent = await self._deliver(application, group.chat_id, group.replies)
+            await self._settle(group.message_ids, sent)
 
     async def _outbox_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         changed = await asyncio.to_thread(refresh, self.assistant.services)

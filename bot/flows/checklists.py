@@ -3,6 +3,12 @@
 Progress lives in `checklist_progress` (one row per step) and `checklist_runs`, so a restart
 never loses it. Button data carries the checklist id and the step index; both are checked
 against the current content before anything is written.
+
+A step's buttons lead to the next step in place of the pressed one (Telegram edits the
+message): the next step starts with what became of the previous one ("✅ Étape 2 faite :
+…"), and "Expliquer" unfolds the step where it is. The list of checklists (`ck:m:`, "menu")
+gives way to the chosen one; the same checklist opened from elsewhere (`ck:o:`: the
+diagnostic's plan, /progression, an answer) comes as a new message and leaves that in view.
 """
 
 from __future__ import annotations
@@ -58,11 +64,12 @@ def list_checklists(turn: Turn) -> list[Reply]:
                 done=done_count(checklist, statuses),
                 total=len(checklist.steps),
             )
-        buttons.append((Button(short(label), f"ck:o:{checklist.id}"),))
+        buttons.append((Button(short(label), f"ck:m:{checklist.id}"),))
     return [Reply(turn.t("checklists_title"), tuple(buttons))]
 
 
-def open_checklist(turn: Turn, checklist_id: str) -> list[Reply]:
+def open_checklist(turn: Turn, checklist_id: str, from_menu: bool = False) -> list[Reply]:
+    """The introduction, or the next step once started; `from_menu`: in place of the list."""
     checklist = turn.kb.checklists.get(checklist_id)
     if checklist is None:
         return [Reply(turn.t("stale_button")), *list_checklists(turn)]
@@ -74,31 +81,36 @@ def open_checklist(turn: Turn, checklist_id: str) -> list[Reply]:
             goal=esc(checklist.goal),
             count=len(checklist.steps),
         )
-        return [Reply(intro, ((Button(turn.t("btn_start"), f"ck:g:{checklist.id}:0"),),))]
-    return show_next(turn, checklist, statuses, after=-1)
+        reply = Reply(intro, ((Button(turn.t("btn_start"), f"ck:g:{checklist.id}:0"),),))
+    else:
+        reply = show_next(turn, checklist, statuses, after=-1)
+    return [reply.replacing() if from_menu else reply]
 
 
 def show_next(
-    turn: Turn, checklist: Checklist, statuses: dict[str, str], after: int
-) -> list[Reply]:
-    """The next unfinished step after index `after` (wrapping), or the end."""
+    turn: Turn, checklist: Checklist, statuses: dict[str, str], after: int, note: str = ""
+) -> Reply:
+    """The next unfinished step after index `after` (wrapping), or the end; `note` (what
+    became of the step just pressed) goes above it."""
     count = len(checklist.steps)
     for offset in range(1, count + 1):
         index = (after + offset) % count
         if statuses.get(checklist.steps[index].id) not in FINISHED_STATUSES:
-            return [step_reply(turn, checklist, index)]
+            return step_reply(turn, checklist, index, note)
     run = _run(turn, checklist.id)
     if run.finished_at is None:
         run.finished_at = utcnow()
     run.remind_at = None
     turn.set_flow(None)
-    return [Reply(turn.t("checklist_finished", title=esc(checklist.title)))]
+    finished = turn.t("checklist_finished", title=esc(checklist.title))
+    return Reply(f"{note}\n\n{finished}" if note else finished)
 
 
-def step_reply(turn: Turn, checklist: Checklist, index: int) -> Reply:
+def step_reply(turn: Turn, checklist: Checklist, index: int, note: str = "") -> Reply:
     step = checklist.steps[index]
     turn.set_flow("checklist", checklist=checklist.id, step=index)
-    parts = [
+    parts = [note] if note else []
+    parts += [
         turn.t(
             "step",
             n=index + 1,
@@ -134,6 +146,24 @@ def step_reply(turn: Turn, checklist: Checklist, index: int) -> Reply:
     return Reply("\n\n".join(parts), buttons)
 
 
+def explained(turn: Turn, checklist: Checklist, index: int) -> Reply:
+    """The step unfolded where it is: its text, when it counts as done, guides to read."""
+    step = checklist.steps[index]
+    shown = step_reply(turn, checklist, index)
+    text = shown.html + "\n\n" + turn.t("step_explain", done_when=esc(step.done_when))
+    guides = [turn.kb.guides[g] for g in step.guides if g in turn.kb.guides]
+    buttons = [(Button(short(g.title), f"gd:{g.id}"),) for g in guides[:2]]
+    prefix = f"{checklist.id}:{index}"
+    buttons += [
+        (
+            Button(turn.t("btn_done"), f"ck:d:{prefix}"),
+            Button(turn.t("btn_later"), f"ck:l:{prefix}"),
+        ),
+        (Button(turn.t("btn_skip"), f"ck:s:{prefix}"),),
+    ]
+    return Reply(text, tuple(buttons))
+
+
 def on_button(turn: Turn, action: str, checklist_id: str, index_text: str) -> list[Reply]:
     """`ck:<action>:<checklist>:<step index>`: validated, then applied."""
     checklist = turn.kb.checklists.get(checklist_id)
@@ -144,28 +174,20 @@ def on_button(turn: Turn, action: str, checklist_id: str, index_text: str) -> li
     run = _run(turn, checklist.id)
     run.updated_at = utcnow()
     if action == "g":  # go: show this step
-        return [step_reply(turn, checklist, index)]
+        return [step_reply(turn, checklist, index).replacing()]
     if action == "e":
-        text = turn.t("step_explain", done_when=esc(step.done_when))
-        guides = [turn.kb.guides[g] for g in step.guides if g in turn.kb.guides]
-        buttons = [(Button(short(g.title), f"gd:{g.id}"),) for g in guides[:2]]
-        buttons.append(
-            (
-                Button(turn.t("btn_done"), f"ck:d:{checklist.id}:{index}"),
-                Button(turn.t("btn_later"), f"ck:l:{checklist.id}:{index}"),
-            )
-        )
-        return [Reply(text, tuple(buttons))]
+        return [explained(turn, checklist, index).replacing()]
     status = {"d": "done", "l": "later", "s": "skipped"}.get(action)
     if status is None:
         return [Reply(turn.t("stale_button")), *list_checklists(turn)]
     _set_status(turn, checklist.id, step.id, status)
     statuses = _statuses(turn, checklist.id)
-    replies = show_next(turn, checklist, statuses, after=index)
+    note = turn.t(f"step_noted_{status}", n=index + 1, title=esc(step.title))
+    reply = show_next(turn, checklist, statuses, after=index, note=note)
     if status == "later":
         remind = (Button(turn.t("btn_remind"), f"rm:{checklist.id}"),)
-        replies.insert(0, Reply(turn.t("later_noted"), (remind,)))
-    return replies
+        reply = Reply(reply.html, (*reply.buttons, remind))
+    return [reply.replacing()]
 
 
 def _set_status(turn: Turn, checklist_id: str, step_id: str, status: str) -> None:

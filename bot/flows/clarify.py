@@ -16,7 +16,7 @@ from nlu.model import ParseResult
 
 from .. import answers
 from ..context import Turn
-from ..messages import Button, Reply, short
+from ..messages import Button, Reply, in_place, short
 from ..store.models import AnswerLabel, Message
 
 CANDIDATES = 3
@@ -74,7 +74,8 @@ def choose(turn: Turn, index: int) -> list[Reply]:
                 source="clarify",
             )
         )
-    return answer_with(turn, kind, doc_id)
+    # The "Vouliez-vous dire…" menu gives way to the chosen answer (the question stays above).
+    return in_place(answer_with(turn, kind, doc_id))
 
 
 def answer_with(turn: Turn, kind: str, doc_id: str) -> list[Reply]:

@@ -3,6 +3,11 @@
 The answers are saved after every button (an unfinished `DiagnosticResult`), so a merchant
 who leaves comes back to the next unanswered question. Button data names the question index
 and option id; an answer to anything but the current question is stale.
+
+On Telegram each answer turns the pressed question into the next one (edited in place), so
+the next question starts with the answer just recorded: it stays in view. A second press on
+an already answered question (a double tap) shows the same thing again, which Telegram
+leaves unchanged.
 """
 
 from __future__ import annotations
@@ -67,7 +72,11 @@ def start(turn: Turn) -> list[Reply]:
     return replies
 
 
-def _next_question(turn: Turn, diagnostic: Diagnostic, result: DiagnosticResult) -> Reply:
+def _next_question(
+    turn: Turn, diagnostic: Diagnostic, result: DiagnosticResult, answered: int | None = None
+) -> Reply:
+    """The first unanswered question (or the result); `answered`: the index of a question
+    whose recorded answer is recalled above it."""
     answers = result.answers or {}
     for index, question in enumerate(diagnostic.questions):
         if question.id not in answers:
@@ -81,8 +90,16 @@ def _next_question(turn: Turn, diagnostic: Diagnostic, result: DiagnosticResult)
                 total=len(diagnostic.questions),
                 text=esc(question.text),
             )
+            if answered is not None:
+                text = _recalled(turn, diagnostic, answers, answered) + "\n\n" + text
             return Reply(text, buttons)
     return finish(turn, diagnostic, result)
+
+
+def _recalled(turn: Turn, diagnostic: Diagnostic, answers: dict[str, str], index: int) -> str:
+    question = diagnostic.questions[index]
+    option = question.option(answers.get(question.id, ""))
+    return turn.t("diag_answered", n=index + 1, answer=esc(option.label if option else ""))
 
 
 def answer(turn: Turn, index_text: str, option_id: str) -> list[Reply]:
@@ -91,17 +108,18 @@ def answer(turn: Turn, index_text: str, option_id: str) -> list[Reply]:
     if diagnostic is None or result is None:
         return [Reply(turn.t("stale_button")), *start(turn)]
     expected = turn.flow_value("question") if turn.merchant.flow == "diagnostic" else None
-    if (
-        not index_text.isdigit()
-        or int(index_text) != expected
-        or int(index_text) >= len(diagnostic.questions)
-    ):
+    if not index_text.isdigit() or int(index_text) >= len(diagnostic.questions):
         return [Reply(turn.t("stale_button")), _next_question(turn, diagnostic, result)]
-    question = diagnostic.questions[int(index_text)]
-    if question.option(option_id) is None:
+    index = int(index_text)
+    question = diagnostic.questions[index]
+    if index != expected and question.id in (result.answers or {}):
+        # Answered already (a double tap, an older copy of the question): the recorded
+        # answer and the current question, in place of the pressed message.
+        return [_next_question(turn, diagnostic, result, answered=index).replacing()]
+    if index != expected or question.option(option_id) is None:
         return [Reply(turn.t("stale_button")), _next_question(turn, diagnostic, result)]
     result.answers = {**(result.answers or {}), question.id: option_id}
-    return [_next_question(turn, diagnostic, result)]
+    return [_next_question(turn, diagnostic, result, answered=index).replacing()]
 
 
 def finish(turn: Turn, diagnostic: Diagnostic, result: DiagnosticResult) -> Reply:

@@ -26,16 +26,19 @@ def welcome(turn: Turn) -> list[Reply]:
 
 
 def on_button(turn: Turn, field: str, value: str) -> list[Reply]:
+    """Each answer takes the place of the question (Telegram edits it), the trade recalled."""
     if field == "skip":
         turn.set_flow(None)
-        return [Reply(turn.t("profile_skipped"))]
+        return [Reply(turn.t("profile_skipped")).replacing()]
     if field == "t" and value in TRADES:
         turn.merchant.trade = value
         turn.set_flow("profile", step="online")
         buttons = tuple((Button(label, f"pf:o:{key}"),) for key, label in ONLINE.items())
-        return [Reply(turn.t("profile_online"), (*buttons, (Button("Passer", "pf:skip"),)))]
+        text = turn.t("profile_trade_noted", trade=esc(TRADES[value]))
+        text += "\n\n" + turn.t("profile_online")
+        return [Reply(text, (*buttons, (Button("Passer", "pf:skip"),))).replacing()]
     if field == "o" and value in ONLINE:
         turn.merchant.sells_online = value
         turn.set_flow(None)
-        return [Reply(turn.t("profile_done"))]
+        return [Reply(turn.t("profile_done")).replacing()]
     return [Reply(turn.t("stale_button")), Reply(turn.t("profile_skipped"))]

@@ -201,6 +201,47 @@ def test_checklist_steps_progress_and_stale_buttons(chat: Chat, services) -> Non
     assert count(services, ChecklistProgress, status="done") == 1
 
 
+def test_next_steps_replace_the_pressed_message_and_stale_presses_do_not(chat: Chat) -> None:
+    chat.say("/diagnostic")
+    first = chat.last[-1].buttons[0][0]
+    answered = chat.data(first.data)
+    assert len(answered) == 1 and answered[0].replaces_pressed
+    assert f"Question 1 : {first.label}" in answered[0].plain()
+    assert "Question 2/" in answered[0].plain()
+    # A double tap shows exactly the same again (Telegram leaves the message unchanged).
+    assert chat.data(first.data) == answered
+    stale = chat.data("dg:a:5:" + first.data.rsplit(":", 1)[1])  # not the current question
+    assert "plus valable" in stale[0].plain() and not any(r.replaces_pressed for r in stale)
+
+    chat.say("/checklists")
+    opened = chat.press("RGPD")  # the list gives way to the chosen checklist
+    assert opened[0].replaces_pressed and "Commencer" in opened[0].button_list()[0]["label"]
+    step = chat.press("Commencer")
+    assert step[0].replaces_pressed and "Étape 1/" in step[0].plain()
+    later = chat.press("Plus tard")
+    assert later[0].replaces_pressed and "Étape 1 notée pour plus tard" in later[0].plain()
+    assert "Étape 2/" in later[0].plain() and "rm:rgpd-essentiel" in str(later[0].button_list())
+    explained = chat.press("Expliquer")  # the step unfolds where it is
+    assert explained[0].replaces_pressed and "Étape 2/" in explained[0].plain()
+    assert "C'est fait quand" in explained[0].plain()
+    # Opened from anywhere but the list (the diagnostic's plan, /progression): a new message.
+    reopened = chat.data("ck:o:rgpd-essentiel")
+    assert "Étape 1/" in reopened[0].plain() and not reopened[0].replaces_pressed
+    assert chat.press("Fait")[0].replaces_pressed
+
+
+def test_the_terminal_prints_a_replacing_reply_like_any_other(services) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from bot.channels.terminal import chat as terminal_chat
+
+    out = io.StringIO()
+    terminal_chat(Assistant(services), ["1\n", "/diagnostic\n", "1\n", "/quitter\n"], out)
+    shown = out.getvalue()
+    assert "Métier : Commerce alimentaire" in shown and "Vendez-vous déjà en ligne" in shown
+    assert "Question 1 : " in shown and "Question 2/" in shown
+
+
 def test_handoff_keeps_the_bot_quiet_until_handed_back(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
     chat.say("je veux parler a un conseiller humain svp")
     # Free text asks first: nothing is handed over yet.

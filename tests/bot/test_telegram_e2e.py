@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -17,9 +18,11 @@ from bot.store.database import Database
 from bot.store.models import (
     AnswerLabel,
     ChecklistProgress,
+    DiagnosticResult,
     HandoffRequest,
     Merchant,
     Message,
+    ProcessedUpdate,
 )
 from tests.support.fake_bot_api import FakeBotAPI, start_comptoir
 
@@ -48,6 +51,47 @@ async def wait(api: FakeBotAPI, count: int, chat: int = CHAT, timeout: float = 6
     return await asyncio.to_thread(api.wait_messages, chat, count, timeout)
 
 
+def turn_done(database: Database, update_id: int) -> bool:
+    """The bot recorded the update and Telegram accepted every reply: its calls are over
+    (replies are marked delivered after the last call of the turn)."""
+    with database.session() as session:
+        recorded = session.get(ProcessedUpdate, update_id) is not None
+        return recorded and undelivered(database) == 0
+
+
+async def settle(api: FakeBotAPI, database: Database, update_id: int) -> list[str]:
+    """Wait for the turn of `update_id` to be over; the Bot API methods it called."""
+    before = len(api.calls)
+    deadline = time.monotonic() + 60.0
+    while not await asyncio.to_thread(turn_done, database, update_id):
+        assert time.monotonic() < deadline, f"update {update_id} not handled in time"
+        await asyncio.sleep(0.005)
+    return [method for method, _ in api.calls[before:] if method != "getUpdates"]
+
+
+async def press(api: FakeBotAPI, database: Database, shown, label: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Press a button of a message as the chat shows it; the calls that press cost."""
+    before = len(api.calls)
+    update_id = api.press(shown, label)
+    await settle(api, database, update_id)
+    return [method for method, _ in api.calls[before:] if method != "getUpdates"]
+
+
+async def say(api: FakeBotAPI, database: Database, text: str) -> None:
+    await settle(api, database, api.push_text(CHAT, text))
+
+
+def last_with(api: FakeBotAPI, data_prefix: str):  # type: ignore[no-untyped-def]
+    """The chat's last message offering a button whose data starts with `data_prefix`."""
+    for shown in reversed(api.view(CHAT)):
+        if any(b.get("callback_data", "").startswith(data_prefix) for b in shown.buttons):
+            return shown
+    raise LookupError(f"no message with a {data_prefix!r} button in {api.view(CHAT)}")
+
+
+REPLACED = ["answerCallbackQuery", "editMessageText"]
+
+
 async def test_journey_start_question_diagnostic_checklist(api: FakeBotAPI, running) -> None:  # type: ignore[no-untyped-def]
     assert {c["command"] for c in api.commands} >= {"start", "diagnostic", "checklists", "oublier"}
     assert all(c["description"] for c in api.commands)
@@ -55,42 +99,133 @@ async def test_journey_start_question_diagnostic_checklist(api: FakeBotAPI, runn
     api.push_text(CHAT, "/start")
     sent = await wait(api, 2)
     assert "Comptoir" in sent[0].text and sent[0].params["parse_mode"] == "HTML"
-    api.press(sent[1], "Artisan")
-    sent = await wait(api, 3)
-    api.press(sent[2], "Oui")
-    await wait(api, 4)
+    api.press(sent[1], "Artisan")  # the profile's next question replaces the first
+    shown = await asyncio.to_thread(api.wait_changes, CHAT, 3)
+    assert "Métier : Artisan" in shown[1].text and "en ligne" in shown[1].text
+    api.press(shown[1], "Oui")
+    shown = await asyncio.to_thread(api.wait_changes, CHAT, 4)
+    assert "/diagnostic" in shown[1].text and not shown[1].buttons
 
     api.push_text(CHAT, "c quoi le click and collect")
-    sent = await wait(api, 5)
-    answer = sent[4]
+    sent = await wait(api, 3)
+    answer = sent[2]
     assert "<b>" in answer.text and "href=" in answer.text
     assert any("👍" in b["text"] for b in answer.buttons)
-    api.press(answer, "👍")
-    await wait(api, 6)
+    api.press(answer, "👍")  # feedback on an answer: the answer stays, its keyboard goes
+    await wait(api, 4)
     assert api.callback_answers  # every button press is acknowledged
 
     api.push_text(CHAT, "/diagnostic")
-    sent = await wait(api, 8)
-    assert "Question 1/" in sent[7].text
-    api.press(sent[7], "Oui")
-    sent = await wait(api, 9)
-    assert "Question 2/" in sent[8].text
+    sent = await wait(api, 6)
+    assert "Question 1/" in sent[5].text
+    api.press(sent[5], "Oui")
+    await asyncio.to_thread(api.wait_for, lambda: "Question 2/" in api.view(CHAT)[5].text)
+    assert "Question 1 : Oui" in api.view(CHAT)[5].text  # the answer given stays in view
 
     api.push_text(CHAT, "/checklists")
-    sent = await wait(api, 10)
-    api.press(sent[9], "newsletter")
-    sent = await wait(api, 11)
-    api.press(sent[10], "Commencer")
-    sent = await wait(api, 12)
-    assert "Étape 1/" in sent[11].text
-    api.press(sent[11], "Fait")
-    sent = await wait(api, 13)
-    assert "Étape 2/" in sent[12].text
+    sent = await wait(api, 7)
+    api.press(sent[6], "newsletter")
+    await asyncio.to_thread(api.wait_for, lambda: "Commencer" in str(api.view(CHAT)[6].buttons))
+    api.press(api.view(CHAT)[6], "Commencer")
+    await asyncio.to_thread(api.wait_for, lambda: "Étape 1/" in api.view(CHAT)[6].text)
+    api.press(api.view(CHAT)[6], "Fait")
+    await asyncio.to_thread(api.wait_for, lambda: "Étape 2/" in api.view(CHAT)[6].text)
     api.push_text(CHAT, "/progression")
-    sent = await wait(api, 14)
-    assert "1/" in sent[13].text
-    # Pressed keyboards are removed.
-    assert any(method == "editMessageReplyMarkup" for method, _ in api.calls)
+    sent = await wait(api, 8)
+    assert "1/" in sent[7].text
+    # Pressed keyboards are removed: the answer rated keeps no 👍 to press twice.
+    assert not api.view(CHAT)[2].buttons
+    assert len(api.view(CHAT)) == 8
+
+
+async def test_presses_whose_next_step_replaces_the_message_cost_two_calls(
+    api: FakeBotAPI, running, services
+) -> None:  # type: ignore[no-untyped-def]
+    """The whole diagnostic and a whole checklist by presses: each press is acknowledged
+    and edits the pressed message (2 Bot API calls); the chat ends up showing the result."""
+    database = services.db
+    await say(api, database, "/diagnostic")
+    total = len(services.kb.diagnostic.questions)
+    for n in range(1, total + 1):
+        question = api.view(CHAT)[1]
+        assert f"Question {n}/{total}" in question.text
+        label = question.buttons[n % len(question.buttons)]["text"]
+        assert await press(api, database, question, label) == REPLACED
+        if n < total:  # the answer just given stays in view above the next question
+            assert f"Question {n} : {html.escape(label, quote=False)}" in api.view(CHAT)[1].text
+    intro, result = api.view(CHAT)
+    assert "Votre diagnostic numérique" in result.text and "Score global" in result.text
+    assert not any(b["callback_data"].startswith("dg:") for b in intro.buttons + result.buttons)
+    with services.db.session() as session:
+        done = session.scalar(select(DiagnosticResult).where(DiagnosticResult.completed))
+        assert done is not None and len(done.answers) == total
+
+    await say(api, database, "/checklists")
+    menu = api.view(CHAT)[2]
+    assert await press(api, database, menu, "site vitrine") == REPLACED  # the list gives way
+    assert await press(api, database, api.view(CHAT)[2], "Commencer") == REPLACED
+    steps = services.kb.checklists["site-vitrine"].steps
+    for n, step in enumerate(steps, start=1):
+        shown = api.view(CHAT)[2]
+        assert f"Étape {n}/{len(steps)}" in shown.text
+        assert await press(api, database, shown, "Fait") == REPLACED
+        assert f"Étape {n} faite : {html.escape(step.title, quote=False)}" in api.view(CHAT)[2].text
+        if n == 1:
+            # A double tap: the second press finds the message already showing its outcome;
+            # Telegram refuses the identical edit and nothing else happens.
+            changes = api.changes(CHAT)
+            assert await press(api, database, shown, "Fait") == REPLACED
+            assert api.changes(CHAT) == changes
+    finished = api.view(CHAT)
+    assert len(finished) == 3 and "Bravo" in finished[2].text and not finished[2].buttons
+    with services.db.session() as session:
+        assert session.scalar(
+            select(func.count())
+            .select_from(ChecklistProgress)
+            .where(ChecklistProgress.status == "done")
+        ) == len(steps)
+
+    # Feedback on an answer is not a next step: the answer stays, its keyboard goes.
+    await say(api, database, "c quoi le click and collect")
+    answer = api.view(CHAT)[3]
+    assert await press(api, database, answer, "👍") == [
+        "answerCallbackQuery",
+        "editMessageReplyMarkup",
+        "sendMessage",
+    ]
+    assert api.view(CHAT)[3].text == answer.text and not api.view(CHAT)[3].buttons
+
+
+async def test_a_press_on_a_deleted_message_still_gets_its_reply(
+    api: FakeBotAPI, running, services
+) -> None:  # type: ignore[no-untyped-def]
+    database = services.db
+    await say(api, database, "/diagnostic")
+    question = api.view(CHAT)[1]
+    api.delete_message(CHAT, question.message_id)  # the merchant deleted it, or it is too old
+    calls = await press(api, database, question, question.buttons[0]["text"])
+    assert calls == [*REPLACED, "editMessageReplyMarkup", "sendMessage"]
+    shown = api.view(CHAT)
+    assert len(shown) == 2 and "Question 2/" in shown[1].text and shown[1].buttons
+
+
+async def test_a_replacing_reply_telegram_refused_is_sent_again_as_a_new_message(
+    api: FakeBotAPI, running, services
+) -> None:  # type: ignore[no-untyped-def]
+    database = services.db
+    await say(api, database, "/diagnostic")
+    question = api.view(CHAT)[1]
+    api.inject("editMessageText", {"status": 502})
+    api.inject("sendMessage", {"status": 502})
+    api.press(question, question.buttons[0]["text"])
+    await asyncio.to_thread(api.wait_for, lambda: not api.faults["sendMessage"])
+    await asyncio.to_thread(api.wait_for, lambda: undelivered(database) == 1)
+    # Telegram was unreachable: the stored reply waits; delivery sends it as a new message.
+    await running.deliver_pending(running_app(running))
+    shown = api.view(CHAT)
+    assert len(shown) == 3 and "Question 2/" in shown[2].text
+    assert not shown[1].buttons  # the pressed keyboard went before the send failed
+    assert undelivered(database) == 0
 
 
 async def test_other_content_and_edits_get_polite_answers(api: FakeBotAPI, running) -> None:  # type: ignore[no-untyped-def]
@@ -109,16 +244,16 @@ async def test_handoff_from_free_text_asks_first(api: FakeBotAPI, running, servi
     api.push_text(CHAT, "je voudrais parler a un conseiller svp")
     sent = await wait(api, 1)
     assert "Voulez-vous qu'un conseiller" in sent[0].text
-    api.press(sent[0], "Non, je continue")
-    sent = await wait(api, 2)
-    assert "je continue" in sent[1].text
+    # The answer to a yes/no question takes its place.
+    assert await press(api, services.db, sent[0], "Non, je continue") == REPLACED
+    assert "je continue" in api.view(CHAT)[0].text
     with services.db.session() as session:
         assert session.scalar(select(func.count()).select_from(HandoffRequest)) == 0
     api.push_text(CHAT, "finalement oui je veux un conseiller humain")
-    sent = await wait(api, 3)
-    api.press(sent[2], "Oui, un conseiller")
-    sent = await wait(api, 4)
-    assert "conseiller" in sent[3].text and any("Annuler" in b["text"] for b in sent[3].buttons)
+    sent = await wait(api, 2)
+    assert await press(api, services.db, sent[1], "Oui, un conseiller") == REPLACED
+    shown = api.view(CHAT)[1]
+    assert "conseiller" in shown.text and any("Annuler" in b["text"] for b in shown.buttons)
     with services.db.session() as session:
         request = session.scalar(select(HandoffRequest))
         assert request is not None and request.status == "open"
@@ -135,9 +270,11 @@ async def test_unsure_question_offers_candidates_and_records_the_choice(
     assert "Vouliez-vous dire" in sent[0].text
     candidates = [b for b in sent[0].buttons if b["callback_data"].startswith("cl:")]
     assert len(candidates) == 3
-    api.press(sent[0], candidates[0]["text"])
-    sent = await wait(api, 2)
-    assert "Source" in sent[1].text and "<b>" in sent[1].text
+    await press(api, services.db, sent[0], candidates[0]["text"])
+    # The chosen answer in place of "Vouliez-vous dire…" (or after it, if it is too long).
+    shown = api.view(CHAT)[-1]
+    assert "Source" in shown.text and "<b>" in shown.text
+    assert not any(b["callback_data"].startswith("cl:") for s in api.view(CHAT) for b in s.buttons)
     with services.db.session() as session:
         label = session.scalar(select(AnswerLabel))
         assert label is not None and label.source == "clarify"
@@ -228,14 +365,14 @@ def test_sigkill_mid_checklist_loses_nothing_and_answers_nothing_twice(
     bot = start_bot(api, tmp_path, db_url, settings.data_dir)
     try:
         api.push_text(CHAT, "/checklists")
-        sent = api.wait_messages(CHAT, 1, timeout=90)
-        api.press(sent[0], "RGPD")
-        sent = api.wait_messages(CHAT, 2)
-        api.press(sent[1], "Commencer")
-        sent = api.wait_messages(CHAT, 3)
-        api.press(sent[2], "Fait")
-        sent = api.wait_messages(CHAT, 4)
-        assert "Étape 2/" in sent[3].text
+        shown = api.wait_changes(CHAT, 1, timeout=90)
+        api.press(shown[0], "RGPD")  # each press edits the same message in place
+        shown = api.wait_changes(CHAT, 2)
+        api.press(shown[0], "Commencer")
+        shown = api.wait_changes(CHAT, 3)
+        api.press(shown[0], "Fait")
+        shown = api.wait_changes(CHAT, 4)
+        assert "Étape 2/" in shown[0].text
         # Kill between turns, not inside the few microseconds between Telegram accepting a
         # message and the bot recording it as sent (that window is at-least-once: the
         # message would be sent again after the restart).
@@ -245,15 +382,15 @@ def test_sigkill_mid_checklist_loses_nothing_and_answers_nothing_twice(
         bot.send_signal(signal.SIGKILL)
         bot.wait(timeout=30)
     # While the bot is down the merchant keeps going.
-    api.press(sent[3], "Fait")
+    api.press(shown[0], "Fait")
     api.push_text(CHAT, "/progression")
     bot = start_bot(api, tmp_path, db_url, settings.data_dir)
     try:
-        sent = api.wait_messages(CHAT, 6, timeout=90)
-        assert "Étape 3/" in sent[4].text
-        assert "2/" in sent[5].text
+        shown = api.wait_changes(CHAT, 6, timeout=90)
+        assert "Étape 3/" in shown[0].text
+        assert "2/" in shown[1].text
         time.sleep(2.0)  # anything answered twice would show up now
-        assert len(api.messages_to(CHAT)) == 6
+        assert api.changes(CHAT) == 6 and len(api.view(CHAT)) == 2
     finally:
         bot.send_signal(signal.SIGTERM)
         bot.wait(timeout=30)
@@ -279,9 +416,9 @@ def test_forget_through_telegram_leaves_no_row(api: FakeBotAPI, ready, tmp_path:
         assert sent[3].params["document"]["filename"] == "comptoir-mes-donnees.json"
         api.push_text(CHAT, "/oublier")
         sent = api.wait_messages(CHAT, 5)
-        api.press(sent[4], "Oui")
-        sent = api.wait_messages(CHAT, 6)
-        assert "effacées" in sent[5].text
+        api.press(sent[4], "Oui")  # the confirmation question becomes its outcome
+        api.wait_for(lambda: "effacées" in api.view(CHAT)[4].text)
+        assert not api.view(CHAT)[4].buttons
         time.sleep(1.0)
     finally:
         bot.send_signal(signal.SIGTERM)

@@ -5,6 +5,11 @@ updates for getUpdates (long polling, offsets acknowledge), records what the bot
 (sendMessage, editMessageText, editMessageReplyMarkup, sendDocument, answerCallbackQuery,
 setMyCommands, setWebhook, sendChatAction, ...) and can inject faults: 429 with
 `retry_after`, 5xx, slow answers.
+
+It also keeps what each chat shows (`view`): the bot's messages with their latest text and
+keyboard. Edits follow Telegram's rules: editMessageText without `reply_markup` removes the
+keyboard; an edit of an unknown message, of a document's text, or one that changes nothing
+is refused with a 400, as Telegram does ("message is not modified").
 """
 
 from __future__ import annotations
@@ -63,6 +68,9 @@ class FakeBotAPI:
         self._next_message_id = 1
         self.sent: list[Sent] = []
         self._sent_by_chat: dict[int, list[Sent]] = {}
+        # chat -> message id -> the message as shown now (insertion order: sending order)
+        self._shown: dict[int, dict[int, Sent]] = {}
+        self._activity: dict[int, list[Sent]] = {}  # chat -> every message sent or edited
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.callback_answers: list[str] = []
         self.commands: list[dict[str, str]] = []
@@ -186,6 +194,11 @@ class FakeBotAPI:
         }
         return self._push({"callback_query": query})
 
+    def delete_message(self, chat_id: int, message_id: int) -> None:
+        """The merchant deletes one of the bot's messages (allowed in a private chat)."""
+        with self._lock:
+            self._shown.get(chat_id, {}).pop(message_id, None)
+
     def press(self, sent: Sent, label_part: str) -> int:
         return self.push_callback(
             sent.chat_id, sent.button(label_part)["callback_data"], sent.message_id
@@ -220,6 +233,46 @@ class FakeBotAPI:
                     raise TimeoutError(f"chat {chat_id}: fewer than {count} messages in time")
                 changed.wait(min(remaining, 0.2))
         return self.messages_to(chat_id)
+
+    def view(self, chat_id: int) -> list[Sent]:
+        """What the chat shows now: the bot's messages, in order, as last edited."""
+        with self._lock:
+            return list(self._shown.get(chat_id, {}).values())
+
+    def activity(self, chat_id: int) -> list[Sent]:
+        """Every message sent to or edited in a chat, in order (each changed what it shows)."""
+        with self._lock:
+            return list(self._activity.get(chat_id, []))
+
+    def changes(self, chat_id: int) -> int:
+        with self._lock:
+            return len(self._activity.get(chat_id, []))
+
+    def wait_changes(self, chat_id: int, count: int, timeout: float = 30.0) -> list[Sent]:
+        """Wait until `count` messages were sent or edited in the chat; return its view."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            changed = self._chat_changed.setdefault(chat_id, threading.Condition(self._mutex))
+            while self.changes(chat_id) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"chat {chat_id}: fewer than {count} changes in time")
+                changed.wait(min(remaining, 0.2))
+        return self.view(chat_id)
+
+    def wait_view(
+        self, chat_id: int, predicate: Callable[[list[Sent]], bool], timeout: float = 30.0
+    ) -> list[Sent]:
+        """Wait until the chat's view satisfies `predicate` (woken by that chat's changes)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            changed = self._chat_changed.setdefault(chat_id, threading.Condition(self._mutex))
+            while not predicate(self.view(chat_id)):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"chat {chat_id}: not shown in time")
+                changed.wait(min(remaining, 0.2))
+            return self.view(chat_id)
 
     def pending_updates(self) -> int:
         with self._lock:
@@ -296,7 +349,9 @@ class FakeBotAPI:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                # A client stopped while long polling has hung up: nothing to answer.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(data)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -360,17 +415,23 @@ class FakeBotAPI:
             limit = int(params.get("limit") or 100)
             return list(self._updates[:limit])
 
-    def _record(self, method: str, params: dict[str, Any], text: str) -> dict[str, Any]:
+    def _record(
+        self, method: str, params: dict[str, Any], text: str, message_id: int | None = None
+    ) -> dict[str, Any]:
+        """A message sent (a new id) or edited (`message_id`), shown in its chat."""
         with self._lock:
-            message_id = self._next_message_id
-            self._next_message_id += 1
+            if message_id is None:
+                message_id = self._next_message_id
+                self._next_message_id += 1
             chat_id = int(params["chat_id"])
             sent = Sent(method, chat_id, text, params, message_id, via=params.get(VIA, ""))
             self.sent.append(sent)
             if method in ("sendMessage", "sendDocument"):
                 self._sent_by_chat.setdefault(chat_id, []).append(sent)
-                if chat_id in self._chat_changed:
-                    self._chat_changed[chat_id].notify_all()
+            self._shown.setdefault(chat_id, {})[message_id] = sent
+            self._activity.setdefault(chat_id, []).append(sent)
+            if chat_id in self._chat_changed:
+                self._chat_changed[chat_id].notify_all()
             self._lock.notify_all()
         return {
             "message_id": message_id,
@@ -396,11 +457,39 @@ class FakeBotAPI:
         }
         return result
 
+    def _shown_message(self, params: dict[str, Any]) -> Sent:
+        """The bot's message an edit targets (Telegram refuses edits of anything else)."""
+        shown = self._shown.get(int(params["chat_id"]), {}).get(int(params["message_id"]))
+        if shown is None:
+            raise ValueError("message to edit not found")
+        return shown
+
     def _m_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._record("editMessageText", params, str(params.get("text", "")))
+        text = str(params.get("text", ""))
+        with self._lock:
+            shown = self._shown_message(params)
+            if "document" in shown.params:
+                raise ValueError("there is no text in the message to edit")
+            if not text or len(text) > 4096:
+                raise ValueError("MESSAGE_TOO_LONG")
+            markup = params.get("reply_markup") or None  # none given: the keyboard goes
+            if text == shown.text and markup == (shown.params.get("reply_markup") or None):
+                raise ValueError(
+                    "message is not modified: specified new message content and "
+                    "reply markup are exactly the same as a current content and "
+                    "reply markup of the message"
+                )
+            return self._record("editMessageText", params, text, shown.message_id)
 
     def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._record("editMessageReplyMarkup", params, "")
+        with self._lock:
+            shown = self._shown_message(params)
+            markup = params.get("reply_markup") or None
+            if markup == (shown.params.get("reply_markup") or None):
+                raise ValueError("message is not modified")
+            # The text stays: the new markup on the shown message's parameters.
+            kept = {**shown.params, **params, "reply_markup": markup}
+            return self._record("editMessageReplyMarkup", kept, shown.text, shown.message_id)
 
     def _m_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         with self._lock:
