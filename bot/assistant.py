@@ -9,7 +9,9 @@ the same vector feeds the intent model and the search.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy import select
@@ -19,7 +21,7 @@ from nlu.encoder import encode_query
 from nlu.intents import ASK_INTENTS, TOPIC_LABELS
 from nlu.model import ParseResult
 
-from . import answers
+from . import answers, flood
 from .context import Services, Turn
 from .flows import checklists, clarify, data_rights, diagnostic, handoff, profile
 from .messages import Button, Incoming, Reply, esc
@@ -60,8 +62,10 @@ class Outcome:
 
 
 class Assistant:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, clock: Callable[[], datetime] = utcnow) -> None:
+        """`clock` gives a message's arrival time (flood windows); tests pass their own."""
         self.services = services
+        self.clock = clock
 
     # -- entry points -------------------------------------------------------------------
     def handle(self, incoming: Incoming) -> list[Reply]:
@@ -70,13 +74,21 @@ class Assistant:
     def process(self, incoming: Incoming) -> Outcome:
         """Handle one message; replies are stored as undelivered until `mark_delivered`."""
         language = "en" if incoming.language.lower().startswith("en") else "fr"
-        # Understanding a text (encoding, intent, entities: most of a turn's time) needs no
-        # database, so it happens before the transaction: SQLite holds its write lock for
-        # the rest of the turn, and other merchants' turns wait on it.
-        understood = self._understand(incoming) if incoming.kind == "text" else None
+        now = self.clock()
+        limit = flood.FloodLimit.from_settings(self.services.settings)
         try:
+            # A flooding chat is found by one cheap read, before anything costly.
+            held = limit is not None and self._over_limit(limit, incoming, now)
+            # Understanding a text (encoding, intent, entities: most of a turn's time) needs
+            # no database, so it happens before the transaction: SQLite holds its write lock
+            # for the rest of the turn, and other merchants' turns wait on it.
+            understood = (
+                self._understand(incoming) if incoming.kind == "text" and not held else None
+            )
             with self.services.db.writing() as session:
-                return self._turn(session, incoming, language, understood)
+                return self._turn(
+                    session, incoming, language, understood, now, limit if held else None
+                )
         except StoreUnavailable:
             log.exception("database unavailable")
             return Outcome([Reply(text(language, "store_down"))], [], None)
@@ -92,6 +104,10 @@ class Assistant:
                 message.delivered = True
 
     # -- one turn -----------------------------------------------------------------------
+    def _over_limit(self, limit: flood.FloodLimit, incoming: Incoming, now: datetime) -> bool:
+        with self.services.db.session() as session:
+            return limit.over(session, incoming.channel, incoming.user_id, now)
+
     def _understand(self, incoming: Incoming) -> Understanding | None:
         message = incoming.text.strip()[:MAX_UNDERSTOOD_TEXT]
         if not message:
@@ -102,13 +118,21 @@ class Assistant:
         return Understanding(message, vector, parse, asked.focus, asked.other)
 
     def _turn(  # type: ignore[no-untyped-def]
-        self, session, incoming: Incoming, language: str, understood: Understanding | None
+        self,
+        session,
+        incoming: Incoming,
+        language: str,
+        understood: Understanding | None,
+        now: datetime,
+        flooding: flood.FloodLimit | None = None,
     ) -> Outcome:
-        merchant = session.scalar(
-            select(Merchant).where(
-                Merchant.channel == incoming.channel, Merchant.external_id == incoming.user_id
-            )
+        """`flooding`: the chat is over its limit (the limit, to decide what still goes)."""
+        query = select(Merchant).where(
+            Merchant.channel == incoming.channel, Merchant.external_id == incoming.user_id
         )
+        # Over the limit, the chat's turns queue on its row (PostgreSQL; SQLite has one
+        # writer), so two workers cannot both send the notice.
+        merchant = session.scalar(query.with_for_update() if flooding else query)
         if merchant is None:
             merchant = Merchant(
                 channel=incoming.channel,
@@ -124,9 +148,13 @@ class Assistant:
                 return Outcome([], [], merchant.id)  # already answered (re-delivery)
             session.add(ProcessedUpdate(update_id=incoming.update_id, merchant_id=merchant.id))
             session.flush()
-        merchant.last_seen_at = utcnow()
+        merchant.last_seen_at = now
         merchant.language = language
 
+        notice = answer = False
+        if flooding is not None:  # read before this message is stored
+            notice = not merchant.handoff_active and flood.notice_due(session, merchant.id)
+            answer = flooding.let_through(session, merchant.id, incoming, now)
         stored_text = self._stored_text(incoming)
         message = Message(
             merchant_id=merchant.id,
@@ -134,15 +162,20 @@ class Assistant:
             author="merchant",
             kind=incoming.kind,
             text=stored_text[:MAX_STORED_TEXT],
+            flooded=flooding is not None,
+            created_at=now,
         )
         session.add(message)
         session.flush()
         turn = Turn(self.services, session, merchant, incoming_message_id=message.id)
         turn.understood = understood
 
-        replies = self._route(turn, incoming)
+        # Over the limit: stored for staff, not answered (but for a priority request).
+        replies = self._route(turn, incoming) if flooding is None or answer else []
         if turn.log.pop("erased", False):
             return Outcome(replies, [], None)  # nothing about the merchant may remain
+        if notice:
+            replies.append(Reply(turn.t("flood")))
         message.intent = turn.log.get("intent")
         message.confidence = turn.log.get("confidence")
         message.entities = turn.log.get("entities", [])
@@ -160,6 +193,7 @@ class Assistant:
                 buttons=reply.button_rows(),
                 # A file is not stored for re-sending: the merchant can ask again.
                 delivered=reply.attachment is not None,
+                created_at=now,
             )
             session.add(out)
             session.flush()

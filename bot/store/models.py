@@ -84,6 +84,10 @@ class Message(Base):
             "answered",
             "feedback",
         ),
+        # Flood control reads a chat's latest incoming messages before every turn: this
+        # makes it a range of at most COMPTOIR_FLOOD_MAX_MESSAGES entries, however long the
+        # merchant's history.
+        Index("ix_messages_merchant_recent", "merchant_id", "direction", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -104,6 +108,9 @@ class Message(Base):
     # +1 / -1, on the merchant message whose answer was rated (the buttons carry its id)
     feedback: Mapped[int | None] = mapped_column(Integer, default=None)
     delivered: Mapped[bool] = mapped_column(Boolean, default=True)  # out messages: sent yet?
+    # In messages: arrived while the chat was over its flood limit (stored for staff; not
+    # answered, except a data-protection request or a first call for an adviser).
+    flooded: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
