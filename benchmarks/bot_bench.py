@@ -75,6 +75,9 @@ def start_bot(api: FakeBotAPI, data_dir: Path, db_url: str) -> subprocess.Popen[
         # The loopback server has no rate limit: measure what the bot itself can do
         # (against Telegram, COMPTOIR_TELEGRAM_MAX_RATE keeps the default 30 messages/s).
         COMPTOIR_TELEGRAM_MAX_RATE=os.environ.get("COMPTOIR_TELEGRAM_MAX_RATE", "0"),
+        # Simulated merchants with no thinking time run a journey faster than any person:
+        # flood control would hold them (benchmarks/flood_bench.py measures it).
+        COMPTOIR_FLOOD_MAX_MESSAGES=os.environ.get("COMPTOIR_FLOOD_MAX_MESSAGES", "0"),
     )
 
 

@@ -9,7 +9,9 @@ the same vector feeds the intent model and the search.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy import select, update
@@ -19,7 +21,7 @@ from nlu.encoder import encode_query
 from nlu.intents import ASK_INTENTS, TOPIC_LABELS
 from nlu.model import ParseResult
 
-from . import answers
+from . import answers, flood
 from .context import Services, Turn
 from .flows import checklists, clarify, data_rights, diagnostic, handoff, profile
 from .messages import Button, Incoming, Reply, esc, in_place
@@ -63,8 +65,10 @@ class Outcome:
 
 
 class Assistant:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, clock: Callable[[], datetime] = utcnow) -> None:
+        """`clock` gives a message's arrival time (flood windows); tests pass their own."""
         self.services = services
+        self.clock = clock
 
     # -- entry points -------------------------------------------------------------------
     def handle(self, incoming: Incoming) -> list[Reply]:
@@ -73,21 +77,26 @@ class Assistant:
     def process(self, incoming: Incoming) -> Outcome:
         """Handle one message; replies are stored as undelivered until `mark_delivered`."""
         language = "en" if incoming.language.lower().startswith("en") else "fr"
+        now = self.clock()
+        limit = flood.FloodLimit.from_settings(self.services.settings)
         db = self.services.db
         try:
+            # A flooding chat is found by one cheap read, before anything costly.
+            held = limit is not None and self._over_limit(limit, incoming, now)
+            flooding = limit if held else None
             if not db.shared_by_workers:
                 # Understanding a text (encoding, intent, entities: most of a turn's time)
                 # needs no database, so it happens before the transaction: SQLite holds its
                 # write lock for the rest of the turn, and other merchants' turns wait on it.
-                understood = self._understand(incoming)
+                understood = None if held else self._understand(incoming)
                 with db.writing() as session:
-                    return self._turn(session, incoming, language, understood)
+                    return self._turn(session, incoming, language, understood, now, flooding)
             with db.writing() as session:
                 # Workers share PostgreSQL: one chat's turns run one after the other, in the
                 # order they took this lock, whichever worker received them.
                 db.lock_for_transaction(session, f"chat:{incoming.channel}:{incoming.user_id}")
-                understood = self._understand(incoming)
-                return self._turn(session, incoming, language, understood)
+                understood = None if held else self._understand(incoming)
+                return self._turn(session, incoming, language, understood, now, flooding)
         except StoreUnavailable:
             log.exception("database unavailable")
             return Outcome([Reply(text(language, "store_down"))], [], None, stored=False)
@@ -115,6 +124,10 @@ class Assistant:
             )
 
     # -- one turn -----------------------------------------------------------------------
+    def _over_limit(self, limit: flood.FloodLimit, incoming: Incoming, now: datetime) -> bool:
+        with self.services.db.session() as session:
+            return limit.over(session, incoming.channel, incoming.user_id, now)
+
     def _understand(self, incoming: Incoming) -> Understanding | None:
         if incoming.kind != "text":
             return None
@@ -127,13 +140,21 @@ class Assistant:
         return Understanding(message, vector, parse, asked.focus, asked.other)
 
     def _turn(  # type: ignore[no-untyped-def]
-        self, session, incoming: Incoming, language: str, understood: Understanding | None
+        self,
+        session,
+        incoming: Incoming,
+        language: str,
+        understood: Understanding | None,
+        now: datetime,
+        flooding: flood.FloodLimit | None = None,
     ) -> Outcome:
-        merchant = session.scalar(
-            select(Merchant).where(
-                Merchant.channel == incoming.channel, Merchant.external_id == incoming.user_id
-            )
+        """`flooding`: the chat is over its limit (the limit, to decide what still goes)."""
+        query = select(Merchant).where(
+            Merchant.channel == incoming.channel, Merchant.external_id == incoming.user_id
         )
+        # Over the limit, the chat's turns queue on its row (PostgreSQL; SQLite has one
+        # writer), so two workers cannot both send the notice.
+        merchant = session.scalar(query.with_for_update() if flooding else query)
         if merchant is None:
             merchant = Merchant(
                 channel=incoming.channel,
@@ -151,6 +172,10 @@ class Assistant:
             session.flush()
         merchant.language = language
 
+        notice = answer = False
+        if flooding is not None:  # read before this message is stored
+            notice = not merchant.handoff_active and flood.notice_due(session, merchant.id)
+            answer = flooding.let_through(session, merchant.id, incoming, now)
         stored_text = self._stored_text(incoming)
         message = Message(
             merchant_id=merchant.id,
@@ -158,24 +183,29 @@ class Assistant:
             author="merchant",
             kind=incoming.kind,
             text=stored_text[:MAX_STORED_TEXT],
+            flooded=flooding is not None,
+            created_at=now,
         )
         session.add(message)
         session.flush()
         turn = Turn(self.services, session, merchant, incoming_message_id=message.id)
         turn.understood = understood
 
-        replies = self._route(turn, incoming)
+        # Over the limit: stored for staff, not answered (but for a priority request).
+        replies = self._route(turn, incoming) if flooding is None or answer else []
         if turn.log.pop("erased", False):
             return Outcome(replies, [], None)  # nothing about the merchant may remain
+        if notice:
+            replies.append(Reply(turn.t("flood")))
         # Set after routing (with what the flows changed: one UPDATE of the merchant), and
         # only what the turn learnt: a button press leaves its message row as inserted.
-        merchant.last_seen_at = utcnow()
+        merchant.last_seen_at = now
         for field in ("intent", "confidence", "entities", "hits", "answered"):
             value = turn.log.get(field)
             if value is not None and value != []:
                 setattr(message, field, value)
         reply_ids = []
-        sent_by = utcnow() + self.services.settings.delivery_lease
+        sent_by = now + self.services.settings.delivery_lease
         for reply in replies:
             out = Message(
                 merchant_id=merchant.id,
@@ -190,6 +220,7 @@ class Assistant:
                 # The worker answering sends it; other workers' delivery jobs leave it alone
                 # unless this one dies before confirming.
                 claimed_until=sent_by,
+                created_at=now,
             )
             session.add(out)
             session.flush()

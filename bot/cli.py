@@ -83,7 +83,8 @@ def reply(
 
     with tempfile.TemporaryDirectory(prefix="comptoir-reply-") as tmp:
         url = db or f"sqlite:///{Path(tmp) / 'reply.sqlite3'}"
-        reply_jsonl(Assistant(_services(ctx, database_url=url)))
+        # Lines are a script, not a person typing: no flood control.
+        reply_jsonl(Assistant(_services(ctx, database_url=url, flood_max_messages=0)))
 
 
 @kb_app.command("eval")

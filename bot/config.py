@@ -72,6 +72,10 @@ class Settings:
     log_level: str = "INFO"
     # Data protection: messages and inactive merchants are erased after this many days.
     retention_days: int = 365
+    # Flood control: a chat sending more than this many messages within the window gets one
+    # polite notice; the surplus is stored for staff but not answered (0: no flood control).
+    flood_max_messages: int = 20
+    flood_window_seconds: int = 10
 
     @property
     def delivery_lease(self) -> timedelta:
@@ -160,6 +164,8 @@ class Settings:
             "RETENTION_DAYS": "retention_days",
             "TELEGRAM_MAX_RATE": "telegram_max_rate",
             "DELIVERY_LEASE_SECONDS": "delivery_lease_seconds",
+            "FLOOD_MAX_MESSAGES": "flood_max_messages",
+            "FLOOD_WINDOW_SECONDS": "flood_window_seconds",
         }
         for env_name, attr in text_fields.items():
             if (value := get(env_name)) is not None:

@@ -113,6 +113,10 @@ FR: dict[str, str] = {
         "Votre message est très long : j'ai lu le début pour vous répondre. Pour une réponse "
         "plus précise, posez une question à la fois."
     ),
+    "flood": (
+        "Doucement 🙂 je reçois beaucoup de messages d'un coup. Je réponds à nouveau dans "
+        "quelques secondes ; vos messages sont bien enregistrés."
+    ),
     "stale_button": ("Ce bouton n'est plus valable (le contenu a peut-être changé entre-temps)."),
     "unknown_command": "Je ne connais pas cette commande. Tapez /aide pour voir ce que je sais faire.",
     "handoff_started": (
@@ -240,6 +244,10 @@ EN: dict[str, str] = {
         "won't reply automatically in this chat."
     ),
     "forget_done": "Done: all your data has been erased.",
+    "flood": (
+        "Easy 🙂 I'm receiving a lot of messages at once. I'll answer again in a few seconds; "
+        "your messages are saved."
+    ),
     "store_down": "Sorry, I have a temporary technical problem. Please try again in a few minutes.",
     "in_practice": "In practice",
     "verified_on": "checked on {date}",

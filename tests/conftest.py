@@ -63,6 +63,9 @@ def make_services(ready, database_url: str, **overrides):  # type: ignore[no-unt
     from bot.store.database import Database
 
     settings, nlu, kb, search = ready
+    # The suite's merchants answer a whole diagnostic in a second: flood control would hold
+    # them back. tests/bot/test_flood.py (and the e2e flood test) turn it on.
+    overrides.setdefault("flood_max_messages", 0)
     settings = settings.with_overrides(database_url=database_url, **overrides)
     database = Database(database_url)
     database.migrate()

@@ -93,20 +93,31 @@ UNSUPPORTED = (
 )
 
 
+# PTB's own limit, taken before `do_process_update`: only a bound on waiting updates, since
+# the real limit (`max_concurrent_updates`) is taken once an update's chat is free.
+WAITING_UPDATES = 100_000
+
+
 class PerChatProcessor(BaseUpdateProcessor):
-    """Concurrent across chats, sequential within a chat (a merchant's turns stay ordered)."""
+    """Concurrent across chats, sequential within a chat (a merchant's turns stay ordered).
+
+    An update first waits for its chat's previous one, then for one of the
+    `max_concurrent_updates` slots: a chat with fifty queued messages holds one slot, not all
+    of them, so other merchants do not queue behind a flood."""
 
     def __init__(self, max_concurrent_updates: int = 32) -> None:
-        super().__init__(max_concurrent_updates)
+        super().__init__(WAITING_UPDATES)
+        self._running = asyncio.BoundedSemaphore(max_concurrent_updates)
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None:
-            await coroutine
+            async with self._running:
+                await coroutine
             return
         lock = self._locks[chat.id]
-        async with lock:
+        async with lock, self._running:
             await coroutine
         if not lock.locked() and not lock._waiters:
             self._locks.pop(chat.id, None)

@@ -93,6 +93,10 @@ class Message(Base):
             postgresql_where=sql("NOT delivered"),
             sqlite_where=sql("NOT delivered"),
         ),
+        # Flood control reads a chat's latest incoming messages before every turn: this
+        # makes it a range of at most COMPTOIR_FLOOD_MAX_MESSAGES entries, however long the
+        # merchant's history.
+        Index("ix_messages_merchant_recent", "merchant_id", "direction", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -116,6 +120,9 @@ class Message(Base):
     # Undelivered replies: the worker sending them holds them until then; after that any
     # worker's delivery job may claim them (the sender died).
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # In messages: arrived while the chat was over its flood limit (stored for staff; not
+    # answered, except a data-protection request or a first call for an adviser).
+    flooded: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )

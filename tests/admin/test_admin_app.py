@@ -826,6 +826,25 @@ def test_changing_ones_own_password(app, accounts) -> None:  # type: ignore[no-u
     sign_in(fresh, accounts.support, "nouveau-mot-de-passe")
 
 
+def test_a_floods_surplus_is_shown_to_staff_and_kept_out_of_the_inbox(
+    app, accounts, admin_services
+) -> None:  # type: ignore[no-untyped-def]
+    admin_services.settings = admin_services.settings.with_overrides(flood_max_messages=2)
+    assistant = Assistant(admin_services)
+    for i in range(5):
+        assistant.handle(Incoming("telegram", "77", "text", f"vite vite {i}", first_name="Léa"))
+    with admin_services.db.session() as session:
+        merchant_id = session.scalar(select(Merchant.id).where(Merchant.external_id == "77"))
+    client = TestClient(app)
+    sign_in(client, accounts.support)
+    page = client.get(f"/conversations/{merchant_id}").text
+    for i in range(5):
+        assert f"vite vite {i}" in page  # every message is there for staff
+    assert page.count("afflux, non traité") == 3
+    assert "Doucement" in page
+    assert "vite vite 4" not in client.get("/inbox").text  # not a misunderstanding
+
+
 def test_transcript_polling_reports_new_messages(app, accounts, admin_services) -> None:  # type: ignore[no-untyped-def]
     merchant_id = add_conversation(admin_services, text="première question")
     client = TestClient(app)

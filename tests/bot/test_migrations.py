@@ -35,3 +35,40 @@ def test_schema_revision_is_the_newest_migration(database_url: str) -> None:
     database.migrate()  # the fast path: nothing to do
     assert database.revision() == SCHEMA_REVISION
     database.dispose()
+
+
+def test_flood_control_migration_keeps_existing_messages_as_answered(database_url: str) -> None:
+    """0005 adds `messages.flooded` to a database with conversations: old rows read False."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    database = Database(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0004")
+    with database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO merchants (id, channel, external_id, first_name, language, "
+                "flow_state, handoff_active, reminders, tags, staff_note, created_at, "
+                "last_seen_at) VALUES (1, 'telegram', '9', '', 'fr', '{}', false, false, '[]', "
+                "'', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO messages (merchant_id, direction, author, kind, text, html, "
+                "entities, hits, buttons, delivered, created_at) VALUES (1, 'in', 'merchant', "
+                "'text', 'bonjour', '', '[]', '[]', '[]', true, CURRENT_TIMESTAMP)"
+            )
+        )
+    database.migrate()
+    assert database.revision() == SCHEMA_REVISION
+    with database.engine.connect() as connection:
+        flooded = connection.execute(text("SELECT flooded FROM messages")).scalar()
+    assert flooded is not None and not flooded  # False on PostgreSQL, 0 on SQLite
+    database.dispose()

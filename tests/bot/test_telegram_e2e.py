@@ -7,13 +7,17 @@ import html
 import signal
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from telegram import Chat, Update
+from telegram import Message as TgMessage
 
 from bot.assistant import Assistant
-from bot.channels.telegram import TelegramChannel, split_message
+from bot.channels.telegram import PerChatProcessor, TelegramChannel, split_message
+from bot.config import Settings
 from bot.store.database import Database
 from bot.store.models import (
     AnswerLabel,
@@ -312,6 +316,82 @@ async def test_rate_limit_errors_and_slow_answers_lose_nothing(
     await running.deliver_pending(running_app(running))
     sent = await wait(api, 2)
     assert "plaisir" in sent[1].text
+
+
+async def test_a_flooding_chat_is_held_and_another_chat_is_still_answered(
+    api: FakeBotAPI, running, services
+) -> None:  # type: ignore[no-untyped-def]
+    # The shipped limit (the suite turns it off), over a window far longer than the test,
+    # so a slow machine cannot let the burst out of it.
+    services.settings = services.settings.with_overrides(
+        flood_max_messages=Settings().flood_max_messages, flood_window_seconds=600
+    )
+    flooder, other = CHAT, CHAT + 1
+    for i in range(50):
+        api.push_text(flooder, f"bonjour {i}")
+        if i == 25:
+            api.push_text(other, "une alternative a gmail")
+    sent = await wait(api, 1, chat=other)
+    assert "Gmail" in sent[0].text
+
+    def settled() -> bool:
+        """All 50 stored, and every reply stored for the flooder already sent."""
+        with services.db.session() as session:
+            merchant = (
+                Message.merchant_id
+                == select(Merchant.id).where(Merchant.external_id == str(flooder)).scalar_subquery()
+            )
+            stored = session.scalar(
+                select(func.count()).select_from(Message).where(merchant, Message.direction == "in")
+            )
+            unsent = session.scalar(
+                select(func.count())
+                .select_from(Message)
+                .where(merchant, Message.direction == "out", Message.delivered.is_(False))
+            )
+        return stored == 50 and unsent == 0
+
+    await asyncio.to_thread(api.wait_for, settled, 120)
+    sent = api.messages_to(flooder)
+    assert len(sent) == 21  # 20 answers, then the notice; the surplus is not answered
+    assert [i for i, s in enumerate(sent) if "Doucement" in s.text] == [20]
+    with services.db.session() as session:
+        flooded = session.scalar(
+            select(func.count()).select_from(Message).where(Message.flooded.is_(True))
+        )
+    assert flooded == 30
+
+
+def chat_update(chat_id: int, update_id: int) -> Update:
+    chat = Chat(chat_id, "private")
+    return Update(update_id, message=TgMessage(update_id, datetime.now(UTC), chat, text="x"))
+
+
+async def test_a_chat_with_queued_updates_holds_one_slot_not_all() -> None:
+    """Fifty queued updates of a flooding chat must not take every concurrency slot."""
+    processor = PerChatProcessor(max_concurrent_updates=2)
+    release, other_ran = asyncio.Event(), asyncio.Event()
+    started: list[int] = []
+
+    async def flood_turn(i: int) -> None:
+        started.append(i)
+        await release.wait()
+
+    async def other_turn() -> None:
+        other_ran.set()
+
+    tasks = [
+        asyncio.create_task(processor.process_update(chat_update(CHAT, i), flood_turn(i)))
+        for i in range(50)
+    ]
+    tasks.append(
+        asyncio.create_task(processor.process_update(chat_update(CHAT + 1, 99), other_turn()))
+    )
+    await asyncio.wait_for(other_ran.wait(), timeout=10)
+    assert started == [0]  # the flooding chat's turns stay one at a time, in order
+    release.set()
+    await asyncio.gather(*tasks)
+    assert started == list(range(50))
 
 
 def running_app(channel: TelegramChannel):  # type: ignore[no-untyped-def]
