@@ -75,6 +75,9 @@ def start_bot(api: FakeBotAPI, data_dir: Path, db_url: str) -> subprocess.Popen[
         # The loopback server has no rate limit: measure what the bot itself can do
         # (against Telegram, COMPTOIR_TELEGRAM_MAX_RATE keeps the default 30 messages/s).
         COMPTOIR_TELEGRAM_MAX_RATE=os.environ.get("COMPTOIR_TELEGRAM_MAX_RATE", "0"),
+        # The turns below repeat 18 texts: with the vector cache on, most would skip the
+        # encoder. Headline figures are measured without it (vector_cache_bench.py measures it).
+        COMPTOIR_VECTOR_CACHE_SIZE=os.environ.get("COMPTOIR_VECTOR_CACHE_SIZE", "0"),
     )
 
 

@@ -219,6 +219,13 @@ async def metrics(request: Request) -> Response:
         lines += ["# TYPE comptoir_database_up gauge", "comptoir_database_up 1"]
     except StoreUnavailable:
         lines += ["# TYPE comptoir_database_up gauge", "comptoir_database_up 0"]
+    # This process's query-vector cache (a back office served alone answers no turns: 0).
+    cache = admin.services.query_vectors.stats()
+    for name, value in (("hits", cache.hits), ("misses", cache.misses)):
+        lines += [
+            f"# TYPE comptoir_vector_cache_{name}_total counter",
+            f"comptoir_vector_cache_{name}_total {value}",
+        ]
     body = generate_latest(admin.metrics.registry).decode() + "\n".join(lines) + "\n"
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 

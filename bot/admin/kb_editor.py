@@ -36,11 +36,11 @@ from knowledge_base.editing import (
 from knowledge_base.editing import item_id as declared_id
 from knowledge_base.freshness import DEFAULT_MONTHS, stale_items
 from knowledge_base.loader import ContentError, Problem
-from knowledge_base.service import ensure_index
 from nlu.intents import GUIDE_TOPICS, TOPIC_LABELS
 
 from ..context import Services
 from ..store.models import ContentRevision, utcnow
+from ..wiring import ready_knowledge_base
 from . import audit
 from .auth import Staff
 from .kb_forms import faq_fields, faq_source, guide_fields, guide_source, tool_fields, tool_source
@@ -95,7 +95,7 @@ def publish_source(services: Services, kind: str, item_id: str | None, source: s
 
 def reindex(services: Services) -> None:
     """The content changed: rebuild the index (only changed passages are encoded) and swap."""
-    services.kb = ensure_index(services.settings, services.encoder)
+    services.kb = ready_knowledge_base(services.settings, services.encoder)
     services.search.reload()
 
 

@@ -16,10 +16,10 @@ from starlette.routing import Route
 
 from nlu.corrections import write_corrections
 from nlu.intents import ALL_INTENTS, TOPIC_LABELS
-from nlu.retrain import retrain
 
 from ..context import Services
 from ..store.models import AnswerLabel, IntentCorrection, Merchant, Message, TrainingRun, utcnow
+from ..wiring import retrain_intent_model
 from . import audit
 from .ranking_page import ranker_status
 from .web import PAGE_SIZE, attachment, client_ip, ctx, form_data, page, redirect, render, staff_of
@@ -256,7 +256,7 @@ class Trainer:
                 self._update(run_id, stage=stage[:128], progress=max(0.0, min(1.0, fraction)))
 
         try:
-            result, model = retrain(
+            result, model = retrain_intent_model(
                 self.services.settings, self.services.encoder, progress=progress
             )
             if result.switched and model is not None:
