@@ -78,6 +78,9 @@ def start_bot(api: FakeBotAPI, data_dir: Path, db_url: str) -> subprocess.Popen[
         # Simulated merchants with no thinking time run a journey faster than any person:
         # flood control would hold them (benchmarks/flood_bench.py measures it).
         COMPTOIR_FLOOD_MAX_MESSAGES=os.environ.get("COMPTOIR_FLOOD_MAX_MESSAGES", "0"),
+        # The turns below repeat 18 texts: with the vector cache on, most would skip the
+        # encoder. Headline figures are measured without it (vector_cache_bench.py measures it).
+        COMPTOIR_VECTOR_CACHE_SIZE=os.environ.get("COMPTOIR_VECTOR_CACHE_SIZE", "0"),
     )
 
 

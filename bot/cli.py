@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from knowledge_base.cli import app as kb_app
-from nlu.cli import app as nlu_app
-
+from .cli_support import services_of
 from .config import ConfigError, Settings
+from .kb_cli import app as kb_app
+from .nlu_cli import app as nlu_app
 
 app = typer.Typer(
     help="Comptoir : l'assistant numérique indépendant des TPE/PME françaises.",
@@ -46,22 +46,13 @@ def main(
     ctx.obj = settings
 
 
-def _services(ctx: typer.Context, **overrides: object):  # type: ignore[no-untyped-def]
-    from .services import build_services
-
-    settings: Settings = ctx.obj
-    if overrides:
-        settings = settings.with_overrides(**overrides)
-    return build_services(settings, log=lambda m: typer.echo(m, err=True))
-
-
 @app.command()
 def chat(ctx: typer.Context) -> None:
     """Parler à l'assistant dans le terminal (sans Telegram)."""
     from .assistant import Assistant
     from .channels.terminal import chat as run_chat
 
-    run_chat(Assistant(_services(ctx)))
+    run_chat(Assistant(services_of(ctx)))
 
 
 @app.command()
@@ -84,85 +75,7 @@ def reply(
     with tempfile.TemporaryDirectory(prefix="comptoir-reply-") as tmp:
         url = db or f"sqlite:///{Path(tmp) / 'reply.sqlite3'}"
         # Lines are a script, not a person typing: no flood control.
-        reply_jsonl(Assistant(_services(ctx, database_url=url, flood_max_messages=0)))
-
-
-@kb_app.command("eval")
-def kb_eval(
-    ctx: typer.Context,
-    queries: Annotated[
-        Path | None,
-        typer.Option(help="Questions étiquetées (YAML) ; par défaut knowledge_base/eval/test.yml."),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Résultat en JSON.")] = False,
-    show_misses: Annotated[int, typer.Option(help="Nombre d'échecs à afficher.")] = 10,
-) -> None:
-    """Mesurer les réponses du bot : top-1, hit@3, MRR, et le taux de réponses qui citent le
-    fait attendu (must_mention_any), par le même chemin que `comptoir reply`."""
-    import json
-    import tempfile
-
-    from knowledge_base.evaluation import load_queries
-
-    from .assistant import Assistant
-    from .kb_eval import EVAL_DIR, evaluate
-
-    path = queries or EVAL_DIR / "test.yml"
-    if not path.is_file():
-        typer.secho(f"Fichier introuvable : {path}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(code=1)
-    labelled = load_queries(path)
-    with tempfile.TemporaryDirectory(prefix="comptoir-eval-") as tmp:
-        url = f"sqlite:///{Path(tmp) / 'eval.sqlite3'}"
-        report = evaluate(Assistant(_services(ctx, database_url=url)), labelled)
-    if as_json:
-        typer.echo(json.dumps(report, ensure_ascii=False))
-        return
-    mention = report["mention"]
-    typer.echo(
-        f"{report['n']} questions classées : top-1 {report['top1']:.3f}, hit@3 "
-        f"{report['hit@3']:.3f}, MRR {report['mrr']:.3f}"
-    )
-    if mention["n"]:  # type: ignore[index]
-        typer.echo(
-            f"{mention['n']} questions avec fait attendu : cité dans {mention['rate']:.1%} "  # type: ignore[index]
-            "des réponses"
-        )
-    typer.echo(
-        f"Réponse médiane : {report['reply_chars_median']} caractères ; CPU par tour : "
-        f"{report['cpu_ms_per_turn']} ms, soit {report['turn_vs_encoding']} × un encodage "
-        f"({report['cpu_ms_per_encoding']} ms)"
-    )
-    for miss in mention["misses"][:show_misses]:  # type: ignore[index]
-        typer.echo(f"  ✗ {miss['text']}  (attendu : {', '.join(miss['must_mention_any'])})")
-
-
-@kb_app.command("train-ranker")
-def kb_train_ranker(
-    ctx: typer.Context,
-    queries: Annotated[
-        Path | None,
-        typer.Option(help="Questions étiquetées ; par défaut knowledge_base/eval/train.yml."),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(help="Fichier du modèle ; par défaut COMPTOIR_DATA_DIR/models/ranker.json."),
-    ] = None,
-) -> None:
-    """Entraîner le classement appris sur des questions étiquetées (validation croisée)."""
-    import json
-
-    from knowledge_base.evaluation import load_queries
-
-    from .kb_eval import EVAL_DIR
-    from .ranking import train_ranker
-
-    settings: Settings = ctx.obj
-    services = _services(ctx, kb_ranker="off")
-    ranker = train_ranker(services, load_queries(queries or EVAL_DIR / "train.yml"))
-    target = out or settings.retrained_kb_ranker
-    ranker.save(target)
-    typer.echo(json.dumps({"out": str(target), **ranker.report}, ensure_ascii=False))
+        reply_jsonl(Assistant(services_of(ctx, database_url=url, flood_max_messages=0)))
 
 
 @app.command()
@@ -171,7 +84,7 @@ def run(ctx: typer.Context) -> None:
     from .assistant import Assistant
 
     settings: Settings = ctx.obj
-    services = _services(ctx)
+    services = services_of(ctx)
     admin = _start_admin(services)
     try:
         if not settings.telegram_token:
@@ -343,7 +256,7 @@ def serve_command(
     from .admin.server import ensure_first_admin, make_server
 
     settings: Settings = ctx.obj
-    services = _services(ctx)
+    services = services_of(ctx)
     if hint := ensure_first_admin(services):
         typer.echo(hint, err=True)
     host = host or settings.admin_host

@@ -36,6 +36,8 @@ class Settings:
     nlu_model_dir: Path | None = None  # empty: trained on first use into data_dir/models
     nlu_fallback_threshold: float = 0.45
     rasa_url: str = "http://127.0.0.1:5005"
+    # Query vectors kept in memory for repeated texts ("bonjour", "merci"); 0: no cache.
+    vector_cache_size: int = 1024
     # Knowledge base
     kb_content_dir: Path = PACKAGE_ROOT / "knowledge_base" / "content"
     kb_index_dir: Path | None = None  # empty: data_dir/index
@@ -166,6 +168,7 @@ class Settings:
             "DELIVERY_LEASE_SECONDS": "delivery_lease_seconds",
             "FLOOD_MAX_MESSAGES": "flood_max_messages",
             "FLOOD_WINDOW_SECONDS": "flood_window_seconds",
+            "VECTOR_CACHE_SIZE": "vector_cache_size",
         }
         for env_name, attr in text_fields.items():
             if (value := get(env_name)) is not None:
@@ -176,6 +179,11 @@ class Settings:
         for env_name, attr in int_fields.items():
             if (value := get(env_name)) is not None:
                 kwargs[attr] = _parse_number(int, env_name, value)
+        if int(kwargs.get("vector_cache_size", 0)) < 0:  # type: ignore[call-overload]
+            raise ConfigError(
+                "COMPTOIR_VECTOR_CACHE_SIZE doit être positif ou nul (0 désactive le cache) ; "
+                "corrigez-le dans l'environnement ou le fichier .env."
+            )
         if (value := get("NLU_FALLBACK_THRESHOLD")) is not None:
             kwargs["nlu_fallback_threshold"] = _parse_number(float, "NLU_FALLBACK_THRESHOLD", value)
         return cls(**kwargs)

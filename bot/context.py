@@ -11,6 +11,7 @@ from knowledge_base.content_model import KnowledgeBase
 from knowledge_base.search import KnowledgeSearch
 from nlu.encoder import Encoder
 from nlu.model import Parser
+from nlu.query_cache import QueryCache
 
 from .config import Settings
 from .store.database import Database
@@ -28,6 +29,12 @@ class Services:
     nlu: Parser
     kb: KnowledgeBase
     search: KnowledgeSearch
+    # A turn's vector goes through this cache (COMPTOIR_VECTOR_CACHE_SIZE entries). Built
+    # here from the settings, never passed: every Services has the configured one.
+    query_vectors: QueryCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.query_vectors = QueryCache(self.encoder, self.settings.vector_cache_size)
 
 
 @dataclass

@@ -43,3 +43,15 @@ def database_gauges(services: Services) -> list[str]:
     except StoreUnavailable:
         lines += ["# TYPE comptoir_database_up gauge", "comptoir_database_up 0"]
     return lines
+
+
+def vector_cache_lines(services: Services) -> list[str]:
+    """This process's query-vector cache (a back office served alone answers no turns: 0)."""
+    cache = services.query_vectors.stats()
+    lines: list[str] = []
+    for name, value in (("hits", cache.hits), ("misses", cache.misses)):
+        lines += [
+            f"# TYPE comptoir_vector_cache_{name}_total counter",
+            f"comptoir_vector_cache_{name}_total {value}",
+        ]
+    return lines

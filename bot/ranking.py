@@ -12,8 +12,8 @@ from sqlalchemy import select
 from knowledge_base.evaluation import load_queries
 from knowledge_base.ranker import FEATURES, Ranker, examples, ranking_metrics, train
 from knowledge_base.search import Candidate
-from nlu.encoder import encode_query
 from nlu.intents import ASK_INTENTS
+from nlu.query_cache import query_vector
 from nlu.training_data import load_training_data
 
 from .context import Services
@@ -31,7 +31,7 @@ MAX_NEGATIVES = 200
 
 def candidates_as_the_bot_searches(services: Services, text: str) -> tuple[list[Candidate], str]:
     asked = shape(text)
-    vector = encode_query(services.encoder, asked.focus)
+    vector = query_vector(services.encoder, asked.focus)  # as a turn does, without the cache
     parse = services.nlu.parse(asked.asked, vector)
     index = services.search.index
     if index is None:

@@ -13,11 +13,11 @@ import json
 import logging
 
 from knowledge_base.loader import load_knowledge_base
-from knowledge_base.service import ensure_index
 from nlu.model import MANIFEST, ModelError, NLUModel
 
 from .context import Services
 from .shared_state import pull_all
+from .wiring import ready_knowledge_base
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def refresh(services: Services) -> list[str]:
     changed: list[str] = []
     # Workers sharing PostgreSQL: published content and models arrive through the database.
     if "content" in pull_all(services.settings, services.db):
-        ensure_index(services.settings, services.encoder)  # only changed passages encoded
+        ready_knowledge_base(services.settings, services.encoder)  # changed passages only
     if services.search.reload_ranker(services.settings.resolved_kb_ranker):
         changed.append("ranker")
     if services.search.reload():
@@ -56,3 +56,9 @@ def refresh(services: Services) -> list[str]:
             except (ModelError, OSError, ValueError) as exc:
                 log.warning("new intent model not loaded: %s", exc)
     return changed
+
+
+def reindex(services: Services) -> None:
+    """The content changed: rebuild the index (only changed passages are encoded) and swap."""
+    services.kb = ready_knowledge_base(services.settings, services.encoder)
+    services.search.reload()

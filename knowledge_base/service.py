@@ -1,11 +1,14 @@
-"""Glue used by the CLI and the bot: build the shipped content's index, keep it current."""
+"""Glue used by the CLI and the bot: build the content's index, keep it current.
+
+Plain folders in (`content_dir`, `index_dir`): the caller (bot/) reads them from its settings.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
-from bot.config import Settings
 from nlu.encoder import Encoder
 
 from .content_hash import content_hash
@@ -17,49 +20,54 @@ from .passages import Passage, knowledge_base_passages
 
 
 def build_knowledge_index(
-    settings: Settings,
+    content_dir: Path,
+    index_dir: Path,
     encoder: Encoder,
     kb: KnowledgeBase,
     passages: list[Passage] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, object]:
+    """Index `kb` (loaded from `content_dir`) into a new version under `index_dir`."""
     return build_index(
         passages if passages is not None else knowledge_base_passages(kb),
         encoder,
-        settings.resolved_kb_index_dir,
-        source=str(settings.kb_content_dir),
-        content_hash=content_hash(settings.kb_content_dir),
+        index_dir,
+        source=str(content_dir),
+        content_hash=content_hash(content_dir),
         progress=progress,
     )
 
 
-def index_is_current(settings: Settings, encoder: Encoder) -> bool:
-    version = current_version(settings.resolved_kb_index_dir)
+def index_is_current(content_dir: Path, index_dir: Path, encoder: Encoder) -> bool:
+    version = current_version(index_dir)
     if version is None:
         return False
     manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
     return (
         manifest.get("encoder_id") == encoder.id
         and manifest.get("lexical_version") == LEXICAL_VERSION
-        and manifest.get("content_hash") == content_hash(settings.kb_content_dir)
+        and manifest.get("content_hash") == content_hash(content_dir)
     )
 
 
 def ensure_index(
-    settings: Settings, encoder: Encoder, log: Callable[[str], None] | None = None
+    content_dir: Path,
+    index_dir: Path,
+    encoder: Encoder,
+    log: Callable[[str], None] | None = None,
 ) -> KnowledgeBase:
     """Load the content; rebuild the index only if the content or the encoder changed.
 
     Raises ContentError-like problems as ValueError with the list, leaving any existing
     index untouched, so a broken edit never takes the service down.
     """
-    kb, problems = load_knowledge_base(settings.kb_content_dir)
+    kb, problems = load_knowledge_base(content_dir)
     if problems:
         from .loader import ContentError
 
         raise ContentError(problems)
-    if not index_is_current(settings, encoder):
+    if not index_is_current(content_dir, index_dir, encoder):
         if log is not None:
             log("Construction de l'index de recherche (une à deux minutes la première fois)...")
-        build_knowledge_index(settings, encoder, kb)
+        build_knowledge_index(content_dir, index_dir, encoder, kb)
     return kb

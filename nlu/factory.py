@@ -1,11 +1,12 @@
-"""Build the parser the configuration asks for: the local model or a Rasa server."""
+"""Build the parser asked for: the local model or a Rasa server.
+
+Plain values in (a backend name, folders): the caller (bot/) reads them from its settings.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-
-from bot.config import Settings
 
 from .default import load_or_train
 from .encoder import Encoder
@@ -14,34 +15,48 @@ from .rasa_backend import RasaParser
 
 
 def load_model(
-    settings: Settings,
     encoder: Encoder,
     model_dir: Path | None = None,
+    *,
+    default_model_dir: Path,
+    cache_dir: Path | None = None,
+    corrections_file: Path | None = None,
     log: Callable[[str], None] | None = None,
 ) -> NLUModel:
-    """The named model, or the default one (shipped data + staff corrections; trained on
-    first use, then cached)."""
+    """The named model, or the default one in `default_model_dir` (shipped data + staff
+    corrections; trained on first use, then cached)."""
     if model_dir is not None:
         return NLUModel.load(model_dir, encoder)
     return load_or_train(
-        settings.resolved_nlu_model_dir,
+        default_model_dir,
         encoder,
-        cache_dir=settings.data_dir / "cache",
+        cache_dir=cache_dir,
         log=log,
-        corrections_file=settings.resolved_nlu_corrections_file,
+        corrections_file=corrections_file,
     )
 
 
 def make_parser(
-    settings: Settings,
+    backend: str,
     encoder: Encoder,
     model_dir: Path | None = None,
+    *,
+    rasa_url: str,
+    default_model_dir: Path,
+    cache_dir: Path | None = None,
+    corrections_file: Path | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Parser:
-    if settings.nlu_backend == "rasa":
-        return RasaParser(settings.rasa_url)
-    if settings.nlu_backend != "local":
-        raise ValueError(
-            f"COMPTOIR_NLU_BACKEND={settings.nlu_backend!r} inconnu : 'local' ou 'rasa'."
-        )
-    return load_model(settings, encoder, model_dir, log)
+    """`backend` is "local" (our model) or "rasa" (a running Rasa server at `rasa_url`)."""
+    if backend == "rasa":
+        return RasaParser(rasa_url)
+    if backend != "local":
+        raise ValueError(f"COMPTOIR_NLU_BACKEND={backend!r} inconnu : 'local' ou 'rasa'.")
+    return load_model(
+        encoder,
+        model_dir,
+        default_model_dir=default_model_dir,
+        cache_dir=cache_dir,
+        corrections_file=corrections_file,
+        log=log,
+    )

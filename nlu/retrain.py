@@ -19,8 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.config import Settings
-
 from .corrections import read_corrections, training_data_with_corrections
 from .default import DEFAULT_TEST_FILE, DEFAULT_TRAIN_DIR
 from .encoder import Encoder
@@ -58,36 +56,48 @@ class RetrainResult:
 
 
 def retrain(
-    settings: Settings,
     encoder: Encoder,
     *,
+    model_dir: Path,
+    corrections_file: Path,
+    cache_dir: Path | None = None,
     progress: Progress | None = None,
     test_file: Path = DEFAULT_TEST_FILE,
     train_dir: Path = DEFAULT_TRAIN_DIR,
 ) -> tuple[RetrainResult, NLUModel | None]:
-    """Train, compare on `test_file`, save if no worse. Returns the new model when it was
-    switched in (the caller swaps it into the bot), else None. Raises `RetrainBusy` if a
-    retrain is already running, `TrainingDataError` if the data cannot be loaded."""
+    """Train on `train_dir` + `corrections_file`, compare on `test_file`, save into
+    `model_dir` if no worse (`cache_dir` keeps sentence vectors between runs). Returns the
+    new model when it was switched in (the caller swaps it into the bot), else None. Raises
+    `RetrainBusy` if a retrain is already running, `TrainingDataError` if the data cannot be
+    loaded."""
     if not _running.acquire(blocking=False):
         raise RetrainBusy("Un réentraînement est déjà en cours ; réessayez dans quelques minutes.")
     try:
-        return _retrain(settings, encoder, progress, Path(test_file), Path(train_dir))
+        return _retrain(
+            encoder,
+            progress,
+            model_dir=Path(model_dir),
+            cache_dir=None if cache_dir is None else Path(cache_dir),
+            corrections_file=Path(corrections_file),
+            test_file=Path(test_file),
+            train_dir=Path(train_dir),
+        )
     finally:
         _running.release()
 
 
 def _retrain(
-    settings: Settings,
     encoder: Encoder,
     progress: Progress | None,
+    *,
+    model_dir: Path,
+    cache_dir: Path | None,
+    corrections_file: Path,
     test_file: Path,
     train_dir: Path,
 ) -> tuple[RetrainResult, NLUModel | None]:
     started = time.perf_counter()
     report = progress or (lambda stage, fraction: None)
-    model_dir = settings.resolved_nlu_model_dir
-    cache_dir = settings.data_dir / "cache"
-    corrections_file = settings.resolved_nlu_corrections_file
 
     report("Lecture des données", 0.0)
     data = training_data_with_corrections(train_dir, corrections_file)

@@ -48,7 +48,7 @@ def ready(encoder, session_data_dir: Path):  # type: ignore[no-untyped-def]
     nlu = load_or_train(
         settings.resolved_nlu_model_dir, encoder, cache_dir=session_data_dir / "cache"
     )
-    kb = ensure_index(settings, encoder)
+    kb = ensure_index(settings.kb_content_dir, settings.resolved_kb_index_dir, encoder)
     # The shipped learned ranker, as in production.
     ranker_file = settings.resolved_kb_ranker
     search = KnowledgeSearch(

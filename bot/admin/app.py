@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..context import Services
-from ..health import database_gauges, health_checks
+from ..health import database_gauges, health_checks, vector_cache_lines
 from ..store.database import StoreUnavailable
 from . import (
     account,
@@ -190,7 +190,7 @@ async def metrics(request: Request) -> Response:
     from prometheus_client import generate_latest
 
     admin = ctx(request)
-    lines = database_gauges(admin.services)
+    lines = database_gauges(admin.services) + vector_cache_lines(admin.services)
     body = generate_latest(admin.metrics.registry).decode() + "\n".join(lines) + "\n"
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 

@@ -36,10 +36,10 @@ from knowledge_base.editing import (
 from knowledge_base.editing import item_id as declared_id
 from knowledge_base.freshness import DEFAULT_MONTHS, stale_items
 from knowledge_base.loader import ContentError, Problem
-from knowledge_base.service import ensure_index
 from nlu.intents import GUIDE_TOPICS, TOPIC_LABELS
 
 from ..context import Services
+from ..reload import reindex
 from ..store.models import ContentRevision, utcnow
 from . import audit
 from .auth import Staff
@@ -91,12 +91,6 @@ def publish_source(services: Services, kind: str, item_id: str | None, source: s
     settings = services.settings
     write_item(settings.kb_content_dir, kind, item_id, source)  # type: ignore[arg-type]
     reindex(services)
-
-
-def reindex(services: Services) -> None:
-    """The content changed: rebuild the index (only changed passages are encoded) and swap."""
-    services.kb = ensure_index(services.settings, services.encoder)
-    services.search.reload()
 
 
 def not_writable(services: Services, exc: OSError) -> str:

@@ -15,11 +15,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from nlu.intents import ALL_INTENTS, TOPIC_LABELS
-from nlu.retrain import retrain
 
 from ..context import Services
 from ..shared_state import TRAINED_KINDS, publish_model, write_corrections_file
 from ..store.models import AnswerLabel, IntentCorrection, Merchant, Message, TrainingRun, utcnow
+from ..wiring import retrain_intent_model
 from . import audit
 from .ranking_page import ranker_status
 from .web import PAGE_SIZE, attachment, client_ip, ctx, form_data, page, redirect, render, staff_of
@@ -243,7 +243,7 @@ class Trainer:
                 self._update(run_id, stage=stage[:128], progress=max(0.0, min(1.0, fraction)))
 
         try:
-            result, model = retrain(
+            result, model = retrain_intent_model(
                 self.services.settings, self.services.encoder, progress=progress
             )
             if result.switched and model is not None:

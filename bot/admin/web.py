@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..context import Services
+from ..reload import reindex
 from ..shared_state import publish_content, pull_all
 from ..store.models import HandoffRequest
 from .auth import ROLE_LABELS, Staff, same_token, staff_for_token
@@ -103,19 +104,11 @@ class AdminContext:
                 # Start from what the other back offices published (PostgreSQL), and share
                 # what this one publishes with every worker.
                 if "content" in await run_in_threadpool(pull_all, services.settings, services.db):
-                    await run_in_threadpool(reindex_shared, services)
+                    await run_in_threadpool(reindex, services)
                 yield
                 await run_in_threadpool(publish_content, services.settings, services.db)
             finally:
                 await run_in_threadpool(held.__exit__, None, None, None)
-
-
-def reindex_shared(services: Services) -> None:
-    """The served content changed under this process: index it and serve it."""
-    from knowledge_base.service import ensure_index
-
-    services.kb = ensure_index(services.settings, services.encoder)
-    services.search.reload()
 
 
 def make_templates() -> Environment:

@@ -771,6 +771,12 @@ def test_health_and_metrics(app, accounts, admin_services) -> None:  # type: ign
     metrics = client.get("/metrics").text
     assert "comptoir_messages 1" in metrics and "comptoir_database_up 1" in metrics
     assert "comptoir_admin_requests_total" in metrics
+    # The vector cache's counters are this process's: one turn's encoding shows up.
+    admin_services.query_vectors.vector("Bonjour")
+    admin_services.query_vectors.vector(" Bonjour ")
+    metrics = client.get("/metrics").text
+    assert "comptoir_vector_cache_hits_total 1\n" in metrics
+    assert "comptoir_vector_cache_misses_total 1\n" in metrics
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -17,9 +17,9 @@ from bot.kb_eval import EVAL_DIR
 from bot.ranking import retrain_ranker
 from bot.reload import refresh
 from bot.store.models import StaffUser
+from bot.wiring import retrain_intent_model
 from knowledge_base.editing import read_item
 from nlu.corrections import write_corrections
-from nlu.retrain import retrain
 
 from .conftest import private_services
 
@@ -59,7 +59,7 @@ def test_a_bot_in_another_process_picks_up_publish_and_retrain(
     text = "mon logiciel de caisse plante tout le temps, vous connaissez autre chose ?"
     target = "find_alternative" if bot.nlu.parse(text).intent != "find_alternative" else "greet"
     write_corrections(settings.resolved_nlu_corrections_file, [(text, target)])
-    result, _model = retrain(settings, back_office.encoder)
+    result, _model = retrain_intent_model(settings, back_office.encoder)
     assert result.switched, result.reason
     assert refresh(bot) == ["nlu"]
     assert bot.nlu.parse(text).intent == target

@@ -4,7 +4,10 @@ every worker's own folder through the database (bot.shared_state), without resta
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,6 +67,22 @@ def test_publish_and_retrain_reach_every_worker_through_postgresql(
     hits = bot.search.search(question, encode_query(bot.encoder, question), k=3)
     assert any(hit.id == "pennylane" and "de gestion" in hit.passage for hit in hits)
     assert refresh(bot) == []
+
+    # The operator brings the published edit into a git checkout, to review and commit it.
+    checkout = tmp_path / "checkout"
+    shutil.copytree(shipped, checkout)
+    exported = subprocess.run(
+        [sys.executable, "-m", "bot", "kb", "export-edits", "--out", str(checkout)],
+        env={**os.environ, "COMPTOIR_DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert read_item(checkout, "tool", "pennylane") == read_item(
+        back_office.settings.kb_content_dir, "tool", "pennylane"
+    )
+    assert "de gestion" in read_item(checkout, "tool", "pennylane")
 
     # A retraining put another ranker in service (its own test: test_reload_and_cli): the
     # back office stores it in the database, the worker loads it from there.

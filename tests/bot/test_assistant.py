@@ -427,3 +427,15 @@ def test_retention_purge_erases_old_messages_and_inactive_merchants(chat: Chat, 
     assert count(services, Merchant) == 1
     assert count(services, Message, text="vieux") == 0
     assert count(services, Message, text="bonjour") == 1  # the old merchant's went with them
+
+
+def test_a_repeated_text_is_encoded_once_and_answered_the_same(services) -> None:  # type: ignore[no-untyped-def]
+    assert services.query_vectors.capacity == services.settings.vector_cache_size == 1024
+    first = Chat(Assistant(services), user="1").say("Merci beaucoup")
+    again = Chat(Assistant(services), user="2").say("Merci  beaucoup ")
+    stats = services.query_vectors.stats()
+    assert (stats.hits, stats.misses) == (1, 1)
+    assert [r.plain() for r in again] == [r.plain() for r in first]
+    with services.db.session() as session:
+        intents = session.scalars(select(Message.intent).where(Message.direction == "in")).all()
+    assert intents == ["thanks", "thanks"]

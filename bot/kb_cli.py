@@ -1,10 +1,12 @@
-"""`comptoir kb ...`: validate the content, (re)build the index, search it."""
+"""`comptoir kb ...`: validate the content (knowledge_base/), (re)build the index, search it,
+measure the bot's answers and train the ranker."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -12,33 +14,38 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
-from bot.config import Settings
-from nlu.encoder import Encoder, encode_query, make_encoder
+from knowledge_base.content_model import KnowledgeBase
+from knowledge_base.freshness import DEFAULT_MONTHS, stale_items
+from knowledge_base.index import SearchIndexError, build_index, current_version
+from knowledge_base.loader import load_knowledge_base
+from knowledge_base.passages import Passage, faq_passages, knowledge_base_passages
+from knowledge_base.ranker import Ranker
+from knowledge_base.search import SearchIndex
+from knowledge_base.service import build_knowledge_index
+from nlu.encoder import Encoder, encode_query
 
-from .freshness import DEFAULT_MONTHS, stale_items
-from .index import SearchIndexError, build_index, current_version
-from .loader import load_knowledge_base
-from .passages import Passage, faq_passages, knowledge_base_passages
-from .ranker import Ranker
-from .search import SearchIndex
-from .service import build_knowledge_index
+from .cli_support import fail, services_of, settings_of
+from .config import Settings
+from .wiring import settings_encoder
 
 app = typer.Typer(help="Base de connaissances : valider, indexer, chercher.", no_args_is_help=True)
 
 
-def _settings(ctx: typer.Context) -> Settings:
-    return ctx.obj if isinstance(ctx.obj, Settings) else Settings.from_env()
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, err=True, fg=typer.colors.RED)
-    return typer.Exit(code=1)
-
-
 def _build_encoder(settings: Settings) -> Encoder:
     # Building is batch work: use every core (a query at run time uses one).
-    threads = max(settings.encoder_threads, os.cpu_count() or 1)
-    return make_encoder(settings.encoder, settings.encoder_model, threads)
+    return settings_encoder(settings, threads=max(settings.encoder_threads, os.cpu_count() or 1))
+
+
+def _build_index(
+    settings: Settings,
+    encoder: Encoder,
+    kb: KnowledgeBase,
+    passages: list[Passage] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, object]:
+    return build_knowledge_index(
+        settings.kb_content_dir, settings.resolved_kb_index_dir, encoder, kb, passages, progress
+    )
 
 
 def _progress_bar(total: int, label: str) -> tqdm:
@@ -53,7 +60,7 @@ def validate(
     """Vérifier tout le contenu : chaque problème avec son fichier et son champ.
 
     Les faits vérifiés il y a plus de 12 mois sont signalés (avertissement, pas erreur)."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     kb, problems = load_knowledge_base(settings.kb_content_dir)
     stale = stale_items(kb, date.today())
     counts = kb.counts()
@@ -92,7 +99,7 @@ def stale(
     as_json: Annotated[bool, typer.Option("--json", help="Résultat en JSON.")] = False,
 ) -> None:
     """Lister ce qu'il faut revérifier (guides, fiches FAQ, outils), le plus ancien d'abord."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     kb, problems = load_knowledge_base(settings.kb_content_dir)
     items = stale_items(kb, date.today(), months)
     if as_json:
@@ -112,20 +119,20 @@ def stale(
 @app.command()
 def reindex(ctx: typer.Context) -> None:
     """Reconstruire l'index de recherche (incrémental, remplacement atomique)."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     encoder = _build_encoder(settings)
     kb, problems = load_knowledge_base(settings.kb_content_dir)
     if problems:
         for problem in problems:
             typer.secho(f"  ✗ {problem}", err=True, fg=typer.colors.RED)
-        raise _fail(
+        raise fail(
             f"{len(problems)} problème(s) dans le contenu : l'index actuel reste en "
             "service. Corrigez-les (comptoir kb validate) puis relancez."
         )
     passages = knowledge_base_passages(kb)
     bar = _progress_bar(len(passages), "Indexation")
     try:
-        manifest = build_knowledge_index(settings, encoder, kb, passages, progress=bar.update)
+        manifest = _build_index(settings, encoder, kb, passages, progress=bar.update)
     finally:
         bar.close()
     typer.echo(
@@ -144,11 +151,11 @@ def build(
     out: Annotated[Path, typer.Option(help="Dossier de l'index à créer ou mettre à jour.")],
 ) -> None:
     """Indexer n'importe quelle FAQ (import générique, benchmarks)."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     try:
         passages: list[Passage] = faq_passages(docs)
     except (OSError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     encoder = _build_encoder(settings)
     bar = _progress_bar(len(passages), "Indexation")
     try:
@@ -183,23 +190,23 @@ def search(
 ) -> None:
     """Chercher dans la base (hybride : sens + mots, puis le classement appris), comme le
     fait le bot."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     if query is None and not jsonl:
-        raise _fail("Donnez une question entre guillemets, ou --jsonl pour lire l'entrée standard.")
+        raise fail("Donnez une question entre guillemets, ou --jsonl pour lire l'entrée standard.")
     root = index or settings.resolved_kb_index_dir
-    encoder = make_encoder(settings.encoder, settings.encoder_model, settings.encoder_threads)
+    encoder = settings_encoder(settings)
     if index is None and current_version(root) is None:
         typer.echo("Pas encore d'index : construction (une à deux minutes)...", err=True)
         kb, problems = load_knowledge_base(settings.kb_content_dir)
         if problems:
-            raise _fail(f"{len(problems)} problème(s) dans le contenu : comptoir kb validate")
-        build_knowledge_index(settings, encoder, kb, knowledge_base_passages(kb))
+            raise fail(f"{len(problems)} problème(s) dans le contenu : comptoir kb validate")
+        _build_index(settings, encoder, kb, knowledge_base_passages(kb))
     try:
         searcher = SearchIndex.load(root)
     except SearchIndexError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if searcher.encoder_id != encoder.id:
-        raise _fail(
+        raise fail(
             f"L'index a été construit avec {searcher.encoder_id}, pas {encoder.id} : "
             "reconstruisez-le (comptoir kb reindex)."
         )
@@ -232,3 +239,106 @@ def search(
         hits = [{"id": h["id"], "title": h["title"], "score": h["score"]} for h in run(text)]
         sys.stdout.write(json.dumps({"text": text, "hits": hits}, ensure_ascii=False) + "\n")
         sys.stdout.flush()
+
+
+@app.command("eval")
+def evaluate_answers(
+    ctx: typer.Context,
+    queries: Annotated[
+        Path | None,
+        typer.Option(help="Questions étiquetées (YAML) ; par défaut knowledge_base/eval/test.yml."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Résultat en JSON.")] = False,
+    show_misses: Annotated[int, typer.Option(help="Nombre d'échecs à afficher.")] = 10,
+) -> None:
+    """Mesurer les réponses du bot : top-1, hit@3, MRR, et le taux de réponses qui citent le
+    fait attendu (must_mention_any), par le même chemin que `comptoir reply`."""
+    import tempfile
+
+    from knowledge_base.evaluation import load_queries
+
+    from .assistant import Assistant
+    from .kb_eval import EVAL_DIR, evaluate
+
+    path = queries or EVAL_DIR / "test.yml"
+    if not path.is_file():
+        typer.secho(f"Fichier introuvable : {path}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1)
+    labelled = load_queries(path)
+    with tempfile.TemporaryDirectory(prefix="comptoir-eval-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'eval.sqlite3'}"
+        # No vector cache: the CPU time per turn is a headline figure, measured on encodings.
+        services = services_of(ctx, database_url=url, vector_cache_size=0)
+        report = evaluate(Assistant(services), labelled)
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False))
+        return
+    mention = report["mention"]
+    typer.echo(
+        f"{report['n']} questions classées : top-1 {report['top1']:.3f}, hit@3 "
+        f"{report['hit@3']:.3f}, MRR {report['mrr']:.3f}"
+    )
+    if mention["n"]:  # type: ignore[index]
+        typer.echo(
+            f"{mention['n']} questions avec fait attendu : cité dans {mention['rate']:.1%} "  # type: ignore[index]
+            "des réponses"
+        )
+    typer.echo(
+        f"Réponse médiane : {report['reply_chars_median']} caractères ; CPU par tour : "
+        f"{report['cpu_ms_per_turn']} ms, soit {report['turn_vs_encoding']} × un encodage "
+        f"({report['cpu_ms_per_encoding']} ms)"
+    )
+    for miss in mention["misses"][:show_misses]:  # type: ignore[index]
+        typer.echo(f"  ✗ {miss['text']}  (attendu : {', '.join(miss['must_mention_any'])})")
+
+
+@app.command("train-ranker")
+def train_ranker_command(
+    ctx: typer.Context,
+    queries: Annotated[
+        Path | None,
+        typer.Option(help="Questions étiquetées ; par défaut knowledge_base/eval/train.yml."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Fichier du modèle ; par défaut COMPTOIR_DATA_DIR/models/ranker.json."),
+    ] = None,
+) -> None:
+    """Entraîner le classement appris sur des questions étiquetées (validation croisée)."""
+    from knowledge_base.evaluation import load_queries
+
+    from .kb_eval import EVAL_DIR
+    from .ranking import train_ranker
+
+    settings = settings_of(ctx)
+    services = services_of(ctx, kb_ranker="off")
+    ranker = train_ranker(services, load_queries(queries or EVAL_DIR / "train.yml"))
+    target = out or settings.retrained_kb_ranker
+    ranker.save(target)
+    typer.echo(json.dumps({"out": str(target), **ranker.report}, ensure_ascii=False))
+
+
+@app.command("export-edits")
+def export_edits_command(
+    ctx: typer.Context,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Dossier de contenu à mettre à jour ; par défaut COMPTOIR_KB_CONTENT_DIR."
+        ),
+    ] = None,
+) -> None:
+    """Écrire dans un dossier de contenu (un dépôt git) les fichiers publiés depuis le back
+    office quand les workers partagent PostgreSQL, pour les relire et les committer."""
+    from .shared_state import export_edits
+    from .store.database import Database
+
+    settings = settings_of(ctx)
+    target = out or settings.kb_content_dir
+    database = Database(settings.resolved_database_url)
+    with database.session() as session:
+        changed = export_edits(session, target)
+    database.dispose()
+    for path in changed:
+        typer.echo(str(target / path))
+    typer.echo(f"{len(changed)} fichier(s) publié(s) depuis le back office écrit(s) dans {target}")
