@@ -72,3 +72,36 @@ def test_flood_control_migration_keeps_existing_messages_as_answered(database_ur
         flooded = connection.execute(text("SELECT flooded FROM messages")).scalar()
     assert flooded is not None and not flooded  # False on PostgreSQL, 0 on SQLite
     database.dispose()
+
+
+def test_workers_starting_together_migrate_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Three processes starting at once on a new PostgreSQL database: one migrates, the
+    others wait on the advisory lock and find the schema current (no duplicate tables)."""
+    import os
+    import subprocess
+    import sys
+
+    from sqlalchemy import create_engine, text
+
+    base = os.environ.get(
+        "COMPTOIR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    ).rsplit("/", 1)[0]
+    name = f"comptoir_migrate_{os.getpid()}"
+    admin = create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = f"{base}/{name}"
+    script = "import sys; from bot.store.database import Database; Database(sys.argv[1]).migrate()"
+    try:
+        workers = [
+            subprocess.Popen([sys.executable, "-c", script, url], stderr=subprocess.PIPE)
+            for _ in range(3)
+        ]
+        errors = [w.communicate(timeout=120)[1].decode() for w in workers]
+        assert [w.returncode for w in workers] == [0, 0, 0], errors
+        assert Database(url).revision() == SCHEMA_REVISION
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
