@@ -58,11 +58,18 @@ class EntityExtractor:
             name: [re.compile(p, re.IGNORECASE) for p in patterns]
             for name, patterns in (regexes or {}).items()
         }
-        # Fuzzy candidates: single keys of 4+ characters, by entity.
-        self._fuzzy_keys: dict[str, list[str]] = {
-            entity: sorted({" ".join(k) for k in keys if len(" ".join(k)) >= 4})
-            for entity, keys in gazetteer.items()
-        }
+        # Fuzzy candidates: keys of 4+ characters, bucketed by (first letter, length), the two
+        # things a close key must share with the query: a turn compares a few keys instead of
+        # looping over thousands (that loop was a third of a text turn's CPU). Each carries
+        # its rank in entity-then-key order, which breaks ties as before.
+        self._fuzzy_buckets: dict[tuple[str, int], list[tuple[int, str, str]]] = {}
+        rank = 0
+        for entity, keys in gazetteer.items():
+            for key in sorted({" ".join(k) for k in keys if len(" ".join(k)) >= 4}):
+                self._fuzzy_buckets.setdefault((key[0], len(key)), []).append(
+                    (rank, entity, key)
+                )
+                rank += 1
 
     @classmethod
     def from_training_data(
@@ -172,16 +179,15 @@ class EntityExtractor:
                 taken[i : i + size] = [True] * size
 
     def _closest(self, query: str) -> tuple[str, str, int] | None:
+        """The nearest key within 1 edit (2 from 9 characters), sharing the first letter."""
         allowed = 1 if len(query) < 9 else 2
-        best: tuple[str, str, int] | None = None
-        for entity, keys in self._fuzzy_keys.items():
-            for key in keys:
-                if abs(len(key) - len(query)) > allowed or key[0] != query[0]:
-                    continue
+        best: tuple[int, int, str, str] | None = None  # distance, rank, entity, key
+        for length in range(len(query) - allowed, len(query) + allowed + 1):
+            for rank, entity, key in self._fuzzy_buckets.get((query[0], length), ()):
                 distance = DamerauLevenshtein.distance(query, key, score_cutoff=allowed)
-                if distance <= allowed and (best is None or distance < best[2]):
-                    best = (entity, key, distance)
-        return best
+                if distance <= allowed and (best is None or (distance, rank) < best[:2]):
+                    best = (distance, rank, entity, key)
+        return None if best is None else (best[2], best[3], best[0])
 
     def _regex(self, text: str, found: list[Entity]) -> None:
         for entity, patterns in self._regexes.items():
