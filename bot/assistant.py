@@ -22,7 +22,7 @@ from nlu.model import ParseResult
 
 from . import answers, flood
 from .context import Services, Turn
-from .flows import checklists, clarify, data_rights, diagnostic, handoff, profile
+from .flows import checklists, clarify, data_rights, diagnostic, handoff, news, profile
 from .messages import Button, Incoming, Reply, esc, in_place
 from .question_shape import shape
 from .store.database import StoreUnavailable
@@ -170,6 +170,8 @@ class Assistant:
             session.add(ProcessedUpdate(update_id=incoming.update_id, merchant_id=merchant.id))
             session.flush()
         merchant.language = language
+        if merchant.unreachable_at is not None:
+            merchant.unreachable_at = None  # they write to the bot: it is not blocked any more
 
         notice = answer = False
         if flooding is not None:  # read before this message is stored
@@ -252,6 +254,8 @@ class Assistant:
             return data_rights.export_reply(turn)
         if command == "oublier":
             return data_rights.confirm_forget(turn)
+        if command == "actus":  # consent is the merchant's to change, even during a hand-off
+            return news.command(turn, args)
         if turn.merchant.handoff_active and command != "humain":
             return []
         if command == "start":
@@ -283,6 +287,8 @@ class Assistant:
                 turn.log["erased"] = True
                 return [Reply(turn.t("forget_done")).replacing()]
             return [Reply(turn.t("forget_cancelled")).replacing()]
+        if head == "nw" and len(parts) == 2:
+            return news.on_button(turn, parts[1])
         if head == "hf" and len(parts) == 2:
             if parts[1] == "cancel" and turn.merchant.handoff_active:
                 return in_place(handoff.cancel(turn))

@@ -54,6 +54,9 @@ class Settings:
     # Telegram's documented limit is about 30 messages per second for a bot; raise it only
     # for a Bot API server of your own (0: no limiter).
     telegram_max_rate: int = 30
+    # Campaign messages a worker sends per second: under telegram_max_rate, so that answers
+    # to merchants keep room while a campaign goes out (0: this worker sends no campaign).
+    campaign_rate: int = 25
     # A worker answering holds its replies this long before any other worker may re-send
     # them (it died); keep it longer than a send with its rate-limit retries.
     delivery_lease_seconds: int = 60
@@ -165,6 +168,7 @@ class Settings:
             "ADMIN_PORT": "admin_port",
             "RETENTION_DAYS": "retention_days",
             "TELEGRAM_MAX_RATE": "telegram_max_rate",
+            "CAMPAIGN_RATE": "campaign_rate",
             "DELIVERY_LEASE_SECONDS": "delivery_lease_seconds",
             "FLOOD_MAX_MESSAGES": "flood_max_messages",
             "FLOOD_WINDOW_SECONDS": "flood_window_seconds",

@@ -33,6 +33,7 @@ FR: dict[str, str] = {
         "• /diagnostic : évaluer votre commerce et obtenir un plan personnalisé\n"
         "• /checklists : suivre un plan étape par étape ; /progression : où vous en êtes\n"
         "• /humain : demander un conseiller\n"
+        "• /actus : recevoir ou non les actualités de votre conseiller\n"
         "• /mesdonnees : recevoir vos données ; /oublier : tout effacer\n\n"
         "Écrivez simplement, même en abrégé : je comprends les fautes de frappe."
     ),
@@ -145,6 +146,34 @@ FR: dict[str, str] = {
         "je repartirai de zéro."
     ),
     "forget_cancelled": "Rien n'a été effacé.",
+    "news_question": (
+        "Souhaitez-vous recevoir <b>les actualités de votre conseiller</b> (1 à 2 messages par "
+        "mois) ? Vous pourrez arrêter à tout moment avec /actus."
+    ),
+    "news_yes": "Oui, volontiers",
+    "news_no": "Non merci",
+    "news_on": (
+        "C'est noté : vous recevrez les actualités de votre conseiller (1 à 2 messages par "
+        "mois). Pour arrêter : /actus non."
+    ),
+    "news_off": (
+        "C'est noté : vous ne recevrez pas les actualités de votre conseiller. Pour les "
+        "recevoir : /actus oui."
+    ),
+    "news_state_on": (
+        "Vous recevez les actualités de votre conseiller (1 à 2 messages par mois), depuis "
+        "le {date}."
+    ),
+    "news_state_off": (
+        "Vous ne recevez pas les actualités de votre conseiller (1 à 2 messages par mois)."
+    ),
+    "news_switch_on": "Recevoir les actualités",
+    "news_switch_off": "Ne plus recevoir",
+    "news_stop_line": (
+        "<i>Vous recevez ce message car vous avez accepté les actualités de votre conseiller. "
+        "Pour ne plus les recevoir : bouton ci-dessous ou /actus non.</i>"
+    ),
+    "news_stop": "Ne plus recevoir",
     "store_down": (
         "Désolé, je rencontre un problème technique passager et je ne peux pas répondre tout "
         "de suite. Réessayez dans quelques minutes : votre message n'est pas perdu."
@@ -215,7 +244,8 @@ EN: dict[str, str] = {
         '• Suggest European alternatives to a tool (e.g. "an alternative to Gmail")\n'
         "• /diagnostic: assess your business and get a plan\n"
         "• /checklists: step-by-step plans; /progression: your progress\n"
-        "• /humain: ask for a human adviser\n• /mesdonnees: get your data; /oublier: erase it"
+        "• /humain: ask for a human adviser\n• /actus: your adviser's news, on or off\n"
+        "• /mesdonnees: get your data; /oublier: erase it"
     ),
     "greet": "Hello{name}! What is your question?",
     "goodbye": "Goodbye and have a nice day!",
@@ -252,6 +282,23 @@ EN: dict[str, str] = {
     "in_practice": "In practice",
     "verified_on": "checked on {date}",
     "read_guide": "📖 Read the guide: {title}",
+    "news_question": (
+        "Would you like to receive <b>news from your adviser</b> (1 or 2 messages a month)? "
+        "You can stop at any time with /actus."
+    ),
+    "news_yes": "Yes, please",
+    "news_no": "No, thanks",
+    "news_on": "Noted: you will receive your adviser's news. To stop: /actus non.",
+    "news_off": "Noted: you will not receive your adviser's news. To receive it: /actus oui.",
+    "news_state_on": "You receive your adviser's news (1 or 2 messages a month) since {date}.",
+    "news_state_off": "You do not receive your adviser's news (1 or 2 messages a month).",
+    "news_switch_on": "Receive the news",
+    "news_switch_off": "Stop receiving",
+    "news_stop_line": (
+        "<i>You receive this because you accepted your adviser's news. To stop: the button "
+        "below or /actus non.</i>"
+    ),
+    "news_stop": "Stop receiving",
     "feedback_up": "👍 Useful",
     "feedback_down": "👎 Not useful",
 }

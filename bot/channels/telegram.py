@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import warnings
 from collections import defaultdict
 from collections.abc import Awaitable
 from datetime import timedelta
@@ -40,7 +41,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -51,8 +52,9 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.warnings import PTBDeprecationWarning
 
-from .. import jobs, outbox
+from .. import campaigns, jobs, outbox
 from ..assistant import Assistant
 from ..config import Settings
 from ..messages import Incoming, Reply
@@ -69,6 +71,7 @@ COMMANDS = [
     ("checklists", "Avancer étape par étape"),
     ("progression", "Où vous en êtes"),
     ("humain", "Parler à un conseiller"),
+    ("actus", "Les actualités de votre conseiller"),
     ("mesdonnees", "Recevoir vos données"),
     ("oublier", "Effacer toutes vos données"),
 ]
@@ -77,6 +80,7 @@ CONCURRENT_UPDATES = 32
 TYPING_AFTER = 0.4  # seconds before showing "typing…"
 REMINDER_INTERVAL = 600.0
 PURGE_CHECK_INTERVAL = 3600.0  # each worker asks hourly; one of them purges once a day
+CAMPAIGN_IDLE = 1.0  # seconds between looks for campaign work when there is none
 UNSUPPORTED = (
     filters.Sticker.ALL
     | filters.PHOTO
@@ -180,6 +184,9 @@ class TelegramChannel:
         self._application: Application | None = None
         # Updates whose message the database could not record (webhook answers 503).
         self.unrecorded: set[int] = set()
+        # When this worker may send its next campaign message (event-loop time): paces them
+        # at COMPTOIR_CAMPAIGN_RATE across batches.
+        self._campaign_next_at = 0.0
 
     # -- building ---------------------------------------------------------------------
     def build(self, webhook: bool = False) -> Application:
@@ -224,6 +231,8 @@ class TelegramChannel:
             application.job_queue.run_repeating(self._outbox_job, OUTBOX_INTERVAL, first=1.0)
             application.job_queue.run_repeating(self._reminder_job, REMINDER_INTERVAL, first=5.0)
             application.job_queue.run_repeating(self._purge_job, PURGE_CHECK_INTERVAL, first=60.0)
+            if self.settings.campaign_rate > 0:
+                application.job_queue.run_once(self._campaign_job, CAMPAIGN_IDLE)
 
     # -- handlers ---------------------------------------------------------------------
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -474,6 +483,85 @@ class TelegramChannel:
         purged = await asyncio.to_thread(jobs.purge_if_due, self.assistant.services)
         if purged is not None:
             log.info("retention purge: %s", purged)
+
+    # -- campaigns --------------------------------------------------------------------
+    async def _campaign_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """One batch, then the next run is scheduled: at once while there is work, after
+        CAMPAIGN_IDLE otherwise (runs never overlap; stopping the job queue waits for the
+        batch in progress, whose unsent rest is released)."""
+        claimed = 0
+        try:
+            claimed = await self.deliver_campaigns(context.application)
+        finally:
+            if context.job_queue is not None and context.application.running:
+                context.job_queue.run_once(self._campaign_job, 0.0 if claimed else CAMPAIGN_IDLE)
+
+    async def deliver_campaigns(self, application: Application) -> int:
+        """Start due campaigns, then claim and send one batch (one second's worth at
+        COMPTOIR_CAMPAIGN_RATE), paced; how many deliveries were claimed."""
+        rate = self.settings.campaign_rate
+        if rate <= 0:
+            return 0
+        db = self.assistant.services.db
+
+        def claim() -> list[campaigns.Pending]:
+            with db.session() as session:
+                campaigns.start_due(session)
+                return campaigns.claim(
+                    session, "telegram", limit=rate, lease=self.settings.delivery_lease
+                )
+
+        def record(delivery_id: int, outcome: str) -> None:
+            with db.session() as session:
+                campaigns.record(session, delivery_id, outcome)
+
+        def settle(unsent: list[int]) -> None:
+            with db.session() as session:
+                campaigns.release(session, unsent)
+                campaigns.finish_sent(session)
+
+        batch = await asyncio.to_thread(claim)
+        loop = asyncio.get_running_loop()
+        unsent: list[int] = []
+        for index, item in enumerate(batch):
+            if not application.running:  # stopping: the rest goes back to the queue
+                unsent = [pending.delivery_id for pending in batch[index:]]
+                break
+            wait = self._campaign_next_at - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)  # the configured rate, not a race
+            self._campaign_next_at = max(self._campaign_next_at, loop.time()) + 1 / rate
+            outcome = await self._send_campaign(application, item)
+            await asyncio.to_thread(record, item.delivery_id, outcome)
+        await asyncio.to_thread(settle, unsent)
+        return len(batch)
+
+    async def _send_campaign(self, application: Application, item: campaigns.Pending) -> str:
+        """Send one campaign message; the outcome for `campaigns.record`."""
+        try:
+            await application.bot.send_message(
+                item.chat_id,
+                item.reply.html,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(item.reply),
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except Forbidden:
+            log.info("chat %s blocked the bot: unreachable for campaigns", item.chat_id)
+            return "unreachable"
+        except RetryAfter as error:
+            # The rate limiter already retried: Telegram still asks to wait. Wait, then the
+            # message is claimed again (no attempt counted).
+            with warnings.catch_warnings():  # an int in PTB 22, a timedelta later: either
+                warnings.simplefilter("ignore", PTBDeprecationWarning)
+                delay = error.retry_after
+            seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+            await asyncio.sleep(seconds)
+            return "later"
+        except TelegramError as error:
+            log.warning("campaign message to %s not sent: %s", item.chat_id, error)
+            return "retry"
+        return "sent"
 
 
 def run_telegram(assistant: Assistant) -> None:

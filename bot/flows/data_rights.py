@@ -11,6 +11,7 @@ from sqlalchemy import select
 from ..context import Turn
 from ..messages import Attachment, Button, Reply
 from ..store.models import (
+    CampaignDelivery,
     ChecklistProgress,
     ChecklistRun,
     DiagnosticResult,
@@ -46,6 +47,7 @@ EXPORTED = {
     ),
     "handoff_requests": (HandoffRequest, ["created_at", "status", "reason", "closed_at"]),
     "adviser_messages": (OutboxMessage, ["created_at", "author", "text", "status", "sent_at"]),
+    "news_received": (CampaignDelivery, ["campaign_id", "status", "sent_at"]),
 }
 PROFILE = [
     "channel",
@@ -57,6 +59,9 @@ PROFILE = [
     "town",
     "size",
     "reminders",
+    "news_consent",  # the adviser's news (campaigns) and the date of the choice
+    "news_consent_at",
+    "unreachable_at",
     "tags",  # written by staff in the back office: the merchant has a right to see them
     "staff_note",
     "created_at",

@@ -1,9 +1,11 @@
-"""The optional two-question profile after /start: trade, and whether they sell online."""
+"""The optional two-question profile after /start: trade, and whether they sell online; its
+last step asks whether the merchant wants the adviser's news (off unless they say yes)."""
 
 from __future__ import annotations
 
 from ..context import Turn
 from ..messages import Button, Reply, esc
+from . import news
 
 TRADES = {
     "alim": "Commerce alimentaire",
@@ -40,5 +42,6 @@ def on_button(turn: Turn, field: str, value: str) -> list[Reply]:
     if field == "o" and value in ONLINE:
         turn.merchant.sells_online = value
         turn.set_flow(None)
-        return [Reply(turn.t("profile_done")).replacing()]
+        text = turn.t("profile_done") + "\n\n" + turn.t("news_question")
+        return [Reply(text, news.question_buttons(turn)).replacing()]
     return [Reply(turn.t("stale_button")), Reply(turn.t("profile_skipped"))]

@@ -61,6 +61,12 @@ class Merchant(Base):
     # Back office: labels and an internal note staff keep about the conversation.
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     staff_note: Mapped[str] = mapped_column(Text, default="")
+    # The adviser's news (campaigns): off until the merchant says yes; when they chose.
+    news_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    news_consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # Telegram answered 403 (the merchant blocked the bot): campaigns skip them until they
+    # write again.
+    unreachable_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
@@ -222,6 +228,47 @@ class OutboxMessage(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class Campaign(Base):
+    """A message to every consenting merchant of a segment (`bot.campaigns`). The segment is
+    frozen into `campaign_deliveries` when the campaign starts."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)  # Telegram HTML, without the stop line
+    buttons: Mapped[list[Any]] = mapped_column(JSON, default=list)  # rows of {label, url}
+    segment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # bot.campaigns.Segment
+    # draft | approved | scheduled | sending | paused | done | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_by: Mapped[str] = mapped_column(String(254), default="")
+    approved_by: Mapped[str] = mapped_column(String(254), default="")
+    targeted: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class CampaignDelivery(Base):
+    """One merchant's copy of a campaign: claimed by one worker at a time (SKIP LOCKED and a
+    lease), sent once. Erased with the merchant."""
+
+    __tablename__ = "campaign_deliveries"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "merchant_id", name="uq_campaign_delivery"),
+        Index("ix_campaign_deliveries_pending", "campaign_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    merchant_id: Mapped[int] = merchant_fk()
+    # pending | sent | failed | unreachable | skipped (consent withdrawn before sending)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 

@@ -108,7 +108,9 @@ async def test_journey_start_question_diagnostic_checklist(api: FakeBotAPI, runn
     assert "Métier : Artisan" in shown[1].text and "en ligne" in shown[1].text
     api.press(shown[1], "Oui")
     shown = await asyncio.to_thread(api.wait_changes, CHAT, 4)
-    assert "/diagnostic" in shown[1].text and not shown[1].buttons
+    assert "/diagnostic" in shown[1].text
+    # The profile ends with the news question (off unless the merchant says yes).
+    assert [b["callback_data"] for b in shown[1].buttons] == ["nw:on", "nw:off"]
 
     api.push_text(CHAT, "c quoi le click and collect")
     sent = await wait(api, 3)

@@ -4,7 +4,7 @@ The real python-telegram-bot stack talks to it through `base_url`. It keeps a qu
 updates for getUpdates (long polling, offsets acknowledge), records what the bot sends
 (sendMessage, editMessageText, editMessageReplyMarkup, sendDocument, answerCallbackQuery,
 setMyCommands, setWebhook, sendChatAction, ...) and can inject faults: 429 with
-`retry_after`, 5xx, slow answers.
+`retry_after`, 5xx, slow answers, and chats whose merchant blocked the bot (403).
 
 It also keeps what each chat shows (`view`): the bot's messages with their latest text and
 keyboard. Edits follow Telegram's rules: editMessageText without `reply_markup` removes the
@@ -76,6 +76,7 @@ class FakeBotAPI:
         self.commands: list[dict[str, str]] = []
         self.webhook: dict[str, Any] = {}
         self.faults: dict[str, list[dict[str, Any]]] = {}
+        self.blocked: set[int] = set()  # chats that blocked the bot: sends get a 403
         self.update_times: dict[int, float] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -284,6 +285,11 @@ class FakeBotAPI:
         with self._lock:
             self.faults.setdefault(method, []).extend(faults)
 
+    def block(self, *chat_ids: int) -> None:
+        """These merchants block the bot: anything sent to them is refused with a 403."""
+        with self._lock:
+            self.blocked.update(chat_ids)
+
     # -- the HTTP side ----------------------------------------------------------------
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         api = self
@@ -384,6 +390,16 @@ class FakeBotAPI:
             else:
                 code = int(fault.get("status", 500))
                 return code, {"ok": False, "error_code": code, "description": "Bad Gateway"}
+        chat = params.get("chat_id")
+        if method.startswith(("send", "edit")) and str(chat).lstrip("-").isdigit():
+            with self._lock:
+                blocked = int(chat) in self.blocked
+            if blocked:
+                return 403, {
+                    "ok": False,
+                    "error_code": 403,
+                    "description": "Forbidden: bot was blocked by the user",
+                }
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return 200, {"ok": True, "result": True}

@@ -1,0 +1,144 @@
+"""A campaign sent by the real python-telegram-bot stack to a Bot API server on loopback:
+segment and consent respected, 429 and 5xx injected, chats that blocked the bot, and a
+restart mid-campaign (a second application on the same database finishes the work)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import select
+
+from bot import campaigns
+from bot.assistant import Assistant
+from bot.campaigns import Segment
+from bot.channels.telegram import TelegramChannel
+from bot.store.models import CampaignDelivery, Merchant
+from tests.support.fake_bot_api import FakeBotAPI
+
+FIRST_CHAT = 7_000_000
+TEXT = "<b>Atelier facture électronique</b> jeudi 14 h à la CCI"
+TRADES = ("resto", "alim", "boutique")
+
+
+@asynccontextmanager
+async def bot(api: FakeBotAPI, services, client: str) -> AsyncIterator[TelegramChannel]:  # type: ignore[no-untyped-def]
+    """One worker: a PTB application polling the fake API, its calls tagged `client`."""
+    settings = services.settings.with_overrides(
+        telegram_token=api.token,
+        telegram_base_url=api.base_url_for(client),
+        telegram_base_file_url=api.base_file_url,
+    )
+    channel = TelegramChannel(Assistant(dataclasses.replace(services, settings=settings)))
+    application = channel.build()
+    async with application:
+        await channel.on_start(application)
+        await application.start()
+        await application.updater.start_polling(poll_interval=0.0, timeout=1)
+        yield channel
+        await application.updater.stop()
+        await application.stop()  # waits for the campaign batch in progress
+
+
+def campaign_messages(api: FakeBotAPI, via: str | None = None) -> list:  # type: ignore[type-arg]
+    with api._lock:
+        return [
+            s
+            for s in api.sent
+            if s.method == "sendMessage" and TEXT in s.text and (via is None or s.via == via)
+        ]
+
+
+def campaign_state(services, campaign_id: int) -> str:  # type: ignore[no-untyped-def]
+    with services.db.session() as session:
+        return campaigns.status(session, campaign_id)["status"]  # type: ignore[index]
+
+
+async def until_done(services, campaign_id: int, timeout: float = 90.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while await asyncio.to_thread(campaign_state, services, campaign_id) != "done":
+        assert time.monotonic() < deadline, "the campaign was not sent in time"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_campaign_reaches_each_targeted_merchant_once(api: FakeBotAPI, services) -> None:  # type: ignore[no-untyped-def]
+    chats = [FIRST_CHAT + i for i in range(200)]
+    consenting = {c for i, c in enumerate(chats) if i % 5 < 3}  # 120 of 200
+    trade = {c: TRADES[i % 3] for i, c in enumerate(chats)}
+    with services.db.session() as session:
+        for chat in chats:
+            session.add(
+                Merchant(
+                    channel="telegram",
+                    external_id=str(chat),
+                    trade=trade[chat],
+                    news_consent=chat in consenting,
+                    flow_state={},
+                )
+            )
+    targeted = sorted(c for c in consenting if trade[c] in ("resto", "alim"))
+    blocked = set(targeted[::10])
+    api.block(*blocked)
+    with services.db.session() as session:
+        campaign = campaigns.create(
+            session, TEXT, Segment(sectors=("resto", "alim")), "test", approved_by="test"
+        )
+        assert campaign.targeted == len(targeted)  # the count shown before sending
+        campaign_id = campaign.id
+    # Four 429s in a row: the rate limiter retries three times, then the campaign sender
+    # waits retry_after itself; then two server errors (that message is retried later).
+    api.inject("sendMessage", *[{"status": 429, "retry_after": 1}] * 4)
+    api.inject("sendMessage", {"status": 502}, {"status": 500})
+
+    async with bot(api, services, "a"):
+        # Stopped mid-campaign, once a third of it went out.
+        await asyncio.to_thread(
+            api.wait_for, lambda: len(campaign_messages(api)) >= len(targeted) // 3, 60
+        )
+    first = len(campaign_messages(api, "a"))
+    assert first < len(targeted) - len(blocked)
+    async with bot(api, services, "b"):
+        await until_done(services, campaign_id)
+        received = campaign_messages(api)[0]
+        api.press(received, "Ne plus recevoir")
+        await asyncio.to_thread(api.wait_messages, received.chat_id, 2, 30)
+
+    assert campaign_messages(api, "b")  # the second worker finished the work
+    sent_to = [s.chat_id for s in campaign_messages(api)]
+    assert sorted(sent_to) == sorted(set(targeted) - blocked)  # each once, nobody else
+    with services.db.session() as session:
+        figures = campaigns.status(session, campaign_id)
+        statuses = dict(
+            session.execute(
+                select(Merchant.external_id, CampaignDelivery.status).join(
+                    Merchant, Merchant.id == CampaignDelivery.merchant_id
+                )
+            ).all()
+        )
+        unreachable = {
+            int(m.external_id)
+            for m in session.scalars(select(Merchant).where(Merchant.unreachable_at.isnot(None)))
+        }
+        stopped = session.scalar(
+            select(Merchant).where(Merchant.external_id == str(received.chat_id))
+        )
+    assert figures is not None
+    assert {k: figures[k] for k in ("targeted", "sent", "failed", "unreachable", "pending")} == {
+        "targeted": len(targeted),
+        "sent": len(targeted) - len(blocked),
+        "failed": 0,
+        "unreachable": len(blocked),
+        "pending": 0,
+    }
+    assert unreachable == blocked
+    assert {int(chat) for chat, status in statuses.items() if status == "unreachable"} == blocked
+    assert sorted(int(chat) for chat in statuses) == targeted  # the frozen segment
+    assert not api.faults["sendMessage"]  # every injected fault was met
+    # The message: text, stop line, stop button; the press turned consent off.
+    assert received.text.startswith(TEXT) and "/actus non" in received.text
+    assert received.buttons[-1]["callback_data"] == "nw:stop"
+    assert stopped is not None and stopped.news_consent is False
+    assert "ne recevrez pas" in api.messages_to(received.chat_id)[1].text
