@@ -71,13 +71,25 @@ class Database:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
-        with self.engine.begin() as connection:
-            if self.shared_by_workers:
-                connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key("migrate")}
-                )
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        with self.engine.connect() as connection:
+            if self.engine.dialect.name == "sqlite":
+                # A migration that rebuilds a table drops the old one: with foreign keys on,
+                # that would cascade to every row pointing at it. (Outside a transaction:
+                # SQLite ignores this pragma inside one.)
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                connection.commit()
+            try:
+                with connection.begin():
+                    if self.shared_by_workers:
+                        connection.execute(
+                            text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key("migrate")}
+                        )
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+            finally:
+                if self.engine.dialect.name == "sqlite":
+                    connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    connection.commit()
 
     def lock_for_transaction(self, session: Session, name: str) -> None:
         """Hold the lock `name` until the session's transaction ends (PostgreSQL advisory

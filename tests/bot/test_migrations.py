@@ -71,6 +71,12 @@ def test_flood_control_migration_keeps_existing_messages_as_answered(database_ur
     with database.engine.connect() as connection:
         flooded = connection.execute(text("SELECT flooded FROM messages")).scalar()
     assert flooded is not None and not flooded  # False on PostgreSQL, 0 on SQLite
+    with database.engine.connect() as connection:
+        # Later migrations add columns in place: no table rebuilt, no row lost to a cascade.
+        assert connection.execute(text("SELECT count(*) FROM merchants")).scalar() == 1
+        assert connection.execute(text("SELECT count(*) FROM messages")).scalar() == 1
+        news = connection.execute(text("SELECT news_consent FROM merchants")).scalar()
+    assert news is not None and not news  # consent is off until the merchant says yes
     database.dispose()
 
 

@@ -18,8 +18,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("messages") as batch:
-        batch.add_column(sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True))
+    # Plain ADD COLUMNs (literal defaults): on SQLite a batch would copy and drop the table,
+    # and dropping `messages` cascades to the rows that point at it.
+    op.add_column("messages", sa.Column("claimed_until", sa.DateTime(timezone=True)))
     op.create_index(
         "ix_messages_undelivered",
         "messages",
@@ -27,12 +28,9 @@ def upgrade() -> None:
         postgresql_where=sa.text("NOT delivered"),
         sqlite_where=sa.text("NOT delivered"),
     )
-    with op.batch_alter_table("outbox") as batch:
-        batch.add_column(sa.Column("html", sa.Text(), nullable=False, server_default=""))
-        batch.add_column(
-            sa.Column("buttons", sa.JSON(), nullable=False, server_default=sa.text("'[]'"))
-        )
-        batch.add_column(sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("outbox", sa.Column("html", sa.Text(), nullable=False, server_default=""))
+    op.add_column("outbox", sa.Column("buttons", sa.JSON(), nullable=False, server_default="[]"))
+    op.add_column("outbox", sa.Column("claimed_until", sa.DateTime(timezone=True)))
     op.create_table(
         "scheduled_jobs",
         sa.Column("name", sa.String(length=64), nullable=False),

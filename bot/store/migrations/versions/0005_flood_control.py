@@ -17,14 +17,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        # Existing rows were all answered normally.
-        batch_op.add_column(
-            sa.Column("flooded", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch_op.create_index(
-            "ix_messages_merchant_recent", ["merchant_id", "direction", "created_at"], unique=False
-        )
+    # A plain ADD COLUMN (a literal default): on SQLite a batch would copy and drop the
+    # table, and dropping `messages` cascades to the rows that point at it.
+    # Existing rows were all answered normally.
+    op.add_column(
+        "messages", sa.Column("flooded", sa.Boolean(), nullable=False, server_default="0")
+    )
+    op.create_index(
+        "ix_messages_merchant_recent",
+        "messages",
+        ["merchant_id", "direction", "created_at"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:

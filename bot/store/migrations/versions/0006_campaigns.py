@@ -17,12 +17,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("merchants") as batch:
-        batch.add_column(
-            sa.Column("news_consent", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch.add_column(sa.Column("news_consent_at", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("unreachable_at", sa.DateTime(timezone=True), nullable=True))
+    # Plain ADD COLUMNs (a literal default): on SQLite a batch would copy and drop
+    # `merchants`, and dropping it cascades to every row about the merchants.
+    op.add_column(
+        "merchants",
+        sa.Column("news_consent", sa.Boolean(), nullable=False, server_default="0"),
+    )
+    op.add_column("merchants", sa.Column("news_consent_at", sa.DateTime(timezone=True)))
+    op.add_column("merchants", sa.Column("unreachable_at", sa.DateTime(timezone=True)))
     op.create_table(
         "campaigns",
         sa.Column("id", sa.Integer(), nullable=False),
