@@ -9,10 +9,10 @@ sends the row. A delivered message lands in the transcript like the bot's own re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from .messages import Reply, esc
@@ -28,6 +28,7 @@ class Pending:
     outbox_id: int
     chat_id: str  # the merchant's id on the channel
     reply: Reply
+    held_until: datetime | None = None  # this worker's lease on the row (`renew`)
 
 
 def as_reply(row: OutboxMessage, language: str) -> Reply:
@@ -79,8 +80,29 @@ def claim(
     claimed = []
     for row, chat, lang in session.execute(query):
         row.claimed_until = now + lease
-        claimed.append(Pending(row.id, chat, as_reply(row, lang)))
+        claimed.append(Pending(row.id, chat, as_reply(row, lang), row.claimed_until))
     return claimed
+
+
+def renew(
+    session: Session, item: Pending, lease: timedelta = LEASE, now: datetime | None = None
+) -> Pending | None:
+    """Just before sending a claimed row: a new lease on it, or None when this worker's lease
+    ran out and another worker took the row (that one sends it). A claimed batch is sent one
+    row after the other, so its last rows may go out long after the claim: renewing makes
+    the lease cover one send, not the whole batch."""
+    now = now or utcnow()
+    held_until = now + lease
+    renewed = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == item.outbox_id,
+            OutboxMessage.status == "pending",
+            OutboxMessage.claimed_until == item.held_until,
+        )
+        .values(claimed_until=held_until)
+    )
+    return replace(item, held_until=held_until) if renewed.rowcount == 1 else None
 
 
 def record(session: Session, outbox_id: int, ok: bool, reply: Reply) -> None:

@@ -466,11 +466,18 @@ class TelegramChannel:
             with self.assistant.services.db.session() as session:
                 return outbox.claim(session, "telegram", lease=self.settings.delivery_lease)
 
+        def renew(item: outbox.Pending) -> outbox.Pending | None:
+            with self.assistant.services.db.session() as session:
+                return outbox.renew(session, item, lease=self.settings.delivery_lease)
+
         def record(item: outbox.Pending, ok: bool) -> None:
             with self.assistant.services.db.session() as session:
                 outbox.record(session, item.outbox_id, ok, item.reply)
 
-        for item in await asyncio.to_thread(claim):
+        for claimed in await asyncio.to_thread(claim):
+            item = await asyncio.to_thread(renew, claimed)
+            if item is None:  # held too long behind the batch's earlier rows: another
+                continue  # worker took it over and sends it
             ok = await self.send(application, item.chat_id, [item.reply])
             await asyncio.to_thread(record, item, ok)
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bot import outbox
 from bot.assistant import Assistant
 from bot.channels.telegram import TelegramChannel
 from bot.channels.webhook import SECRET_HEADER, create_webhook_app
@@ -136,6 +137,35 @@ def test_reminders_go_through_the_outbox_and_periodic_jobs_run_once(services) ->
     later = now + timedelta(days=1, seconds=1)
     with services.db.session() as session:
         assert claim_periodic(session, "purge-test", timedelta(days=1), later) is True
+
+
+def test_a_row_held_too_long_behind_its_batch_is_sent_by_one_worker(services) -> None:  # type: ignore[no-untyped-def]
+    """A worker sends a claimed batch one row after the other; when it reaches a row after
+    its lease ran out and another worker took that row, it leaves it to that worker."""
+    lease = timedelta(seconds=3)
+    now = utcnow()
+    with services.db.session() as session:
+        merchant = Merchant(channel="telegram", external_id=str(CHAT), flow_state={})
+        session.add(merchant)
+        session.flush()
+        for n in range(3):
+            session.add(OutboxMessage(merchant_id=merchant.id, text=f"Message {n}"))
+    with services.db.session() as session:
+        first, second, third = outbox.claim(session, "telegram", now=now, lease=lease)
+    with services.db.session() as session:  # in time: renewed, sent, recorded
+        held = outbox.renew(session, first, lease, now + timedelta(seconds=1))
+        assert held is not None
+        outbox.record(session, held.outbox_id, True, held.reply)
+    later = now + timedelta(seconds=5)  # the first worker's lease on the others ran out
+    with services.db.session() as session:
+        taken = outbox.claim(session, "telegram", now=later, lease=lease, limit=1)
+    assert [t.outbox_id for t in taken] == [second.outbox_id]
+    with services.db.session() as session:
+        assert outbox.renew(session, second, lease, later) is None  # the other one sends it
+        assert outbox.renew(session, taken[0], lease, later) is not None
+        # Out of time but taken by nobody: still this worker's to send.
+        assert outbox.renew(session, third, lease, later) is not None
+        assert outbox.renew(session, first, lease, later) is None  # already sent
 
 
 async def test_a_reminder_survives_a_telegram_outage(api: FakeBotAPI, worker, services) -> None:  # type: ignore[no-untyped-def]

@@ -179,6 +179,13 @@ class FakeBotAPI:
         return self._push({"message": self._message(chat_id, "fr", voice=voice)})
 
     def push_callback(self, chat_id: int, data: str, message_id: int = 1) -> int:
+        return self._push(self._callback_payload(chat_id, data, message_id))
+
+    def callback_update(self, chat_id: int, data: str, message_id: int) -> dict[str, Any]:
+        """An update carrying a button press, not queued: for POSTing to a webhook."""
+        return self._new_update(self._callback_payload(chat_id, data, message_id))
+
+    def _callback_payload(self, chat_id: int, data: str, message_id: int) -> dict[str, Any]:
         message = {
             "message_id": message_id,
             "date": int(time.time()),
@@ -193,7 +200,7 @@ class FakeBotAPI:
             "data": data,
             "message": message,
         }
-        return self._push({"callback_query": query})
+        return {"callback_query": query}
 
     def delete_message(self, chat_id: int, message_id: int) -> None:
         """The merchant deletes one of the bot's messages (allowed in a private chat)."""
