@@ -8,10 +8,10 @@ On SQLite one process serves the bot and the same queries simply run alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ class Undelivered:
     chat_id: str
     message_ids: list[int]
     replies: list[Reply]
+    held_until: datetime | None = None  # this worker's lease on them (`renew_undelivered`)
 
 
 def queue_due_reminders(services: Services, now: datetime | None = None) -> int:
@@ -75,10 +76,32 @@ def claim_undelivered(
     grouped: dict[str, Undelivered] = {}
     for message, chat_id in rows:
         message.claimed_until = now + lease
-        group = grouped.setdefault(chat_id, Undelivered(chat_id, [], []))
+        group = grouped.setdefault(chat_id, Undelivered(chat_id, [], [], now + lease))
         group.message_ids.append(message.id)
         group.replies.append(Reply.from_stored(message.html or message.text, message.buttons or []))
     return list(grouped.values())
+
+
+def renew_undelivered(
+    session: Session,
+    group: Undelivered,
+    lease: timedelta = outbox.LEASE,
+    now: datetime | None = None,
+) -> Undelivered | None:
+    """Just before sending a claimed chat's replies: a new lease on them, or None when this
+    worker's lease ran out and another worker took them (that one sends them). The groups of
+    a claim are sent one after the other: the lease must cover one send, not the batch."""
+    now = now or utcnow()
+    mine = (
+        Message.id.in_(group.message_ids),
+        Message.delivered.is_(False),
+        Message.claimed_until == group.held_until,
+    )
+    held = session.scalar(select(func.count()).select_from(Message).where(*mine))
+    if held != len(group.message_ids):
+        return None
+    session.execute(update(Message).where(*mine).values(claimed_until=now + lease))
+    return replace(group, held_until=now + lease)
 
 
 def claim_periodic(session: Session, name: str, every: timedelta, now: datetime) -> bool:

@@ -448,7 +448,14 @@ class TelegramChannel:
             with self.assistant.services.db.session() as session:
                 return jobs.claim_undelivered(session, "telegram", self.settings.delivery_lease)
 
-        for group in await asyncio.to_thread(claim):
+        def renew(group: jobs.Undelivered) -> jobs.Undelivered | None:
+            with self.assistant.services.db.session() as session:
+                return jobs.renew_undelivered(session, group, self.settings.delivery_lease)
+
+        for claimed in await asyncio.to_thread(claim):
+            group = await asyncio.to_thread(renew, claimed)
+            if group is None:
+                continue  # held too long behind the batch: another worker sends these
             sent = await self._deliver(application, group.chat_id, group.replies)
             await self._settle(group.message_ids, sent)
 

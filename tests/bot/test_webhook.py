@@ -16,7 +16,12 @@ from bot import outbox
 from bot.assistant import Assistant
 from bot.channels.telegram import TelegramChannel
 from bot.channels.webhook import SECRET_HEADER, create_webhook_app
-from bot.jobs import claim_periodic, queue_due_reminders
+from bot.jobs import (
+    claim_periodic,
+    claim_undelivered,
+    queue_due_reminders,
+    renew_undelivered,
+)
 from bot.store.database import Database
 from bot.store.models import ChecklistRun, Merchant, Message, OutboxMessage, utcnow
 from tests.support.fake_bot_api import FakeBotAPI
@@ -166,6 +171,37 @@ def test_a_row_held_too_long_behind_its_batch_is_sent_by_one_worker(services) ->
         # Out of time but taken by nobody: still this worker's to send.
         assert outbox.renew(session, third, lease, later) is not None
         assert outbox.renew(session, first, lease, later) is None  # already sent
+
+
+def test_unsent_replies_held_too_long_behind_their_batch_go_to_one_worker(services) -> None:  # type: ignore[no-untyped-def]
+    """The same for replies a crashed worker left unsent: claimed by chat in a batch, each
+    chat's replies renewed just before they are sent, or left to the worker that took them."""
+    lease = timedelta(seconds=3)
+    now = utcnow()
+    with services.db.session() as session:
+        for chat in (CHAT, CHAT + 1):
+            merchant = Merchant(channel="telegram", external_id=str(chat), flow_state={})
+            session.add(merchant)
+            session.flush()
+            session.add(
+                Message(
+                    merchant_id=merchant.id,
+                    direction="out",
+                    author="bot",
+                    html="Réponse",
+                    delivered=False,
+                )
+            )
+    with services.db.session() as session:
+        first, second = claim_undelivered(session, "telegram", lease, now)
+    later = now + timedelta(seconds=5)
+    with services.db.session() as session:
+        taken = claim_undelivered(session, "telegram", lease, later, limit=1)
+    assert [g.message_ids for g in taken] == [first.message_ids]
+    with services.db.session() as session:
+        assert renew_undelivered(session, first, lease, later) is None  # the other one sends
+        assert renew_undelivered(session, taken[0], lease, later) is not None
+        assert renew_undelivered(session, second, lease, later) is not None  # still ours
 
 
 async def test_a_reminder_survives_a_telegram_outage(api: FakeBotAPI, worker, services) -> None:  # type: ignore[no-untyped-def]
