@@ -1,0 +1,206 @@
+"""`comptoir campaign ...`: queue the adviser's news for the merchants who accepted them, count
+a segment, follow a campaign. The same code path as the back office (bot/campaigns.py); the
+running `comptoir run` workers send."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .cli_support import fail, settings_of
+
+app = typer.Typer(no_args_is_help=True)
+
+SectorOption = Annotated[
+    list[str] | None,
+    typer.Option("--sector", help="Métier du profil (alim, resto, boutique…) ; répétable."),
+]
+UnfinishedOption = Annotated[
+    str | None, typer.Option(help="Checklist commencée et pas terminée (son identifiant).")
+]
+NotStartedOption = Annotated[
+    str | None, typer.Option(help="Checklist jamais commencée (son identifiant).")
+]
+SeenOption = Annotated[
+    int | None, typer.Option(help="Venus parler au bot dans les N derniers jours.")
+]
+OnlineOption = Annotated[
+    bool | None, typer.Option("--sells-online/--not-online", help="Vend en ligne ou non.")
+]
+TagOption = Annotated[
+    list[str] | None, typer.Option("--tag", help="Étiquette posée par l'équipe ; répétable.")
+]
+AxisOption = Annotated[
+    list[str] | None,
+    typer.Option("--axis-below", help="AXE=SCORE : dernier diagnostic sous ce score sur cet axe."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Résultat en JSON.")]
+
+
+def _segment(  # type: ignore[no-untyped-def]
+    sector, unfinished_checklist, not_started_checklist, seen_within_days, online, tag, axis
+):
+    from .campaigns import CampaignError, Segment
+
+    below: dict[str, float] = {}
+    for item in axis or []:
+        name, _, score = item.partition("=")
+        try:
+            below[name.strip()] = float(score)
+        except ValueError:
+            raise CampaignError(f"--axis-below attend AXE=SCORE, pas {item!r}.") from None
+    return Segment(
+        sectors=tuple(sector or ()),
+        sells_online=online,
+        seen_within_days=seen_within_days,
+        axis_below=below,
+        unfinished_checklist=unfinished_checklist,
+        not_started_checklist=not_started_checklist,
+        tags=tuple(tag or ()),
+    )
+
+
+def _campaign_db(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    from .store.database import Database
+
+    database = Database(settings_of(ctx).resolved_database_url)
+    database.migrate()
+    return database
+
+
+@app.command("send")
+def campaign_send(
+    ctx: typer.Context,
+    text_file: Annotated[
+        Path, typer.Option(help="Le message (HTML de Telegram : <b>, <i>, <a href>…).")
+    ],
+    sector: SectorOption = None,
+    unfinished_checklist: UnfinishedOption = None,
+    not_started_checklist: NotStartedOption = None,
+    seen_within_days: SeenOption = None,
+    sells_online: OnlineOption = None,
+    tag: TagOption = None,
+    axis_below: AxisOption = None,
+    now: Annotated[bool, typer.Option("--now", help="Envoyer dès maintenant (défaut).")] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(help="Date et heure ISO ; sans décalage, heure de Paris (2026-12-24T09:30)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Créer une campagne, approuvée d'office, pour les commerçants du segment qui ont accepté
+    les actualités. Cette commande ne fait que la mettre en file : ce sont les workers
+    `comptoir run` qui l'envoient (au rythme COMPTOIR_CAMPAIGN_RATE), même après un
+    redémarrage. Affiche {"id", "targeted"}."""
+    import json
+
+    from . import campaigns
+    from .campaigns import CampaignError
+
+    if now and at:
+        raise fail("--now ou --at, pas les deux.")
+    if not text_file.is_file():
+        raise fail(f"Fichier introuvable : {text_file}")
+    database = _campaign_db(ctx)
+    try:
+        segment = _segment(
+            sector,
+            unfinished_checklist,
+            not_started_checklist,
+            seen_within_days,
+            sells_online,
+            tag,
+            axis_below,
+        )
+        when = campaigns.parse_when(at) if at else None
+        with database.session() as session:
+            campaign = campaigns.create(
+                session,
+                text_file.read_text(encoding="utf-8").strip(),
+                segment,
+                created_by="cli",
+                approved_by="cli",
+                scheduled_at=when,
+            )
+            if when is None:  # now: the segment is frozen at once, the count is exact
+                campaigns.start(session, campaign)
+            result = {"id": campaign.id, "targeted": campaign.targeted}
+    except CampaignError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        database.dispose()
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    moment = "dès maintenant" if at is None else f"le {at}"
+    typer.echo(
+        f"Campagne {result['id']} : {result['targeted']} commerçant(s) visé(s), envoi {moment} "
+        "par les workers `comptoir run`."
+    )
+
+
+@app.command("count")
+def campaign_count(
+    ctx: typer.Context,
+    sector: SectorOption = None,
+    unfinished_checklist: UnfinishedOption = None,
+    not_started_checklist: NotStartedOption = None,
+    seen_within_days: SeenOption = None,
+    sells_online: OnlineOption = None,
+    tag: TagOption = None,
+    axis_below: AxisOption = None,
+) -> None:
+    """Combien de commerçants (ayant accepté les actualités) ce segment atteindrait, sans
+    rien envoyer."""
+    from . import campaigns
+    from .campaigns import CampaignError
+
+    database = _campaign_db(ctx)
+    try:
+        segment = _segment(
+            sector,
+            unfinished_checklist,
+            not_started_checklist,
+            seen_within_days,
+            sells_online,
+            tag,
+            axis_below,
+        )
+        with database.session() as session:
+            typer.echo(campaigns.count(session, segment))
+    except CampaignError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        database.dispose()
+
+
+@app.command("status")
+def campaign_status(
+    ctx: typer.Context,
+    campaign_id: Annotated[int, typer.Argument(help="Le numéro de la campagne.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Où en est une campagne : visés, envoyés, échecs, injoignables (bot bloqué), en attente."""
+    import json
+
+    from . import campaigns
+
+    database = _campaign_db(ctx)
+    try:
+        with database.session() as session:
+            figures = campaigns.status(session, campaign_id)
+    finally:
+        database.dispose()
+    if figures is None:
+        raise fail(f"Pas de campagne {campaign_id}.")
+    if as_json:
+        typer.echo(json.dumps(figures))
+        return
+    typer.echo(
+        f"Campagne {campaign_id} ({figures['status']}) : {figures['targeted']} visés, "
+        f"{figures['sent']} envoyés, {figures['failed']} échecs, {figures['unreachable']} "
+        f"injoignables, {figures['skipped']} désinscrits entre-temps, {figures['pending']} "
+        "en attente."
+    )
