@@ -4,6 +4,7 @@ same checks, so a load balancer and Prometheus see every process alike."""
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from starlette.responses import JSONResponse
 
 from .context import Services
 from .store.database import StoreUnavailable
@@ -16,6 +17,15 @@ def health_checks(services: Services) -> dict[str, bool]:
         "search_index": services.search.index is not None,
         "intent_model": services.nlu is not None,
     }
+
+
+def health_response(services: Services) -> JSONResponse:
+    """`GET /healthz`: 200 when everything answers, 503 otherwise (for load balancers)."""
+    checks = health_checks(services)
+    ok = all(checks.values())
+    return JSONResponse(
+        {"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503
+    )
 
 
 def database_gauges(services: Services) -> list[str]:

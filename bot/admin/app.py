@@ -13,13 +13,13 @@ import time
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..context import Services
-from ..health import database_gauges, health_checks, vector_cache_lines
+from ..health import database_gauges, health_response, vector_cache_lines
 from ..store.database import StoreUnavailable
 from . import (
     account,
@@ -179,11 +179,7 @@ async def home(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    checks = health_checks(ctx(request).services)
-    ok = all(checks.values())
-    return JSONResponse(
-        {"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503
-    )
+    return health_response(ctx(request).services)
 
 
 async def metrics(request: Request) -> Response:

@@ -27,12 +27,12 @@ import uvicorn
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
 
-from ..health import database_gauges, health_checks
+from ..health import database_gauges, health_response, vector_cache_lines
 from .telegram import TelegramChannel
 
 log = logging.getLogger(__name__)
@@ -99,14 +99,11 @@ def create_webhook_app(channel: TelegramChannel, application: Application) -> St
         return Response(status_code=200)
 
     async def healthz(request: Request) -> Response:
-        checks = health_checks(services)
-        ok = all(checks.values())
-        return JSONResponse(
-            {"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503
-        )
+        return health_response(services)
 
     async def prometheus(request: Request) -> Response:
-        body = generate_latest(metrics.registry).decode() + "\n".join(database_gauges(services))
+        lines = database_gauges(services) + vector_cache_lines(services)
+        body = generate_latest(metrics.registry).decode() + "\n".join(lines)
         return PlainTextResponse(body + "\n", media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return Starlette(

@@ -93,6 +93,10 @@ async def test_health_and_metrics_per_worker(api: FakeBotAPI, worker) -> None:  
     metrics = (await client.get("/metrics")).text
     assert 'comptoir_webhook_updates_total{outcome="handled"} 1.0' in metrics
     assert "comptoir_database_up 1" in metrics
+    assert "comptoir_vector_cache_misses_total 0" in metrics  # a command needs no vector
+    await post(client, api.text_update(CHAT, "bonjour"))
+    metrics = (await client.get("/metrics")).text
+    assert "comptoir_vector_cache_misses_total 1" in metrics
 
 
 async def test_database_down_answers_503_so_telegram_retries(api: FakeBotAPI, worker) -> None:  # type: ignore[no-untyped-def]
