@@ -59,15 +59,20 @@ def intent_parser(
 
 
 def retrain_intent_model(
-    settings: Settings, encoder: Encoder, progress: Progress | None = None
+    settings: Settings,
+    encoder: Encoder,
+    progress: Progress | None = None,
+    train_dir: Path | None = None,
 ) -> tuple[RetrainResult, NLUModel | None]:
-    """Retrain the default model on shipped data + corrections (nlu.retrain), in place."""
+    """Retrain the default model on shipped data (or `train_dir`) + corrections
+    (nlu.retrain), in place."""
     return retrain(
         encoder,
         model_dir=settings.resolved_nlu_model_dir,
         corrections_file=settings.resolved_nlu_corrections_file,
         cache_dir=settings.data_dir / "cache",
         progress=progress,
+        **({"train_dir": train_dir} if train_dir is not None else {}),
     )
 
 

