@@ -238,6 +238,10 @@ class Campaign(Base):
     __tablename__ = "campaigns"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(120), default="")  # staff's name for it
+    # campaign: sent once to the segment; rule (a nudge): sent to each merchant who enters
+    # the segment while it is active, at most once per merchant
+    kind: Mapped[str] = mapped_column(String(8), default="campaign")
     text: Mapped[str] = mapped_column(Text)  # Telegram HTML, without the stop line
     buttons: Mapped[list[Any]] = mapped_column(JSON, default=list)  # rows of {label, url}
     segment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # bot.campaigns.Segment
@@ -250,6 +254,7 @@ class Campaign(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class CampaignDelivery(Base):
@@ -270,6 +275,9 @@ class CampaignDelivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow)
+    pressed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 # --- Back office -------------------------------------------------------------------------
