@@ -182,15 +182,21 @@ def campaign_status(
     campaign_id: Annotated[int, typer.Argument(help="Le numéro de la campagne.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Où en est une campagne : visés, envoyés, échecs, injoignables (bot bloqué), en attente."""
+    """Où en est une campagne : visés, envoyés, échecs, injoignables (bot bloqué), en attente ;
+    puis les réactions : boutons, désinscriptions, questions dans les 24 h (comme le back
+    office)."""
     import json
 
     from . import campaigns
+    from .campaign_results import results
 
     database = _campaign_db(ctx)
     try:
         with database.session() as session:
             figures = campaigns.status(session, campaign_id)
+            reactions = results(session, campaign_id)
+            if figures is not None and reactions is not None:
+                figures = {**reactions.as_json(), **figures}  # the existing keys unchanged
     finally:
         database.dispose()
     if figures is None:
@@ -202,5 +208,7 @@ def campaign_status(
         f"Campagne {campaign_id} ({figures['status']}) : {figures['targeted']} visés, "
         f"{figures['sent']} envoyés, {figures['failed']} échecs, {figures['unreachable']} "
         f"injoignables, {figures['skipped']} désinscrits entre-temps, {figures['pending']} "
-        "en attente."
+        f"en attente, {figures['cancelled']} annulés ; {figures['pressed']} ont appuyé sur un "
+        f"bouton, {figures['stopped']} ne veulent plus recevoir, {figures['asked_within_24h']} "
+        "ont posé une question dans les 24 h."
     )

@@ -1,0 +1,289 @@
+"""A campaign's life in the back office: written by an operator, submitted, approved by an
+administrator who did not write it (two people), then paused, resumed or cancelled.
+
+Each transition is a guarded change of `Campaign.status` under a row lock, so two staff
+members clicking at once, or a worker starting the campaign meanwhile, cannot both win.
+The sending itself stays in `bot.campaigns` (start_due / claim / record); paused campaigns
+are simply not claimed, cancelled ones have their pending deliveries marked "cancelled".
+
+Pure functions over a Session (and `now`): the pages and the tests call them alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from knowledge_base.content_model import KnowledgeBase
+
+from . import campaigns, outbox
+from .campaigns import CampaignError, Segment
+from .store.models import Campaign, CampaignDelivery, Merchant, OutboxMessage, utcnow
+
+STATUS_LABELS = {
+    "draft": "Brouillon",
+    "submitted": "En attente d'approbation",
+    "scheduled": "Programmée",
+    "sending": "En cours d'envoi",
+    "paused": "En pause",
+    "done": "Envoyée",
+    "cancelled": "Annulée",
+}
+BUTTON_KINDS = {
+    "url": "Lien (URL)",
+    "guide": "Guide",
+    "faq": "Question de la FAQ",
+    "checklist": "Checklist",
+    "diagnostic": "Diagnostic",
+}
+MAX_BUTTON_LABEL = 40  # Telegram shows about this much on a phone
+MAX_TITLE = 120
+TEST_KIND = "campaign_test"  # outbox kind of a test send: never counted in the results
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What the composer sends: checked by `check_draft` before it is stored."""
+
+    title: str
+    text: str
+    buttons: list[list[dict[str, str]]]
+    segment: Segment
+    scheduled_at: datetime | None  # None: as soon as it is approved
+
+
+def check_buttons(rows: list[list[dict[str, str]]], kb: KnowledgeBase) -> None:
+    """Every button has a label and a target Comptoir can open: an http(s) address, or the
+    id of a guide, FAQ entry or checklist of the knowledge base in service."""
+    known = {"guide": kb.guides, "faq": kb.faq, "checklist": kb.checklists}
+    for row in rows:
+        for button in row:
+            label, kind, target = button.get("label", ""), button.get("kind"), button["target"]
+            if not label.strip():
+                raise CampaignError("Chaque bouton a besoin d'un libellé.")
+            if len(label) > MAX_BUTTON_LABEL:
+                raise CampaignError(
+                    f"Libellé de bouton trop long : « {label} » ({MAX_BUTTON_LABEL} caractères "
+                    "au plus)."
+                )
+            if kind == "url":
+                parts = urlsplit(target)
+                if parts.scheme not in ("http", "https") or not parts.netloc:
+                    raise CampaignError(
+                        f"Bouton « {label} » : l'adresse doit commencer par https:// "
+                        f"(reçu : « {target} »)."
+                    )
+            elif kind in known:
+                if target not in known[kind]:
+                    raise CampaignError(
+                        f"Bouton « {label} » : aucun élément « {target} » parmi les "
+                        f"{BUTTON_KINDS[kind].lower()}s de la base de connaissances."
+                    )
+            elif kind == "diagnostic":
+                if kb.diagnostic is None:
+                    raise CampaignError("Pas de diagnostic dans la base de connaissances.")
+            else:
+                raise CampaignError(f"Bouton « {label} » : type inconnu.")
+
+
+def check_draft(draft: Draft, kb: KnowledgeBase) -> None:
+    if not draft.title.strip():
+        raise CampaignError("Donnez un titre à la campagne (il n'est vu que par l'équipe).")
+    if len(draft.title) > MAX_TITLE:
+        raise CampaignError(f"Titre trop long ({MAX_TITLE} caractères au plus).")
+    campaigns.check_text(draft.text)
+    check_buttons(draft.buttons, kb)
+
+
+def stored_buttons(rows: list[list[dict[str, str]]]) -> list[list[dict[str, str]]]:
+    """The JSON kept on the campaign: {label, kind, target}. A URL button also carries "url",
+    the key `campaigns.compose` read before buttons had kinds (harmless after)."""
+    return [
+        [{**b, "url": b["target"]} if b["kind"] == "url" else dict(b) for b in row]
+        for row in rows
+        if row
+    ]
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _locked(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id, with_for_update=True)
+    if campaign is None or campaign.kind != "campaign":
+        raise CampaignError(f"Pas de campagne {campaign_id}.")
+    return campaign
+
+
+def _expect(campaign: Campaign, *statuses: str) -> None:
+    if campaign.status not in statuses:
+        allowed = " ou ".join(f"« {STATUS_LABELS[s].lower()} »" for s in statuses)
+        now = STATUS_LABELS.get(campaign.status, campaign.status).lower()
+        raise CampaignError(
+            f"Impossible : la campagne est « {now} » (il faut qu'elle soit {allowed}). "
+            "Rechargez la page."
+        )
+
+
+def save(
+    session: Session,
+    campaign_id: int | None,
+    draft: Draft,
+    kb: KnowledgeBase,
+    author: str,
+    now: datetime | None = None,
+) -> Campaign:
+    """Create a draft, or rewrite one (only while it is a draft). `targeted` is the count of
+    matching consenting merchants now; the real one is fixed when sending starts."""
+    now = now or utcnow()
+    check_draft(draft, kb)
+    if campaign_id is None:
+        campaign = campaigns.create(session, draft.text, draft.segment, created_by=author, now=now)
+    else:
+        campaign = _locked(session, campaign_id)
+        _expect(campaign, "draft")
+        campaign.text, campaign.segment = draft.text, draft.segment.to_json()
+        campaign.targeted = campaigns.count(session, draft.segment, now)
+    campaign.title = draft.title.strip()
+    campaign.buttons = stored_buttons(draft.buttons)
+    campaign.scheduled_at = draft.scheduled_at
+    session.flush()
+    return campaign
+
+
+def submit(session: Session, campaign_id: int, now: datetime | None = None) -> Campaign:
+    """The author asks for approval: the text is frozen until an administrator decides."""
+    campaign = _locked(session, campaign_id)
+    _expect(campaign, "draft")
+    campaigns.check_text(campaign.text)
+    if campaign.scheduled_at is not None and _aware(campaign.scheduled_at) < (now or utcnow()):
+        raise CampaignError(
+            "La date d'envoi est passée : choisissez une date à venir ou « dès l'approbation »."
+        )
+    campaign.status = "submitted"
+    return campaign
+
+
+def approve(
+    session: Session,
+    campaign_id: int,
+    approver: str,
+    scheduled_at: datetime | None = None,
+    editors: frozenset[str] = frozenset(),
+    now: datetime | None = None,
+) -> Campaign:
+    """A second person approves, at the date they confirm (None: now): the campaign is
+    scheduled. Nobody who wrote it (its author, anyone who saved a version: `editors`)
+    may approve it."""
+    now = now or utcnow()
+    campaign = _locked(session, campaign_id)
+    _expect(campaign, "submitted")
+    if approver == campaign.created_by or approver in editors:
+        raise CampaignError(
+            "Vous avez écrit cette campagne : un autre administrateur doit l'approuver."
+        )
+    if scheduled_at is not None and _aware(scheduled_at) < now:
+        raise CampaignError(
+            "La date d'envoi est passée : choisissez une date à venir, ou laissez-la vide "
+            "pour envoyer dès maintenant."
+        )
+    campaign.approved_by = approver
+    campaign.status = "scheduled"
+    campaign.scheduled_at = scheduled_at or now
+    return campaign
+
+
+def reject(session: Session, campaign_id: int, approver: str, reason: str) -> Campaign:
+    """Back to draft, with the reason (kept in the audit log and shown to the author)."""
+    campaign = _locked(session, campaign_id)
+    _expect(campaign, "submitted")
+    if approver == campaign.created_by:
+        raise CampaignError("Vous avez écrit cette campagne : un autre administrateur décide.")
+    if not reason.strip():
+        raise CampaignError("Dites à l'auteur pourquoi vous refusez la campagne.")
+    campaign.status = "draft"
+    return campaign
+
+
+def pause(session: Session, campaign_id: int) -> Campaign:
+    """No new sends: workers claim only campaigns being sent. A message a worker holds at
+    this instant may still go out."""
+    campaign = _locked(session, campaign_id)
+    _expect(campaign, "scheduled", "sending")
+    campaign.status = "paused"
+    return campaign
+
+
+def resume(session: Session, campaign_id: int) -> Campaign:
+    """Back where it was: sending if it had started, else scheduled (started at once when its
+    date has passed meanwhile)."""
+    campaign = _locked(session, campaign_id)
+    _expect(campaign, "paused")
+    campaign.status = "sending" if campaign.started_at is not None else "scheduled"
+    return campaign
+
+
+def cancel(session: Session, campaign_id: int, now: datetime | None = None) -> int:
+    """Stop for good: the copies not sent yet are marked "cancelled" and never sent.
+    Returns how many were cancelled."""
+    now = now or utcnow()
+    campaign = _locked(session, campaign_id)
+    _expect(campaign, "draft", "submitted", "scheduled", "sending", "paused")
+    result = session.execute(
+        update(CampaignDelivery)
+        .where(CampaignDelivery.campaign_id == campaign.id, CampaignDelivery.status == "pending")
+        .values(status="cancelled", claimed_until=None)
+    )
+    campaign.status, campaign.finished_at = "cancelled", now
+    return int(result.rowcount or 0)
+
+
+def find_merchant(session: Session, reference: str, channel: str = "telegram") -> Merchant:
+    """A merchant by internal id or by chat id on the channel."""
+    reference = reference.strip()
+    if not reference:
+        raise CampaignError("Indiquez le numéro du commerçant ou son identifiant de chat.")
+    clauses = [Merchant.external_id == reference]
+    if reference.isdigit():
+        clauses.append(Merchant.id == int(reference))
+    found = session.scalars(
+        select(Merchant).where(Merchant.channel == channel, or_(*clauses)).order_by(Merchant.id)
+    ).all()
+    if not found:
+        raise CampaignError(f"Aucun commerçant « {reference} » sur Telegram.")
+    if len(found) > 1:  # an internal id that is also someone's chat id: the chat id wins
+        found = [m for m in found if m.external_id == reference]
+    return found[0]
+
+
+def send_test(
+    session: Session, campaign_id: int, reference: str, channel: str = "telegram"
+) -> tuple[Merchant, OutboxMessage]:
+    """One copy, as merchants will get it, to one merchant (usually your own Telegram
+    account) through the outbox: no delivery row, so the results do not count it."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise CampaignError(f"Pas de campagne {campaign_id}.")
+    merchant = find_merchant(session, reference, channel)
+    if not merchant.news_consent:
+        raise CampaignError(
+            "Ce commerçant n'a pas accepté les actualités : envoyez le test à votre propre "
+            "compte Telegram après y avoir écrit /actus oui."
+        )
+    if merchant.unreachable_at is not None:
+        raise CampaignError("Ce commerçant a bloqué le bot : choisissez-en un autre.")
+    reply = campaigns.compose(campaign.text, campaign.buttons, merchant.language)
+    row = outbox.queue(session, merchant.id, TEST_KIND, reply)
+    session.flush()
+    return merchant, row
+
+
+def summary(campaign: Campaign) -> dict[str, Any]:
+    """What the audit log keeps of a campaign's content (no merchant data)."""
+    return {"title": campaign.title, "chars": len(campaign.text), "segment": campaign.segment}
