@@ -24,6 +24,7 @@ from ..store.database import StoreUnavailable
 from . import (
     account,
     administration,
+    campaigns_page,
     conversations,
     dashboard,
     kb_editor,
@@ -219,6 +220,7 @@ def create_app(services: Services, *, with_trainer: bool = True) -> Starlette:
         *ranking_page.ROUTES,
         *kb_editor.ROUTES,
         *administration.ROUTES,
+        *campaigns_page.ROUTES,
         *account.ROUTES,
     ]
     app = Starlette(

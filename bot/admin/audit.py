@@ -32,6 +32,15 @@ ACTION_LABELS = {
     "password": "Mot de passe changé",
     "settings": "Réglage modifié",
     "purge": "Purge lancée",
+    "campaign_save": "Campagne écrite",
+    "campaign_submit": "Campagne soumise à approbation",
+    "campaign_approve": "Campagne approuvée et programmée",
+    "campaign_reject": "Campagne refusée",
+    "campaign_test": "Campagne : envoi de test",
+    "campaign_pause": "Campagne mise en pause",
+    "campaign_resume": "Campagne reprise",
+    "campaign_cancel": "Campagne annulée",
+    "campaign_export": "Résultats de campagne exportés",
 }
 
 

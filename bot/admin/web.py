@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -31,6 +32,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 SESSION_COOKIE = "comptoir_session"
 LOGIN_CSRF_COOKIE = "comptoir_login_csrf"
 PAGE_SIZE = 25
+PARIS = ZoneInfo("Europe/Paris")
 
 # Messages shown after a redirect: pages pass a key, never free text (nothing to inject).
 NOTICES = {
@@ -119,6 +121,7 @@ def make_templates() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = format_when
+    env.filters["paris"] = format_paris
     env.filters["pct"] = lambda v: "—" if v is None else f"{v * 100:.0f} %"
     # One decimal, French style (96,6 %): model accuracies differ by tenths.
     env.filters["pct1"] = lambda v: "—" if v is None else f"{v * 100:.1f} %".replace(".", ",")
@@ -132,6 +135,15 @@ def format_when(moment: datetime | None) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%d/%m/%Y %H:%M UTC")
+
+
+def format_paris(moment: datetime | None) -> str:
+    """Campaigns are scheduled in Paris time: shown so, summer time included."""
+    if moment is None:
+        return "—"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(PARIS).strftime("%d/%m/%Y %H:%M (heure de Paris)")
 
 
 def ctx(request: Request) -> AdminContext:
