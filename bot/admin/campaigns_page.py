@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -18,7 +18,7 @@ from ..campaign_admin import BUTTON_KINDS, STATUS_LABELS
 from ..campaign_results import delivery_rows, results, to_csv
 from ..campaigns import CampaignError, Segment
 from ..flows.profile import TRADES
-from ..store.models import AuditEvent, Campaign
+from ..store.models import AuditEvent, Campaign, CampaignDelivery
 from ..texts import text
 from . import audit
 from .campaign_forms import draft_from, paris_input, values_from_campaign, values_from_form
@@ -77,14 +77,14 @@ async def campaign_list(request: Request) -> Response:
         rows = session.scalars(
             select(Campaign).where(Campaign.kind == "campaign").order_by(Campaign.id.desc())
         ).all()
-        sent = {c.id: results(session, c.id) for c in rows if c.started_at is not None}
-    return render(
-        request,
-        "campaigns.html",
-        campaigns=rows,
-        sent={k: v.by_status["sent"] for k, v in sent.items() if v},
-        labels=STATUS_LABELS,
-    )
+        sent = dict(
+            session.execute(  # one grouped count, however many campaigns and copies
+                select(CampaignDelivery.campaign_id, func.count())
+                .where(CampaignDelivery.status == "sent")
+                .group_by(CampaignDelivery.campaign_id)
+            ).all()
+        )
+    return render(request, "campaigns.html", campaigns=rows, sent=sent, labels=STATUS_LABELS)
 
 
 def _composer(
