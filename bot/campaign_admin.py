@@ -230,15 +230,21 @@ def resume(session: Session, campaign_id: int) -> Campaign:
 
 
 def cancel(session: Session, campaign_id: int, now: datetime | None = None) -> int:
-    """Stop for good: the copies not sent yet are marked "cancelled" and never sent.
-    Returns how many were cancelled."""
+    """Stop for good: the copies not sent yet are marked "cancelled" and never sent. A copy a
+    worker holds at this instant (one batch, at most a second's worth) is left to its sender,
+    so the figures say whether it went out; if it did not, it is never claimed again and the
+    results count it as cancelled. Returns how many were cancelled now."""
     now = now or utcnow()
     campaign = _locked(session, campaign_id)
     _expect(campaign, "draft", "submitted", "scheduled", "sending", "paused")
     result = session.execute(
         update(CampaignDelivery)
-        .where(CampaignDelivery.campaign_id == campaign.id, CampaignDelivery.status == "pending")
-        .values(status="cancelled", claimed_until=None)
+        .where(
+            CampaignDelivery.campaign_id == campaign.id,
+            CampaignDelivery.status == "pending",
+            or_(CampaignDelivery.claimed_until.is_(None), CampaignDelivery.claimed_until < now),
+        )
+        .values(status="cancelled")
     )
     campaign.status, campaign.finished_at = "cancelled", now
     return int(result.rowcount or 0)

@@ -68,7 +68,11 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def delivery_rows(session: Session, campaign_id: int) -> list[DeliveryRow]:
-    """One row per merchant targeted, with whether they wrote within 24 h after their copy."""
+    """One row per merchant targeted, with whether they wrote within 24 h after their copy.
+    A cancelled campaign's copies still pending (held by a sender when it was cancelled, and
+    not sent) will never go: they count as cancelled."""
+    campaign_status = session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
+    never = "cancelled" if campaign_status == "cancelled" else "pending"
     deliveries = session.execute(
         select(
             CampaignDelivery.merchant_id,
@@ -101,7 +105,14 @@ def delivery_rows(session: Session, campaign_id: int) -> list[DeliveryRow]:
             if start is not None and at is not None and start < at <= start + ASK_WINDOW:
                 asked.add(merchant_id)
     return [
-        DeliveryRow(m, status, _aware(at), _aware(pressed), _aware(stopped), m in asked)
+        DeliveryRow(
+            m,
+            never if status == "pending" else status,
+            _aware(at),
+            _aware(pressed),
+            _aware(stopped),
+            m in asked,
+        )
         for m, status, at, pressed, stopped in deliveries
     ]
 
