@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .store.models import Campaign, CampaignDelivery, Message, utcnow
@@ -87,21 +87,25 @@ def delivery_rows(session: Session, campaign_id: int) -> list[DeliveryRow]:
     sent = {m: _aware(at) for m, _, at, _, _ in deliveries if at is not None}
     asked: set[int] = set()
     if sent:
-        # One pass over the incoming messages of the campaign's window, then per merchant.
-        earliest = min(t for t in sent.values() if t is not None)
+        # Each merchant's first message after their copy (one row per merchant, however many
+        # were targeted: a join, not a list of ids), then the 24 h window checked here.
         latest = max(t for t in sent.values() if t is not None) + ASK_WINDOW
-        written = session.execute(
-            select(Message.merchant_id, Message.created_at).where(
+        first_after = session.execute(
+            select(Message.merchant_id, func.min(Message.created_at))
+            .join(CampaignDelivery, CampaignDelivery.merchant_id == Message.merchant_id)
+            .where(
+                CampaignDelivery.campaign_id == campaign_id,
+                CampaignDelivery.sent_at.is_not(None),
+                Message.created_at > CampaignDelivery.sent_at,
+                Message.created_at <= latest,
                 Message.direction == "in",
                 Message.author == "merchant",
                 Message.kind != "button",  # a press is counted as a press, not a question
-                Message.created_at > earliest,
-                Message.created_at <= latest,
-                Message.merchant_id.in_(list(sent)),
             )
+            .group_by(Message.merchant_id)
         )
-        for merchant_id, created_at in written:
-            start, at = sent[merchant_id], _aware(created_at)
+        for merchant_id, created_at in first_after:
+            start, at = sent.get(merchant_id), _aware(created_at)
             if start is not None and at is not None and start < at <= start + ASK_WINDOW:
                 asked.add(merchant_id)
     return [
