@@ -128,17 +128,22 @@ async def edit_form(request: Request) -> Response:
 
 @page("operator")
 async def save(request: Request) -> Response:
-    """ "Compter et prévisualiser" re-shows the form with the count and the preview; "Enregistrer"
-    stores the draft (both check everything first)."""
+    """The composer's two buttons: « Compter et prévisualiser » shows the form again with the
+    count and the preview, « Enregistrer » stores the draft; both check everything first, and
+    the count is shown even when the text is refused."""
     services = ctx(request).services
     form = await request.form()
     values = values_from_form(form, _axes(request))
     campaign_id = _id(request) if "campaign_id" in request.path_params else None
     try:
         draft = draft_from(values)
+    except CampaignError as exc:
+        return _composer(request, values, campaign_id, str(exc))
+    with services.db.session() as session:  # the count, even when the text is refused
+        matching = campaigns.count(session, draft.segment)
+    try:
         campaign_admin.check_draft(draft, services.kb)
         with services.db.session() as session:
-            matching = campaigns.count(session, draft.segment)
             if form.get("action") != "save":
                 preview = _preview(draft.text, draft.buttons)
                 return _composer(request, values, campaign_id, "", matching, preview)
@@ -156,7 +161,7 @@ async def save(request: Request) -> Response:
             )
             saved_id = campaign.id
     except CampaignError as exc:
-        return _composer(request, values, campaign_id, str(exc))
+        return _composer(request, values, campaign_id, str(exc), matching)
     return redirect(f"/campaigns/{saved_id}?done=saved")
 
 

@@ -93,6 +93,7 @@ def test_composer_counts_previews_and_keeps_a_refused_form(app, accounts, admin_
     assert "HTML refusé par Telegram" in refused.text and "&lt;script&gt;" in refused.text
     assert "<script>alert" not in refused.text  # kept in the form, escaped
     assert 'value="Essai XSS"' in refused.text
+    assert re.search(r'id="matching"><strong>2</strong>', refused.text)  # counted all the same
     too_long = client.post("/campaigns/new", data=form(csrf, text="a" * 4096))
     assert too_long.status_code == 422 and "Texte trop long" in too_long.text
     bad_button = client.post(
