@@ -282,3 +282,60 @@ def test_results_page_and_csv(app, accounts, admin_services) -> None:  # type: i
         ).one()
         assert event.target == f"campaign:{campaign_id}" and event.detail["rows"] == 4
     assert csrf_of(client, "/campaigns")
+
+
+def test_a_draft_is_edited_with_its_values_kept(app, accounts, admin_services) -> None:  # type: ignore[no-untyped-def]
+    guide = next(iter(admin_services.kb.guides))
+    axis = admin_services.kb.diagnostic.axes[0].id
+    client = TestClient(app)
+    csrf = sign_in(client, accounts.operator)
+    fields = form(
+        csrf,
+        button_label_2="Le guide",
+        button_kind_2="guide",
+        button_target_2=guide,
+        button_row_2="1",  # beside the first one
+        button_label_3="Mon diagnostic",
+        button_kind_3="diagnostic",
+        button_row_3="2",
+        sells_online="non",
+        seen_within_days="90",
+        tags="salon, vip",
+        when="at",
+        at="2030-07-01T09:30",
+        **{f"axis_{axis}": "40"},
+    )
+    saved = client.post("/campaigns/new", data=fields, follow_redirects=False)
+    base = saved.headers["location"].split("?")[0]
+    with admin_services.db.session() as session:
+        campaign = session.scalars(select(Campaign)).one()
+        assert campaign.buttons == [
+            [
+                {
+                    "label": "S'inscrire",
+                    "kind": "url",
+                    "target": "https://cci.example.fr/atelier",
+                    "url": "https://cci.example.fr/atelier",
+                },
+                {"label": "Le guide", "kind": "guide", "target": guide},
+            ],
+            [{"label": "Mon diagnostic", "kind": "diagnostic", "target": ""}],
+        ]
+        assert campaign.segment["sells_online"] is False
+        assert campaign.segment["axis_below"] == {axis: 40.0}
+        assert campaign.segment["tags"] == ["salon", "vip"]
+        assert campaigns._aware(campaign.scheduled_at).isoformat() == "2030-07-01T07:30:00+00:00"
+    page = client.get(f"{base}/edit").text  # summer time in Paris: UTC+2
+    assert 'value="2030-07-01T09:30"' in page and f'value="{guide}"' in page
+    assert 'value="salon, vip"' in page and 'name="seen_within_days" value="90"' in page
+    assert 'name="button_row_2" value="1"' in page
+    assert "01/07/2030 09:30 (heure de Paris)" in client.get(base).text
+    fields["title"] = "Titre corrigé"
+    client.post(f"{base}/edit", data=fields)
+    client.post(f"{base}/submit", data={"csrf_token": csrf})
+    assert client.get(f"{base}/edit", follow_redirects=False).status_code == 303  # frozen
+    late = client.post(f"{base}/edit", data=fields)
+    assert late.status_code == 422 and "Rechargez la page" in late.text
+    with admin_services.db.session() as session:
+        campaign = session.scalars(select(Campaign)).one()
+        assert (campaign.title, campaign.status) == ("Titre corrigé", "submitted")
