@@ -245,7 +245,8 @@ class Campaign(Base):
     text: Mapped[str] = mapped_column(Text)  # Telegram HTML, without the stop line
     buttons: Mapped[list[Any]] = mapped_column(JSON, default=list)  # rows of {label, url}
     segment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # bot.campaigns.Segment
-    # draft | approved | scheduled | sending | paused | done | cancelled
+    # draft | submitted (awaiting an admin) | scheduled | sending | paused | done | cancelled;
+    # rules: active instead of sending
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     created_by: Mapped[str] = mapped_column(String(254), default="")
@@ -270,7 +271,8 @@ class CampaignDelivery(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     merchant_id: Mapped[int] = merchant_fk()
-    # pending | sent | failed | unreachable | skipped (consent withdrawn before sending)
+    # pending | sent | failed | unreachable | skipped (consent withdrawn before sending) |
+    # cancelled (the campaign was cancelled before it went out)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
