@@ -21,7 +21,7 @@ import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from nlu.intents import ASK_INTENTS, TOPIC_LABELS
+from nlu.intents import ASK_INTENTS, CONTROL_INTENTS, TOPIC_LABELS
 from nlu.model import ParseResult
 
 from . import answers, flood
@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 MAX_STORED_TEXT = 4000  # characters kept of one message
 MAX_UNDERSTOOD_TEXT = 1000  # characters given to the NLU and the search
+# The free-text routes of `Assistant._answer` that search nothing (so never read the vector):
+# every control intent but these two, which search the knowledge base.
+NO_SEARCH_INTENTS = frozenset(CONTROL_INTENTS) - {"start_checklist", "out_of_scope"}
 
 
 class LazyVector:
@@ -121,6 +124,8 @@ class Assistant:
                 # needs no database, so it happens before the transaction: SQLite holds its
                 # write lock for the rest of the turn, and other merchants' turns wait on it.
                 understood = None if held else self._understand(incoming)
+                if understood is not None and self._searches(understood.parse):
+                    understood.vector  # noqa: B018 - encoded now, not under the write lock
                 with db.writing() as session:
                     outcome = self._turn(session, incoming, language, understood, now, flooding)
             else:
@@ -176,6 +181,12 @@ class Assistant:
         # The intent model asks for the vector only when its n-gram cascade is unsure.
         parse = self.services.nlu.parse(asked.asked, encode=vector.get)
         return Understanding(message, vector, parse, asked.focus, asked.other)
+
+    def _searches(self, parse: ParseResult) -> bool:
+        """Whether `_answer` will search for this parse (unsure, a question, a checklist
+        named, off topic): the only routes that need the message's vector."""
+        unsure = parse.confidence < self.services.settings.nlu_fallback_threshold
+        return unsure or parse.intent not in NO_SEARCH_INTENTS
 
     def _turn(  # type: ignore[no-untyped-def]
         self,
