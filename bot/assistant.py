@@ -2,12 +2,16 @@
 
 One merchant message is one unit of work: load the merchant, route (command, button, flow,
 or free text through the NLU and the knowledge base), and store the message, what was
-understood, the hits shown and the replies, in one transaction. The message is encoded once;
-the same vector feeds the intent model and the search.
+understood, the hits shown and the replies, in one transaction. The message is encoded at
+most once, and only when something needs its vector: the intent model's n-gram cascade
+decides "bonjour", "merci" or "je veux parler à quelqu'un" without it, and a route that
+searches nothing never asks for it. When a search runs, the intent model and the search
+share the same vector.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +21,7 @@ import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from nlu.intents import ASK_INTENTS, TOPIC_LABELS
+from nlu.intents import ASK_INTENTS, CONTROL_INTENTS, TOPIC_LABELS
 from nlu.model import ParseResult
 
 from . import answers, flood
@@ -33,21 +37,51 @@ log = logging.getLogger(__name__)
 
 MAX_STORED_TEXT = 4000  # characters kept of one message
 MAX_UNDERSTOOD_TEXT = 1000  # characters given to the NLU and the search
+# The free-text routes of `Assistant._answer` that search nothing (so never read the vector):
+# every control intent but these two, which search the knowledge base.
+NO_SEARCH_INTENTS = frozenset(CONTROL_INTENTS) - {"start_checklist", "out_of_scope"}
+
+
+class LazyVector:
+    """A turn's vector, computed on first use only: routes that search nothing never pay it."""
+
+    def __init__(self, compute: Callable[[], np.ndarray]) -> None:
+        self._compute = compute
+        self._value: np.ndarray | None = None
+
+    def get(self) -> np.ndarray:
+        if self._value is None:
+            self._value = self._compute()
+        return self._value
+
+    @property
+    def computed(self) -> bool:
+        return self._value is not None
 
 
 @dataclass(frozen=True)
 class Understanding:
-    """A text message understood once: its vector feeds both the intent model and search.
+    """A text message understood once: its vector, if computed, feeds both the intent model
+    and search.
 
     The vector is the question's without the merchant's introduction (`focus`): "je suis
     fleuriste à Nantes" must not steer retrieval; the intent model reads the introduction
     too (the trade is an entity)."""
 
     text: str
-    vector: np.ndarray
+    lazy_vector: LazyVector
     parse: ParseResult
     focus: str = ""
     other: str = ""  # a second question asked in the same message
+
+    @property
+    def vector(self) -> np.ndarray:
+        """Encodes the focus on first use (once per turn)."""
+        return self.lazy_vector.get()
+
+    @property
+    def encoded(self) -> bool:
+        return self.lazy_vector.computed
 
 
 @dataclass(frozen=True)
@@ -61,6 +95,8 @@ class Outcome:
     # False when the database could not record the message: a webhook answers 503 so that
     # Telegram delivers the update again later.
     stored: bool = True
+    # A text turn: whether its vector was computed (None: no text was understood).
+    encoded: bool | None = None
 
 
 class Assistant:
@@ -88,14 +124,21 @@ class Assistant:
                 # needs no database, so it happens before the transaction: SQLite holds its
                 # write lock for the rest of the turn, and other merchants' turns wait on it.
                 understood = None if held else self._understand(incoming)
+                if understood is not None and self._searches(understood.parse):
+                    understood.vector  # noqa: B018 - encoded now, not under the write lock
                 with db.writing() as session:
-                    return self._turn(session, incoming, language, understood, now, flooding)
-            with db.writing() as session:
-                # Workers share PostgreSQL: one chat's turns run one after the other, in the
-                # order they took this lock, whichever worker received them.
-                db.lock_for_transaction(session, f"chat:{incoming.channel}:{incoming.user_id}")
-                understood = None if held else self._understand(incoming)
-                return self._turn(session, incoming, language, understood, now, flooding)
+                    outcome = self._turn(session, incoming, language, understood, now, flooding)
+            else:
+                with db.writing() as session:
+                    # Workers share PostgreSQL: one chat's turns run one after the other, in
+                    # the order they took this lock, whichever worker received them.
+                    db.lock_for_transaction(session, f"chat:{incoming.channel}:{incoming.user_id}")
+                    understood = None if held else self._understand(incoming)
+                    outcome = self._turn(session, incoming, language, understood, now, flooding)
+            if understood is None:
+                return outcome
+            self.services.understanding.count(understood.encoded)
+            return dataclasses.replace(outcome, encoded=understood.encoded)
         except StoreUnavailable:
             log.exception("database unavailable")
             return Outcome([Reply(text(language, "store_down"))], [], None, stored=False)
@@ -134,9 +177,16 @@ class Assistant:
         if not message:
             return None
         asked = shape(message)
-        vector = self.services.query_vectors.vector(asked.focus)  # once per turn
-        parse = self.services.nlu.parse(asked.asked, vector)
+        vector = LazyVector(lambda: self.services.query_vectors.vector(asked.focus))
+        # The intent model asks for the vector only when its n-gram cascade is unsure.
+        parse = self.services.nlu.parse(asked.asked, encode=vector.get)
         return Understanding(message, vector, parse, asked.focus, asked.other)
+
+    def _searches(self, parse: ParseResult) -> bool:
+        """Whether `_answer` will search for this parse (unsure, a question, a checklist
+        named, off topic): the only routes that need the message's vector."""
+        unsure = parse.confidence < self.services.settings.nlu_fallback_threshold
+        return unsure or parse.intent not in NO_SEARCH_INTENTS
 
     def _turn(  # type: ignore[no-untyped-def]
         self,
@@ -349,7 +399,7 @@ class Assistant:
         if understood is None or understood.text != message:  # e.g. a topic button's question
             understood = self._understand(Incoming("", "", "text", message))
             assert understood is not None
-        vector, parse = understood.vector, understood.parse
+        parse = understood.parse
         turn.log.update(
             intent=parse.intent,
             confidence=parse.confidence,
@@ -357,17 +407,20 @@ class Assistant:
         )
         intent = topic or parse.intent
         threshold = self.services.settings.nlu_fallback_threshold
+        # Only the routes that search read `understood.vector` (and so encode the message).
         if topic is None and parse.confidence < threshold:
-            return clarify.unsure(turn, understood.focus, vector, parse)
+            return clarify.unsure(turn, understood.focus, understood.vector, parse)
         if intent in ASK_INTENTS:
-            replies = answers.answer_question(turn, understood.focus, vector, parse, topic=intent)
+            replies = answers.answer_question(
+                turn, understood.focus, understood.vector, parse, topic=intent
+            )
             return replies + self._offer_other_question(turn, understood)
         if intent == "human_handoff":
             return clarify.confirm_handoff(turn, message)
         if intent == "start_diagnostic":
             return diagnostic.start(turn)
         if intent == "start_checklist":
-            return self._checklist_from_text(turn, message, vector)
+            return self._checklist_from_text(turn, message, understood.vector)
         name = f" {turn.merchant.first_name}" if turn.merchant.first_name else ""
         if intent == "greet":
             return [Reply(turn.t("greet", name=esc(name)))]
@@ -375,7 +428,7 @@ class Assistant:
             return self._off_topic(turn, understood)
         if intent in ("goodbye", "thanks", "affirm", "deny", "bot_challenge"):
             return [Reply(turn.t(intent))]
-        return clarify.unsure(turn, understood.focus, vector, parse)
+        return clarify.unsure(turn, understood.focus, understood.vector, parse)
 
     def _off_topic(self, turn: Turn, understood: Understanding) -> list[Reply]:
         """ "Off topic" for the intent model, unless the knowledge base is very sure."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,25 @@ from .texts import text
 
 
 @dataclass
+class UnderstandingCounts:
+    """This process's text turns, and how many needed the message's vector (/metrics): the
+    others were understood by the n-gram cascade and searched nothing."""
+
+    text_turns: int = 0
+    encoded_turns: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, encoded: bool) -> None:
+        with self._lock:
+            self.text_turns += 1
+            self.encoded_turns += encoded
+
+    def snapshot(self) -> tuple[int, int]:
+        with self._lock:
+            return self.text_turns, self.encoded_turns
+
+
+@dataclass
 class Services:
     """Built once at start (bot.services.build_services) and passed in: no globals."""
 
@@ -32,9 +52,12 @@ class Services:
     # A turn's vector goes through this cache (COMPTOIR_VECTOR_CACHE_SIZE entries). Built
     # here from the settings, never passed: every Services has the configured one.
     query_vectors: QueryCache = field(init=False)
+    # Text turns and how many needed the message's vector (bot.assistant, /metrics).
+    understanding: UnderstandingCounts = field(init=False)
 
     def __post_init__(self) -> None:
         self.query_vectors = QueryCache(self.encoder, self.settings.vector_cache_size)
+        self.understanding = UnderstandingCounts()
 
 
 @dataclass

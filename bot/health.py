@@ -64,4 +64,7 @@ def vector_cache_lines(services: Services) -> list[str]:
             f"# TYPE comptoir_vector_cache_{name}_total counter",
             f"comptoir_vector_cache_{name}_total {value}",
         ]
+    text_turns, encoded = services.understanding.snapshot()
+    for name, value in (("text_turns", text_turns), ("text_turns_encoded", encoded)):
+        lines += [f"# TYPE comptoir_{name}_total counter", f"comptoir_{name}_total {value}"]
     return lines

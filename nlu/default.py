@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .corrections import training_data_with_corrections
 from .encoder import Encoder
-from .model import ModelError, NLUModel, train_model
+from .model import FORMAT_VERSION, ModelError, NLUModel, train_model
 from .training_data import load_training_data
 
 PACKAGE_DATA = Path(__file__).resolve().parent / "data"
@@ -36,9 +36,16 @@ def load_or_train(
     wanted = data.content_hash()
     try:
         model = NLUModel.load(model_dir, encoder)
-        if model.manifest.get("data_hash") == wanted or declined_hash(model) == wanted:
+        current = model.manifest.get("format_version") == FORMAT_VERSION
+        if current and (
+            model.manifest.get("data_hash") == wanted or declined_hash(model) == wanted
+        ):
             return model
-        reason = "les données d'entraînement ont changé"
+        reason = (
+            "les données d'entraînement ont changé"
+            if current
+            else "le modèle en cache date d'une version précédente"
+        )
     except ModelError:
         reason = "aucun modèle compatible n'est en cache"
     if log is not None:

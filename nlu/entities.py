@@ -66,9 +66,7 @@ class EntityExtractor:
         rank = 0
         for entity, keys in gazetteer.items():
             for key in sorted({" ".join(k) for k in keys if len(" ".join(k)) >= 4}):
-                self._fuzzy_buckets.setdefault((key[0], len(key)), []).append(
-                    (rank, entity, key)
-                )
+                self._fuzzy_buckets.setdefault((key[0], len(key)), []).append((rank, entity, key))
                 rank += 1
 
     @classmethod

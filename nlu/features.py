@@ -133,8 +133,8 @@ class Featurizer:
         if not self.vocabularies:
             raise RuntimeError("Featurizer.fit() must run before transform()")
 
-    def transform(self, texts: Sequence[str], vectors: np.ndarray) -> sparse.csr_matrix:
-        """Many messages at once (training, evaluation): scikit-learn's vectorizers."""
+    def transform_ngrams(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """The n-gram columns only (the cascade's features): no sentence vector needed."""
         from scipy import sparse
 
         self._fitted()
@@ -145,12 +145,17 @@ class Featurizer:
                 vectorizer.idf_ = self.idf[name]
         views = self._views(texts)
         blocks = [self._sklearn_vectorizers[name].transform(views[name]) for name in _ANALYZERS]
-        blocks.append(sparse.csr_matrix(np.asarray(vectors, dtype=np.float32) * self.vector_weight))
         return sparse.hstack(blocks, format="csr", dtype=np.float32)
 
-    def transform_one(self, text: str, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One message as (feature indices, values): the same numbers as `transform`, without
-        sklearn's per-call overhead (about 5 ms for three vectorizers, 0.3 ms here)."""
+    def transform(self, texts: Sequence[str], vectors: np.ndarray) -> sparse.csr_matrix:
+        """Many messages at once (training, evaluation): scikit-learn's vectorizers."""
+        from scipy import sparse
+
+        dense = sparse.csr_matrix(np.asarray(vectors, dtype=np.float32) * self.vector_weight)
+        return sparse.hstack([self.transform_ngrams(texts), dense], format="csr", dtype=np.float32)
+
+    def ngrams_one(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """One message's n-gram columns as (indices, values), below `n_features`."""
         self._fitted()
         folded = fold(text)
         views = {"char": folded, "word": folded, "stem": stemmed(text)}
@@ -168,10 +173,26 @@ class Featurizer:
                 indices.append(columns + offset)
                 values.append(weights)
             offset += len(vocabulary)
-        dense = np.asarray(vector, dtype=np.float64).reshape(-1) * self.vector_weight
-        indices.append(np.arange(offset, offset + dense.size))
-        values.append(dense)
+        if not indices:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
         return np.concatenate(indices), np.concatenate(values)
+
+    def transform_one(self, text: str, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One message as (feature indices, values): the same numbers as `transform`, without
+        sklearn's per-call overhead (about 5 ms for three vectorizers, 0.3 ms here)."""
+        columns, values = self.ngrams_one(text)
+        return self.with_vector(columns, values, vector)
+
+    def with_vector(
+        self, columns: np.ndarray, values: np.ndarray, vector: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`ngrams_one`'s columns completed with the sentence vector's (the full features)."""
+        dense = np.asarray(vector, dtype=np.float64).reshape(-1) * self.vector_weight
+        offset = self.n_features
+        return (
+            np.concatenate([columns, np.arange(offset, offset + dense.size)]),
+            np.concatenate([values, dense]),
+        )
 
     @property
     def n_features(self) -> int:

@@ -3,6 +3,10 @@
 Saved as a versioned folder (`nlu-model.json` manifest, classifier weights, gazetteer). The
 manifest records the encoder id, the training-data hash, the label set and metrics; a model
 refuses to load under another encoder, because its vectors would mean something else.
+
+Parsing a message without its vector goes through the n-gram cascade first
+(`classifier.NgramCascade`): the message is encoded only when the cascade is unsure, and
+`ParseResult.encoded` says which happened. Given a vector, the full model always decides.
 """
 
 from __future__ import annotations
@@ -23,7 +27,10 @@ from .entities import Entity, EntityExtractor
 from .training_data import TrainingData
 from .vector_cache import encode_with_cache
 
-FORMAT_VERSION = 1
+# 2: the classifier carries the n-gram cascade. Version 1 folders still load (no cascade:
+# every parse encodes), and the default model is retrained from them (nlu/default.py).
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 MANIFEST = "nlu-model.json"
 ENTITY_TYPES = ("tool", "sector")
 
@@ -35,6 +42,9 @@ class ParseResult:
     confidence: float
     entities: list[Entity] = field(default_factory=list)
     ranking: list[IntentScore] = field(default_factory=list)
+    # True when the sentence vector was used (the full model decided); False when the
+    # n-gram cascade was sure enough, or for a backend that does not use our vectors.
+    encoded: bool = False
 
     def to_dict(self) -> dict[str, object]:
         """The `comptoir nlu parse --jsonl` contract."""
@@ -52,7 +62,16 @@ class ParseResult:
 class Parser(Protocol):
     """Anything that turns a message into a `ParseResult` (local model, Rasa server)."""
 
-    def parse(self, text: str, vector: np.ndarray | None = None) -> ParseResult: ...
+    def parse(
+        self,
+        text: str,
+        vector: np.ndarray | None = None,
+        *,
+        encode: Callable[[], np.ndarray] | None = None,
+    ) -> ParseResult:
+        """`vector`: the message's, already computed. Without it, `encode()` gives it if the
+        parser needs it (the caller's cache), else the parser encodes `text` itself."""
+        ...
 
 
 class ModelError(RuntimeError):
@@ -70,20 +89,55 @@ class NLUModel:
     def intents(self) -> list[str]:
         return self.classifier.classes
 
-    def parse(self, text: str, vector: np.ndarray | None = None) -> ParseResult:
-        if vector is None:
-            vector = encode_query(self.encoder, text)
-        ranking = self.classifier.rank(text, vector)
+    def parse(
+        self,
+        text: str,
+        vector: np.ndarray | None = None,
+        *,
+        encode: Callable[[], np.ndarray] | None = None,
+    ) -> ParseResult:
+        if vector is not None:
+            ranking, encoded = self.classifier.rank(text, vector), True
+        else:
+            ranking, ngrams = self.classifier.rank_ngrams(text)
+            encoded = ranking is None
+            if ranking is None:  # the cascade is unsure (or absent): encode after all
+                vector = encode() if encode is not None else encode_query(self.encoder, text)
+                ranking = self.classifier.rank_with(ngrams, vector)
         return ParseResult(
-            text, ranking[0].intent, ranking[0].confidence, self.extractor.extract(text), ranking
+            text,
+            ranking[0].intent,
+            ranking[0].confidence,
+            self.extractor.extract(text),
+            ranking,
+            encoded,
         )
 
-    def parse_batch(self, texts: list[str], vectors: np.ndarray | None = None) -> list[ParseResult]:
-        if vectors is None:
-            vectors = self.encoder.encode_queries(texts)
-        probabilities = self.classifier.predict_proba(texts, vectors)
+    def parse_batch(
+        self, texts: list[str], vectors: np.ndarray | None = None, *, cascade: bool = True
+    ) -> list[ParseResult]:
+        """What `parse` gives for each text: without vectors, only the messages the cascade
+        is unsure of are encoded (all of them with `cascade=False`)."""
+        probabilities = np.zeros((len(texts), len(self.intents)))
+        encoded = np.ones(len(texts), dtype=bool)
+        if vectors is None and cascade:
+            cascaded = self.classifier.cascade_proba(texts)
+            if cascaded is not None:
+                assert self.classifier.cascade is not None
+                encoded = ~np.array(
+                    [self.classifier.cascade.sure(float(p)) for p in cascaded.max(axis=1)],
+                    dtype=bool,
+                )
+                probabilities[~encoded] = cascaded[~encoded]
+        chosen = [t for t, e in zip(texts, encoded, strict=True) if e]
+        if chosen:
+            if vectors is None:
+                chosen_vectors = self.encoder.encode_queries(chosen)
+            else:
+                chosen_vectors = np.asarray(vectors)[encoded]
+            probabilities[encoded] = self.classifier.predict_proba(chosen, chosen_vectors)
         results = []
-        for text, row in zip(texts, probabilities, strict=True):
+        for text, row, used in zip(texts, probabilities, encoded, strict=True):
             order = np.argsort(-row)[:5]
             ranking = [
                 IntentScore(self.classifier.classes[i], round(float(row[i]), 4)) for i in order
@@ -95,6 +149,7 @@ class NLUModel:
                     ranking[0].confidence,
                     self.extractor.extract(text),
                     ranking,
+                    bool(used),
                 )
             )
         return results
@@ -129,7 +184,7 @@ class NLUModel:
                 "Entraînez-en un avec `comptoir nlu train --data ... --out DIR`."
             )
         manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-        if manifest.get("format_version") != FORMAT_VERSION:
+        if manifest.get("format_version") not in READABLE_FORMATS:
             raise ModelError(
                 f"{directory} : format de modèle {manifest.get('format_version')} "
                 f"non pris en charge (attendu {FORMAT_VERSION}) ; réentraînez-le."
@@ -184,6 +239,15 @@ def train_model(
         "entities": {k: len(v) for k, v in extractor.gazetteer.items()},
         "n_features": classifier.featurizer.n_features,
         "temperature": round(classifier.temperature, 4),
+        "cascade": (
+            {
+                "threshold": classifier.cascade.threshold,
+                "temperature": round(classifier.cascade.temperature, 4),
+                "out_of_fold": classifier.cascade.selection,
+            }
+            if classifier.cascade is not None
+            else None
+        ),
         "timings_s": {
             "encode": round(encoded - started, 2),
             "fit": round(time.perf_counter() - encoded, 2),

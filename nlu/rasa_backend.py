@@ -6,6 +6,8 @@ API, `POST /model/parse {"text": ...}`, and maps the answer to a `ParseResult`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import numpy as np
 
@@ -27,8 +29,14 @@ class RasaParser:
     def close(self) -> None:
         self._client.close()
 
-    def parse(self, text: str, vector: np.ndarray | None = None) -> ParseResult:
-        # The vector is ignored: Rasa runs its own featurisation.
+    def parse(
+        self,
+        text: str,
+        vector: np.ndarray | None = None,
+        *,
+        encode: Callable[[], np.ndarray] | None = None,
+    ) -> ParseResult:
+        # The vector is ignored and never asked for: Rasa runs its own featurisation.
         try:
             response = self._client.post("/model/parse", json={"text": text})
         except httpx.HTTPError as exc:

@@ -96,7 +96,13 @@ async def test_health_and_metrics_per_worker(api: FakeBotAPI, worker) -> None:  
     assert "comptoir_vector_cache_misses_total 0" in metrics  # a command needs no vector
     await post(client, api.text_update(CHAT, "bonjour"))
     metrics = (await client.get("/metrics")).text
-    assert "comptoir_vector_cache_misses_total 1" in metrics
+    assert "comptoir_vector_cache_misses_total 0" in metrics  # a greeting is not encoded
+    assert "comptoir_text_turns_total 1\n" in metrics
+    assert "comptoir_text_turns_encoded_total 0\n" in metrics
+    await post(client, api.text_update(CHAT, "une alternative à gmail ?"))
+    metrics = (await client.get("/metrics")).text
+    assert "comptoir_vector_cache_misses_total 1" in metrics  # a question is
+    assert "comptoir_text_turns_encoded_total 1\n" in metrics
 
 
 async def test_database_down_answers_503_so_telegram_retries(api: FakeBotAPI, worker) -> None:  # type: ignore[no-untyped-def]

