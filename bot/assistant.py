@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from nlu.intents import ASK_INTENTS, CONTROL_INTENTS, TOPIC_LABELS
 from nlu.model import ParseResult
@@ -29,8 +29,9 @@ from .context import Services, Turn
 from .flows import checklists, clarify, data_rights, diagnostic, handoff, news, profile
 from .messages import Button, Incoming, Reply, esc, in_place
 from .question_shape import shape
+from .store import turns
 from .store.database import StoreUnavailable
-from .store.models import Merchant, Message, ProcessedUpdate, utcnow
+from .store.models import Merchant, Message, utcnow
 from .texts import text
 
 log = logging.getLogger(__name__)
@@ -116,24 +117,32 @@ class Assistant:
         limit = flood.FloodLimit.from_settings(self.services.settings)
         db = self.services.db
         try:
-            # A flooding chat is found by one cheap read, before anything costly.
-            held = limit is not None and self._over_limit(limit, incoming, now)
-            flooding = limit if held else None
             if not db.shared_by_workers:
-                # Understanding a text (encoding, intent, entities: most of a turn's time)
-                # needs no database, so it happens before the transaction: SQLite holds its
-                # write lock for the rest of the turn, and other merchants' turns wait on it.
+                # A flooding chat is found by one cheap read, before anything costly: for a
+                # text, before it is understood (encoding, intent, entities: most of a
+                # turn's time), which needs no database, so it happens before the
+                # transaction: SQLite holds its write lock for the rest of the turn, and
+                # other merchants' turns wait on it. Other kinds are counted inside it.
+                early = limit is not None and incoming.kind == "text"
+                held = early and self._over_limit(limit, incoming, now)  # type: ignore[arg-type]
                 understood = None if held else self._understand(incoming)
                 if understood is not None and self._searches(understood.parse):
                     understood.vector  # noqa: B018 - encoded now, not under the write lock
                 with db.writing() as session:
+                    if limit is not None and not early:
+                        held = self._over_limit(limit, incoming, now, session)
+                    flooding = limit if held else None
                     outcome = self._turn(session, incoming, language, understood, now, flooding)
             else:
                 with db.writing() as session:
                     # Workers share PostgreSQL: one chat's turns run one after the other, in
-                    # the order they took this lock, whichever worker received them.
+                    # the order they took this lock, whichever worker received them. The
+                    # flood count is read under it, in the same transaction, before anything
+                    # costly.
                     db.lock_for_transaction(session, f"chat:{incoming.channel}:{incoming.user_id}")
+                    held = limit is not None and self._over_limit(limit, incoming, now, session)
                     understood = None if held else self._understand(incoming)
+                    flooding = limit if held else None
                     outcome = self._turn(session, incoming, language, understood, now, flooding)
             if understood is None:
                 return outcome
@@ -147,28 +156,29 @@ class Assistant:
             return Outcome([], [], None)
 
     def mark_delivered(self, reply_ids: list[int]) -> None:
-        if not reply_ids:
-            return
-        with self.services.db.writing() as session:
-            session.execute(
-                update(Message)
-                .where(Message.id.in_(reply_ids))
-                .values(delivered=True, claimed_until=None)
-            )
+        if reply_ids:
+            with self.services.db.connection() as connection:
+                turns.mark(connection, reply_ids, delivered=True)
 
     def release(self, reply_ids: list[int]) -> None:
         """Telegram refused these replies: any worker's delivery job may retry them now."""
-        if not reply_ids:
-            return
-        with self.services.db.writing() as session:
-            session.execute(
-                update(Message).where(Message.id.in_(reply_ids)).values(claimed_until=None)
-            )
+        if reply_ids:
+            with self.services.db.connection() as connection:
+                turns.mark(connection, reply_ids, delivered=False)
 
     # -- one turn -----------------------------------------------------------------------
-    def _over_limit(self, limit: flood.FloodLimit, incoming: Incoming, now: datetime) -> bool:
-        with self.services.db.session() as session:
+    def _over_limit(
+        self,
+        limit: flood.FloodLimit,
+        incoming: Incoming,
+        now: datetime,
+        session: Session | None = None,
+    ) -> bool:
+        """In the turn's transaction (`session`) or, before it, on a bare connection."""
+        if session is not None:
             return limit.over(session, incoming.channel, incoming.user_id, now)
+        with self.services.db.connection(write=False) as connection:
+            return limit.over(connection, incoming.channel, incoming.user_id, now)
 
     def _understand(self, incoming: Incoming) -> Understanding | None:
         if incoming.kind != "text":
@@ -198,12 +208,10 @@ class Assistant:
         flooding: flood.FloodLimit | None = None,
     ) -> Outcome:
         """`flooding`: the chat is over its limit (the limit, to decide what still goes)."""
-        query = select(Merchant).where(
-            Merchant.channel == incoming.channel, Merchant.external_id == incoming.user_id
-        )
         # Over the limit, the chat's turns queue on its row (PostgreSQL; SQLite has one
         # writer), so two workers cannot both send the notice.
-        merchant = session.scalar(query.with_for_update() if flooding else query)
+        lock = flooding is not None
+        merchant = turns.find_merchant(session, incoming.channel, incoming.user_id, lock)
         if merchant is None:
             merchant = Merchant(
                 channel=incoming.channel,
@@ -214,11 +222,10 @@ class Assistant:
             )
             session.add(merchant)
             session.flush()
-        if incoming.update_id is not None:
-            if session.get(ProcessedUpdate, incoming.update_id) is not None:
-                return Outcome([], [], merchant.id)  # already answered (re-delivery)
-            session.add(ProcessedUpdate(update_id=incoming.update_id, merchant_id=merchant.id))
-            session.flush()
+        if incoming.update_id is not None and not turns.record_update(
+            session, incoming.update_id, merchant.id
+        ):
+            return Outcome([], [], merchant.id)  # already answered (re-delivery)
         merchant.language = language
         if merchant.unreachable_at is not None:
             merchant.unreachable_at = None  # they write to the bot: it is not blocked any more
@@ -237,9 +244,7 @@ class Assistant:
             flooded=flooding is not None,
             created_at=now,
         )
-        session.add(message)
-        session.flush()
-        turn = Turn(self.services, session, merchant, incoming_message_id=message.id)
+        turn = Turn(self.services, session, merchant, incoming=message)
         turn.understood = understood
 
         # Over the limit: stored for staff, not answered (but for a priority request).
@@ -251,14 +256,10 @@ class Assistant:
         # Set after routing (with what the flows changed: one UPDATE of the merchant), and
         # only what the turn learnt: a button press leaves its message row as inserted.
         merchant.last_seen_at = now
-        for field in ("intent", "confidence", "entities", "hits", "answered"):
-            value = turn.log.get(field)
-            if value is not None and value != []:
-                setattr(message, field, value)
-        reply_ids = []
+        turn.store_incoming()
         sent_by = now + self.services.settings.delivery_lease
-        for reply in replies:
-            out = Message(
+        stored = [
+            Message(
                 merchant_id=merchant.id,
                 direction="out",
                 author="bot",
@@ -273,10 +274,13 @@ class Assistant:
                 claimed_until=sent_by,
                 created_at=now,
             )
-            session.add(out)
-            session.flush()
-            reply_ids.append(out.id)
-        return Outcome(replies, reply_ids, merchant.id, message.intent)
+            for reply in replies
+        ]
+        # One flush: the merchant's update, the message (if not stored yet) and the replies,
+        # inserted in order (ids ascending: the conversation's order).
+        session.add_all(stored)
+        session.flush()
+        return Outcome(replies, [out.id for out in stored], merchant.id, message.intent)
 
     @staticmethod
     def _stored_text(incoming: Incoming) -> str:

@@ -16,7 +16,7 @@ from nlu.query_cache import QueryCache
 
 from .config import Settings
 from .store.database import Database
-from .store.models import Merchant
+from .store.models import Merchant, Message
 from .texts import text
 
 
@@ -60,14 +60,43 @@ class Services:
         self.understanding = UnderstandingCounts()
 
 
+# What a turn learns that is kept on the merchant's message row.
+LOGGED_FIELDS = ("intent", "confidence", "entities", "hits", "answered")
+
+
 @dataclass
 class Turn:
     services: Services
     session: Session
     merchant: Merchant
-    incoming_message_id: int | None = None
+    # The merchant's message, added to the session only when something needs its row (a
+    # reply's buttons carry its id) or at the end of the turn: then it is inserted once,
+    # with what the turn learnt, alongside the replies.
+    incoming: Message | None = None
     understood: Any = None  # bot.assistant.Understanding of a text message, if any
     log: dict[str, Any] = field(default_factory=dict)  # what the turn learned (intent, hits...)
+
+    @property
+    def incoming_message_id(self) -> int | None:
+        """The merchant's message id (it is stored now if it was not yet)."""
+        if self.incoming is None:
+            return None
+        if self.incoming.id is None:
+            self.store_incoming()
+            self.session.flush()
+        return self.incoming.id
+
+    def store_incoming(self) -> None:
+        """Add the merchant's message to the session with what the turn learnt so far (the
+        intent, hits...); again at the end, only what changed is written."""
+        message = self.incoming
+        if message is None:
+            return
+        for name in LOGGED_FIELDS:
+            value = self.log.get(name)
+            if value is not None and value != []:
+                setattr(message, name, value)
+        self.session.add(message)
 
     @property
     def kb(self) -> KnowledgeBase:

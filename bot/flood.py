@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from .config import Settings
@@ -25,6 +25,23 @@ from .store.models import Merchant, Message
 # often one who is stuck). Anything else, forged button presses included, waits.
 PRIORITY_COMMANDS = frozenset({"oublier", "humain"})
 PRIORITY_BUTTONS = frozenset({"fg:yes"})
+
+
+# Read before every turn, so built once: the chat's incoming messages since a time, counted
+# up to a limit (the index range stops there).
+_RECENT = (
+    select(Message.id)
+    .join(Merchant, Merchant.id == Message.merchant_id)
+    .where(
+        Merchant.channel == bindparam("channel"),
+        Merchant.external_id == bindparam("external_id"),
+        Message.direction == "in",
+        Message.created_at > bindparam("since"),
+    )
+    .limit(bindparam("limit"))
+    .subquery()
+)
+RECENT_COUNT = select(func.count()).select_from(_RECENT)
 
 
 @dataclass(frozen=True)
@@ -39,23 +56,19 @@ class FloodLimit:
             return None
         return cls(settings.flood_max_messages, timedelta(seconds=settings.flood_window_seconds))
 
-    def over(self, session: Session, channel: str, user_id: str, now: datetime) -> bool:
+    def over(
+        self, session: Session | Connection, channel: str, user_id: str, now: datetime
+    ) -> bool:
         """Whether the chat already sent the limit's worth of messages within the window.
 
         Counting stops at the limit, so a chat that sent thousands costs the same read."""
-        recent = (
-            select(Message.id)
-            .join(Merchant, Merchant.id == Message.merchant_id)
-            .where(
-                Merchant.channel == channel,
-                Merchant.external_id == user_id,
-                Message.direction == "in",
-                Message.created_at > now - self.window,
-            )
-            .limit(self.max_messages)
-            .subquery()
-        )
-        return (session.scalar(select(func.count()).select_from(recent)) or 0) >= self.max_messages
+        values = {
+            "channel": channel,
+            "external_id": user_id,
+            "since": now - self.window,
+            "limit": self.max_messages,
+        }
+        return (session.scalar(RECENT_COUNT, values) or 0) >= self.max_messages
 
     def let_through(
         self, session: Session, merchant_id: int, incoming: Incoming, now: datetime

@@ -80,6 +80,11 @@ class Ranker:
     intercept: float
     report: dict[str, object] = field(default_factory=dict)
 
+    @property
+    def depth(self) -> int:
+        """How many of the best fused candidates `rerank` re-orders (the rest keep order)."""
+        return RERANK_DEPTH
+
     def scores(self, x: np.ndarray) -> np.ndarray:
         z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
         return z @ np.asarray(self.coef) + self.intercept

@@ -24,6 +24,7 @@ from nlu.text import fold
 from .index import SearchIndexError, current_version
 from .lexical import LexicalIndex
 from .passages import Passage
+from .scoring import Layout, best_per_zone
 
 if TYPE_CHECKING:
     from .ranker import Ranker
@@ -122,19 +123,16 @@ class SearchIndex:
         self.dense = dense
         self.lexical = lexical
         self.manifest = manifest
-        self._vectors = vectors
         self.default_params = FusionParams.for_index(manifest)
         self._mentions = _MentionMatcher(passages)
+        self._layout = Layout(passages)
+        # The rows of every candidate document are scored on each query: a plain ndarray
+        # view of the (memory-mapped) vectors skips numpy's memmap wrapper on every slice.
+        self._matrix = np.asarray(vectors)
         by_doc: dict[str, list[int]] = {}
         for i, passage in enumerate(passages):
             by_doc.setdefault(passage.doc_id, []).append(i)
         self._doc_passages = {d: np.array(ix, dtype=np.int64) for d, ix in by_doc.items()}
-        # 0 for a document's first body passage (a guide's summary), 1 for the next...
-        self._section_rank = [0] * len(passages)
-        for rows in by_doc.values():
-            bodies = [i for i in rows if passages[i].zone == "body"]
-            for rank, i in enumerate(bodies):
-                self._section_rank[i] = rank
 
     @property
     def reranked(self) -> bool:
@@ -168,7 +166,7 @@ class SearchIndex:
             if line
         ]
         dense = faiss.read_index(str(version / "dense.faiss"))
-        # Memory-mapped: used only to score the few passages found by words alone.
+        # Memory-mapped: the processes of one host share its pages.
         vectors = np.load(version / "vectors.npy", mmap_mode="r")
         lexical = LexicalIndex.load(version / "bm25")
         return cls(version, passages, dense, vectors, lexical, manifest)
@@ -185,8 +183,11 @@ class SearchIndex:
     ) -> list[Hit]:
         """`topic`: the intent, a soft boost; `tools`: tool names the NLU recognised;
         `ranker`: a learned model that re-orders the best fused candidates."""
-        candidates = self.candidates(text, vector, topic, params, tools)
-        if ranker is None or not candidates or not self.reranked:
+        reranks = ranker is not None and self.reranked
+        # Only the candidates that can be shown are built: the ranker re-orders its depth.
+        limit = max(k, ranker.depth) if ranker is not None and reranks else k
+        candidates = self.candidates(text, vector, topic, params, tools, limit=limit)
+        if ranker is None or not candidates or not reranks:
             return [self._hit(c.shown, c.score, c.title) for c in candidates[:k]]
         ranked = ranker.rerank(candidates, text)
         return [self._hit(c.shown, c.score, c.title, p) for c, p in ranked[:k]]
@@ -198,98 +199,108 @@ class SearchIndex:
         topic: str | None = None,
         params: FusionParams | None = None,
         tools: list[str] | None = None,
+        limit: int | None = None,
     ) -> list[Candidate]:
-        """Every candidate document with its evidence, best fused score first."""
+        """Every candidate document with its evidence, best fused score first (the best
+        `limit` only, if given: the others are scored and ranked, never built)."""
         p = params or self.default_params
+        layout = self._layout
         n = len(self.passages)
         count = min(p.candidates, n)
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
-        found: set[int] = set()
+        wanted = np.zeros(layout.documents, dtype=bool)
         if p.dense_weight:
             _, ids = self.dense.search(query.reshape(1, -1), count)
-            found.update(int(i) for i in ids[0] if i >= 0)
+            wanted[layout.doc_of[ids[0][ids[0] >= 0]]] = True
         lexical = None
         if p.lexical_weight:
             lexical = self.lexical.scores(text)
             top = np.argpartition(-lexical, count - 1)[:count] if count < n else np.arange(n)
-            found.update(int(i) for i in top if lexical[i] > 0)
-        if not found:
-            return []
+            wanted[layout.doc_of[top[lexical[top] > 0]]] = True
         # Score every passage of every candidate document exactly, so a document is judged
-        # on all its zones, not only on the passages that happened to be retrieved.
-        # Sorted: ties then break the same way in every process (set order follows hashing).
-        docs = sorted({self.passages[i].doc_id for i in found})
-        rows = np.concatenate([self._doc_passages[d] for d in docs])
+        # on all its zones, not only on the passages that happened to be retrieved. Documents
+        # are numbered in sorted id order: ties then break the same way in every process.
+        docs = np.flatnonzero(wanted)
+        if not len(docs):
+            return []
+        rows, local = layout.rows_of(docs)
         dense = (
-            np.asarray(self._vectors[rows]) @ query
-            if p.dense_weight
-            else np.zeros(len(rows), dtype=np.float32)
+            self._matrix[rows] @ query if p.dense_weight else np.zeros(len(rows), dtype=np.float32)
         )
         words = lexical[rows] if lexical is not None else np.zeros(len(rows), dtype=np.float32)
-        zones: dict[str, dict[str, tuple[float, int]]] = {}
-        best_words: dict[str, float] = {}
-        for i, cosine, bm25 in zip(rows.tolist(), dense.tolist(), words.tolist(), strict=True):
-            passage = self.passages[i]
-            per_doc = zones.setdefault(passage.doc_id, {})
-            if passage.zone not in per_doc or cosine > per_doc[passage.zone][0]:
-                per_doc[passage.zone] = (cosine, i)
-            best_words[passage.doc_id] = max(best_words.get(passage.doc_id, 0.0), bm25)
-        meaning: dict[str, float] = {}
-        for doc_id, per_zone in zones.items():
-            weights = {z: p.zone_weight(z) for z in per_zone}
-            # Kinds without some zone (a tool has no title passage) are averaged over the
-            # zones they have, so every kind competes on the same scale.
-            average = sum(weights[z] * c for z, (c, _) in per_zone.items()) / sum(weights.values())
-            best = max(c for c, _ in per_zone.values())
-            meaning[doc_id] = p.max_weight * best + (1.0 - p.max_weight) * average
-        fused = {doc_id: 0.0 for doc_id in zones}
-        dense_rank: dict[str, int] = {}
-        lexical_rank: dict[str, int] = {}
+        zones = best_per_zone(rows, local, layout.zone_of[rows], dense, len(docs))
+        present = zones.present
+        weights = np.array([p.title_weight, p.title_p_weight, p.body_weight])
+        # Kinds without some zone (a tool has no title passage) are averaged over the zones
+        # they have, so every kind competes on the same scale. Summed zone by zone in the
+        # zones' order (absent ones add an exact 0.0), as floats, for stable figures.
+        terms = np.where(present, weights * zones.cosine, 0.0)
+        shares = np.where(present, weights, 0.0)
+        average = (terms[:, 0] + terms[:, 1] + terms[:, 2]) / (
+            shares[:, 0] + shares[:, 1] + shares[:, 2]
+        )
+        best = np.where(present, zones.cosine, -np.inf).max(axis=1)
+        meaning = p.max_weight * best + (1.0 - p.max_weight) * average
+        best_words = np.zeros(len(docs))
+        np.maximum.at(best_words, local, words.astype(np.float64))
+        fused = np.zeros(len(docs))
+        dense_rank = np.full(len(docs), len(docs))
+        lexical_rank = np.full(len(docs), len(docs))
         if p.dense_weight:
-            for rank, doc_id in enumerate(sorted(meaning, key=lambda d: -meaning[d])):
-                fused[doc_id] += p.dense_weight / (p.rrf_k + rank + 1)
-                dense_rank[doc_id] = rank
+            order = np.argsort(-meaning, kind="stable")
+            dense_rank[order] = np.arange(len(docs))
+            fused += p.dense_weight / (p.rrf_k + dense_rank + 1)
         if lexical is not None:
-            ordered = sorted(
-                (d for d in best_words if best_words[d] > 0), key=lambda d: -best_words[d]
-            )
-            for rank, doc_id in enumerate(ordered):
-                fused[doc_id] += p.lexical_weight / (p.rrf_k + rank + 1)
-                lexical_rank[doc_id] = rank
-        boosted_docs = self._mentions.boosts(text, tools or [], topic, p)
+            worded = np.flatnonzero(best_words > 0)
+            order = worded[np.argsort(-best_words[worded], kind="stable")]
+            lexical_rank[order] = np.arange(len(order))
+            fused += np.where(best_words > 0, p.lexical_weight / (p.rrf_k + lexical_rank + 1), 0.0)
+        boost = np.zeros(len(docs))
+        for doc_id, value in self._mentions.boosts(text, tools or [], topic, p).items():
+            at = int(np.searchsorted(docs, layout.index_of[doc_id]))
+            if at < len(docs) and docs[at] == layout.index_of[doc_id]:
+                boost[at] = value
+        shown = zones.shown()
+        on_topic = layout.topic_of[shown] == layout.topic_code(topic) if topic else None
+        factor = 1.0 + boost + (np.where(on_topic, p.topic_boost, 0.0) if topic else 0.0)
+        if topic == "start_checklist":
+            factor = factor + np.where(layout.checklist[shown], p.checklist_boost, 0.0)
         scale = (p.rrf_k + 1) / max(p.dense_weight + p.lexical_weight, 1e-9)
-        top_words = max(best_words.values(), default=0.0) or 1.0
-        found_docs: list[Candidate] = []
-        for doc_id, score in fused.items():
-            per_zone = zones[doc_id]
-            # Show the best body passage (a title alone says little).
-            shown = (per_zone["body"] if "body" in per_zone else max(per_zone.values()))[1]
-            passage = self.passages[shown]
-            boost = boosted_docs.get(doc_id, 0.0)
-            on_topic = bool(topic) and passage.topic == topic
-            factor = 1.0 + boost + (p.topic_boost if on_topic else 0.0)
-            if topic == "start_checklist" and passage.kind == "checklist":
-                factor += p.checklist_boost
-            found_docs.append(
-                Candidate(
-                    doc_id=doc_id,
-                    kind=passage.kind,
-                    shown=shown,
-                    score=score * factor * scale,
-                    meaning=meaning[doc_id],
-                    title=per_zone["title"][0] if "title" in per_zone else 0.0,
-                    title_p=per_zone["title_p"][0] if "title_p" in per_zone else 0.0,
-                    body=per_zone["body"][0] if "body" in per_zone else 0.0,
-                    words=best_words.get(doc_id, 0.0) / top_words,
-                    dense_rank=dense_rank.get(doc_id, len(zones)),
-                    lexical_rank=lexical_rank.get(doc_id, len(zones)),
-                    boost=boost,
-                    on_topic=on_topic,
-                    section_rank=self._section_rank[shown],
-                )
+        score = fused * factor * scale
+        top_words = float(best_words.max()) or 1.0
+        ranked = np.argsort(-score, kind="stable")[:limit]
+        cosine = np.where(present, zones.cosine, 0.0)
+        return [
+            Candidate(
+                doc_id=layout.ids[d],
+                kind=self.passages[s].kind,
+                shown=s,
+                score=sc,
+                meaning=m,
+                title=c[0],
+                title_p=c[1],
+                body=c[2],
+                words=w / top_words,
+                dense_rank=dr,
+                lexical_rank=lr,
+                boost=b,
+                on_topic=t,
+                section_rank=layout.section_rank[s],
             )
-        found_docs.sort(key=lambda c: -c.score)
-        return found_docs
+            for d, s, sc, m, c, w, dr, lr, b, t in zip(
+                docs[ranked].tolist(),
+                shown[ranked].tolist(),
+                score[ranked].tolist(),
+                meaning[ranked].tolist(),
+                cosine[ranked].tolist(),
+                best_words[ranked].tolist(),
+                dense_rank[ranked].tolist(),
+                lexical_rank[ranked].tolist(),
+                boost[ranked].tolist(),
+                on_topic[ranked].tolist() if on_topic is not None else [False] * len(ranked),
+                strict=True,
+            )
+        ]
 
     def sections(self, doc_id: str, vector: np.ndarray) -> list[tuple[str, float]]:
         """Each body passage of a document with its cosine to the query: ("", c) is the
@@ -299,7 +310,7 @@ class SearchIndex:
         if not rows:
             return []
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
-        cosines = np.asarray(self._vectors[rows]) @ query
+        cosines = self._matrix[rows] @ query
         return [(self.passages[j].section, float(c)) for j, c in zip(rows, cosines, strict=True)]
 
     def _hit(self, i: int, score: float, match: float, confidence: float = 0.0) -> Hit:

@@ -84,6 +84,7 @@ def export(session, merchant: Merchant) -> dict[str, Any]:  # type: ignore[no-un
 
 
 def export_reply(turn: Turn) -> list[Reply]:
+    turn.store_incoming()  # the export lists this very request too
     payload = export(turn.session, turn.merchant)
     payload["exported_at"] = datetime.now().astimezone().isoformat()
     content = json.dumps(payload, ensure_ascii=False, indent=2).encode("utf-8")

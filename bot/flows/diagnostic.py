@@ -12,7 +12,7 @@ leaves unchanged.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from knowledge_base.content_model import Diagnostic
 
@@ -43,14 +43,19 @@ def scores(diagnostic: Diagnostic, answers: dict[str, str]) -> dict[str, int]:
     }
 
 
-def _current(turn: Turn) -> DiagnosticResult | None:
-    return turn.session.scalar(
-        select(DiagnosticResult)
-        .where(
-            DiagnosticResult.merchant_id == turn.merchant.id, DiagnosticResult.completed.is_(False)
-        )
-        .order_by(DiagnosticResult.id.desc())
+# Built once: every diagnostic press reads it.
+CURRENT = (
+    select(DiagnosticResult)
+    .where(
+        DiagnosticResult.merchant_id == bindparam("merchant"),
+        DiagnosticResult.completed.is_(False),
     )
+    .order_by(DiagnosticResult.id.desc())
+)
+
+
+def _current(turn: Turn) -> DiagnosticResult | None:
+    return turn.session.scalar(CURRENT, {"merchant": turn.merchant.id})
 
 
 def start(turn: Turn) -> list[Reply]:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -142,6 +142,22 @@ class Database:
         writers on SQLite, like `session()` otherwise."""
         with self._write_turn or nullcontext(), self.session() as session:
             yield session
+
+    @contextmanager
+    def connection(self, write: bool = True) -> Iterator[Connection]:
+        """A bare connection in a transaction, for statements that need no ORM object
+        (marking replies sent, the flood count): no session to set up, nothing to flush.
+        `write`: queued behind this process's other writers on SQLite, like `writing()`."""
+        try:
+            with (
+                self._write_turn if write and self._write_turn else nullcontext(),
+                self.engine.begin() as connection,
+            ):
+                yield connection
+        except SQLAlchemyError as exc:
+            if _is_connection_error(exc):
+                raise StoreUnavailable(str(exc)) from exc
+            raise
 
     def ping(self) -> bool:
         try:

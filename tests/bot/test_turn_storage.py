@@ -1,0 +1,102 @@
+"""What a turn writes, and in how many statements (SQLite and PostgreSQL): the merchant's
+message inserted once with what the turn learnt, before its replies; the update_id recorded
+once; a diagnostic press kept to a handful of statements."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event, select
+
+from bot.assistant import Assistant
+from bot.messages import Incoming
+from bot.store.models import Message, ProcessedUpdate
+
+
+@contextmanager
+def statements(services) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+    """The SQL statements sent to the database while the block runs (first word and table)."""
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        sent.append(" ".join(statement.split()[:4]))
+
+    event.listen(services.db.engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(services.db.engine, "before_cursor_execute", record)
+
+
+def rows(services, user: str) -> list[Message]:  # type: ignore[no-untyped-def]
+    with services.db.session() as session:
+        return list(session.scalars(select(Message).order_by(Message.id)))
+
+
+def test_a_question_is_stored_once_with_what_was_understood(services) -> None:  # type: ignore[no-untyped-def]
+    assistant = Assistant(services)
+    assistant.process(Incoming("test", "7", "text", "bonjour", update_id=1))
+    with statements(services) as sent:
+        outcome = assistant.process(
+            Incoming("test", "7", "text", "comment accepter la carte bancaire", update_id=2)
+        )
+    inserts = [s for s in sent if s.startswith("INSERT INTO messages")]
+    updates = [s for s in sent if s.startswith("UPDATE messages")]
+    assert len(inserts) == 1 + len(outcome.replies) and updates == []
+    question, *replies = rows(services, "7")[2:]
+    assert question.direction == "in" and question.intent == outcome.intent
+    assert question.hits and question.confidence is not None and question.answered is not None
+    # The feedback buttons carry the question's id; the replies come after it.
+    assert [r.id for r in replies] == outcome.reply_ids
+    assert all(r.id > question.id for r in replies)
+    buttons = json.dumps([r.buttons for r in replies])
+    assert f"fb:{question.id}:+" in buttons
+
+
+def test_a_greeting_inserts_its_message_with_its_reply(services) -> None:  # type: ignore[no-untyped-def]
+    assistant = Assistant(services)
+    assistant.process(Incoming("test", "8", "text", "bonjour", update_id=10))
+    with statements(services) as sent:
+        outcome = assistant.process(Incoming("test", "8", "text", "merci beaucoup", update_id=11))
+    assert outcome.replies
+    assert sum(s.startswith("INSERT INTO messages") for s in sent) == 1 + len(outcome.replies)
+    assert not any(s.startswith(("UPDATE messages", "SELECT processed_updates")) for s in sent)
+    stored = rows(services, "8")[-1 - len(outcome.replies)]
+    assert stored.text == "merci beaucoup" and stored.intent == outcome.intent
+
+
+def test_a_diagnostic_press_takes_a_few_statements_and_an_update_is_answered_once(services) -> None:  # type: ignore[no-untyped-def]
+    assistant = Assistant(services)
+    outcome = assistant.process(Incoming("test", "9", "command", "diagnostic", update_id=20))
+    assistant.mark_delivered(outcome.reply_ids)
+    answer = next(
+        b.data for row in outcome.replies[-1].buttons for b in row if b.data.startswith("dg:a:0:")
+    )
+    press = Incoming("test", "9", "button", answer, update_id=21)
+    with statements(services) as sent:
+        outcome = assistant.process(press)
+        assistant.mark_delivered(outcome.reply_ids)
+    assert outcome.replies[0].replaces_pressed
+    # Flood count, merchant, update_id, the open diagnostic, its answers, the merchant's
+    # flow, the press and its reply, replies marked sent (PostgreSQL: plus the chat's lock).
+    queries = [s for s in sent if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT"))]
+    locks = sum("pg_advisory_xact_lock" in s for s in queries)
+    assert len(queries) - locks <= 9, queries
+    assert sum(s.startswith("INSERT INTO messages") for s in queries) == 2
+    # Telegram re-delivers the same update: nothing is answered or stored again.
+    before = len(rows(services, "9"))
+    assert assistant.process(press).replies == []
+    assert len(rows(services, "9")) == before
+    with services.db.session() as session:
+        assert session.get(ProcessedUpdate, 21) is not None
+
+
+def test_the_export_lists_the_request_itself(services) -> None:  # type: ignore[no-untyped-def]
+    assistant = Assistant(services)
+    assistant.process(Incoming("test", "11", "text", "bonjour"))
+    [export] = assistant.process(Incoming("test", "11", "command", "mesdonnees")).replies
+    assert export.attachment is not None
+    texts = [m["text"] for m in json.loads(export.attachment.content)["messages"]]
+    assert texts[0] == "bonjour" and "/mesdonnees" in texts
