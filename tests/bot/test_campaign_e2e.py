@@ -125,6 +125,9 @@ async def test_a_campaign_reaches_each_targeted_merchant_once(api: FakeBotAPI, s
         stopped = session.scalar(
             select(Merchant).where(Merchant.external_id == str(received.chat_id))
         )
+        stop_recorded = session.scalar(
+            select(CampaignDelivery.stopped_at).where(CampaignDelivery.merchant_id == stopped.id)
+        )
     assert figures is not None
     assert {k: figures[k] for k in ("targeted", "sent", "failed", "unreachable", "pending")} == {
         "targeted": len(targeted),
@@ -139,6 +142,7 @@ async def test_a_campaign_reaches_each_targeted_merchant_once(api: FakeBotAPI, s
     assert not api.faults["sendMessage"]  # every injected fault was met
     # The message: text, stop line, stop button; the press turned consent off.
     assert received.text.startswith(TEXT) and "/actus non" in received.text
-    assert received.buttons[-1]["callback_data"] == "nw:stop"
+    assert received.buttons[-1]["callback_data"] == f"nw:stop:{campaign_id}"
     assert stopped is not None and stopped.news_consent is False
+    assert stop_recorded is not None  # on that merchant's delivery
     assert "ne recevrez pas" in api.messages_to(received.chat_id)[1].text
