@@ -591,7 +591,9 @@ def record(
 
 def add_to_transcript(session: Session, delivery: CampaignDelivery, now: datetime) -> None:
     """The sent message as an outgoing bot message of kind "campaign" in the merchant's
-    history (already delivered): support staff see it, results relate later questions."""
+    history (already delivered): support staff see it, results relate later questions.
+    Written once Telegram confirmed the send (a crash before never shows an unsent
+    message), so a press within those few milliseconds would be stored just before it."""
     campaign = session.get(Campaign, delivery.campaign_id)
     merchant = session.get(Merchant, delivery.merchant_id)
     if campaign is None or merchant is None:
