@@ -150,6 +150,9 @@ def test_each_content_button_opens_what_the_bot_shows_and_counts_once(services) 
     assert [r.html for r in chat.last] == [r.html for r in other.say("/diagnostic")]
 
     assert delivery_of(services, campaign_id).pressed_at == first  # the first press counts
+    (export,) = chat.say("/mesdonnees")  # the merchant sees what was recorded
+    (received,) = json.loads(export.attachment.content)["news_received"]
+    assert received["pressed_at"] is not None and received["stopped_at"] is None
 
 
 def test_stale_buttons_answer_politely_and_count_nothing(services) -> None:  # type: ignore[no-untyped-def]
