@@ -18,7 +18,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -84,7 +84,8 @@ def fire(session: Session, now: datetime | None = None) -> dict[int, int]:
         .where(
             Campaign.kind == "rule",
             Campaign.status == "active",
-            Campaign.scheduled_at <= now,
+            # active without a start date (set so by hand): from now
+            or_(Campaign.scheduled_at.is_(None), Campaign.scheduled_at <= now),
         )
         .order_by(Campaign.id)
         .with_for_update(skip_locked=True)

@@ -419,6 +419,9 @@ def test_a_rule_approved_as_scheduled_becomes_active_not_a_campaign(services) ->
         assert campaigns.start_due(session, NOW) == []
         assert rule.status == "active"
         assert session.scalar(select(func.count()).select_from(CampaignDelivery)) == 0
+        other = nudges.create_rule(session, "S", Segment(), "t", now=NOW)
+        other.status = "active"  # activated by hand, without a start date: from now
+        assert nudges.fire(session, NOW) == {rule.id: 1, other.id: 0}  # the weekly cap
 
 
 def test_the_rule_job_runs_once_per_period_across_workers(services) -> None:  # type: ignore[no-untyped-def]
