@@ -341,8 +341,8 @@ class Assistant:
                 turn.log["erased"] = True
                 return [Reply(turn.t("forget_done")).replacing()]
             return [Reply(turn.t("forget_cancelled")).replacing()]
-        if head == "nw" and len(parts) == 2:
-            return news.on_button(turn, parts[1])
+        if head == "nw":  # consent (even during a hand-off) and campaign buttons
+            return news.on_button(turn, parts[1:])
         if head == "hf" and len(parts) == 2:
             if parts[1] == "cancel" and turn.merchant.handoff_active:
                 return in_place(handoff.cancel(turn))

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -33,6 +32,7 @@ STATUS_LABELS = {
     "paused": "En pause",
     "done": "Envoyée",
     "cancelled": "Annulée",
+    "active": "Active (relance automatique)",
 }
 BUTTON_KINDS = {
     "url": "Lien (URL)",
@@ -41,7 +41,6 @@ BUTTON_KINDS = {
     "checklist": "Checklist",
     "diagnostic": "Diagnostic",
 }
-MAX_BUTTON_LABEL = 40  # Telegram shows about this much on a phone
 MAX_TITLE = 120
 TEST_KIND = "campaign_test"  # outbox kind of a test send: never counted in the results
 
@@ -57,57 +56,18 @@ class Draft:
     scheduled_at: datetime | None  # None: as soon as it is approved
 
 
-def check_buttons(rows: list[list[dict[str, str]]], kb: KnowledgeBase) -> None:
-    """Every button has a label and a target Comptoir can open: an http(s) address, or the
-    id of a guide, FAQ entry or checklist of the knowledge base in service."""
-    known = {"guide": kb.guides, "faq": kb.faq, "checklist": kb.checklists}
-    for row in rows:
-        for button in row:
-            label, kind, target = button.get("label", ""), button.get("kind"), button["target"]
-            if not label.strip():
-                raise CampaignError("Chaque bouton a besoin d'un libellé.")
-            if len(label) > MAX_BUTTON_LABEL:
-                raise CampaignError(
-                    f"Libellé de bouton trop long : « {label} » ({MAX_BUTTON_LABEL} caractères "
-                    "au plus)."
-                )
-            if kind == "url":
-                parts = urlsplit(target)
-                if parts.scheme not in ("http", "https") or not parts.netloc:
-                    raise CampaignError(
-                        f"Bouton « {label} » : l'adresse doit commencer par https:// "
-                        f"(reçu : « {target} »)."
-                    )
-            elif kind in known:
-                if target not in known[kind]:
-                    raise CampaignError(
-                        f"Bouton « {label} » : aucun élément « {target} » parmi les "
-                        f"{BUTTON_KINDS[kind].lower()}s de la base de connaissances."
-                    )
-            elif kind == "diagnostic":
-                if kb.diagnostic is None:
-                    raise CampaignError("Pas de diagnostic dans la base de connaissances.")
-            else:
-                raise CampaignError(f"Bouton « {label} » : type inconnu.")
-
-
 def check_draft(draft: Draft, kb: KnowledgeBase) -> None:
     if not draft.title.strip():
         raise CampaignError("Donnez un titre à la campagne (il n'est vu que par l'équipe).")
     if len(draft.title) > MAX_TITLE:
         raise CampaignError(f"Titre trop long ({MAX_TITLE} caractères au plus).")
     campaigns.check_text(draft.text)
-    check_buttons(draft.buttons, kb)
+    campaigns.check_buttons(draft.buttons, kb)
 
 
 def stored_buttons(rows: list[list[dict[str, str]]]) -> list[list[dict[str, str]]]:
-    """The JSON kept on the campaign: {label, kind, target}. A URL button also carries "url",
-    the key `campaigns.compose` read before buttons had kinds (harmless after)."""
-    return [
-        [{**b, "url": b["target"]} if b["kind"] == "url" else dict(b) for b in row]
-        for row in rows
-        if row
-    ]
+    """The JSON kept on the campaign: rows of {label, kind, target}, empty rows dropped."""
+    return [[dict(b) for b in row] for row in rows if row]
 
 
 def _aware(value: datetime) -> datetime:
@@ -215,7 +175,7 @@ def pause(session: Session, campaign_id: int) -> Campaign:
     """No new sends: workers claim only campaigns being sent. A message a worker holds at
     this instant may still go out."""
     campaign = _locked(session, campaign_id)
-    _expect(campaign, "scheduled", "sending")
+    _expect(campaign, "scheduled", "sending", "active")
     campaign.status = "paused"
     return campaign
 
@@ -225,7 +185,10 @@ def resume(session: Session, campaign_id: int) -> Campaign:
     date has passed meanwhile)."""
     campaign = _locked(session, campaign_id)
     _expect(campaign, "paused")
-    campaign.status = "sending" if campaign.started_at is not None else "scheduled"
+    if campaign.kind == "rule":  # a rule that was running runs again; else it waits its date
+        campaign.status = "active" if campaign.started_at is not None else "scheduled"
+    else:
+        campaign.status = "sending" if campaign.started_at is not None else "scheduled"
     return campaign
 
 
@@ -236,7 +199,7 @@ def cancel(session: Session, campaign_id: int, now: datetime | None = None) -> i
     results count it as cancelled. Returns how many were cancelled now."""
     now = now or utcnow()
     campaign = _locked(session, campaign_id)
-    _expect(campaign, "draft", "submitted", "scheduled", "sending", "paused")
+    _expect(campaign, "draft", "submitted", "scheduled", "sending", "active", "paused")
     result = session.execute(
         update(CampaignDelivery)
         .where(

@@ -141,6 +141,98 @@ def campaign_send(
     )
 
 
+@app.command("rule")
+def campaign_rule(
+    ctx: typer.Context,
+    text_file: Annotated[
+        Path, typer.Option(help="Le message (HTML de Telegram : <b>, <i>, <a href>…).")
+    ],
+    sector: SectorOption = None,
+    unfinished_checklist: UnfinishedOption = None,
+    not_started_checklist: NotStartedOption = None,
+    seen_within_days: SeenOption = None,
+    sells_online: OnlineOption = None,
+    tag: TagOption = None,
+    axis_below: AxisOption = None,
+    idle_days: Annotated[
+        int | None,
+        typer.Option(help="Avec --unfinished-checklist : dernière étape d'il y a N jours ou plus."),
+    ] = None,
+    diagnostic_older_than_days: Annotated[
+        int | None, typer.Option(help="Dernier diagnostic terminé il y a plus de N jours.")
+    ] = None,
+    no_diagnostic: Annotated[
+        bool, typer.Option("--no-diagnostic", help="N'a jamais terminé le diagnostic.")
+    ] = False,
+    before_date: Annotated[
+        str | None, typer.Option(help="Date butoir (2026-09-01), avec --days-before.")
+    ] = None,
+    days_before: Annotated[
+        int | None, typer.Option(help="La règle joue à partir de N jours avant --before-date.")
+    ] = None,
+    ends_at: Annotated[
+        str | None,
+        typer.Option(help="Fin de la règle, ISO ; sans décalage, heure de Paris."),
+    ] = None,
+    title: Annotated[str, typer.Option(help="Nom de la règle pour l'équipe.")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Créer une relance automatique (règle), active d'office : chaque commerçant qui entre
+    dans le segment (et a accepté les actualités) reçoit le message une fois, au plus une
+    relance par semaine toutes règles confondues. Les workers `comptoir run` l'évaluent
+    toutes les 5 minutes et l'envoient. Affiche {"id", "matching"} (qui correspond dès
+    maintenant)."""
+    import dataclasses
+    import json
+
+    from . import campaigns, nudges
+    from .campaigns import CampaignError
+
+    if not text_file.is_file():
+        raise fail(f"Fichier introuvable : {text_file}")
+    database = _campaign_db(ctx)
+    try:
+        segment = dataclasses.replace(
+            _segment(
+                sector,
+                unfinished_checklist,
+                not_started_checklist,
+                seen_within_days,
+                sells_online,
+                tag,
+                axis_below,
+            ),
+            checklist_idle_days=idle_days,
+            diagnostic_older_than_days=diagnostic_older_than_days,
+            no_diagnostic=no_diagnostic,
+            before_date=before_date,
+            days_before=days_before,
+        )
+        ends = campaigns.parse_when(ends_at) if ends_at else None
+        with database.session() as session:
+            rule = nudges.create_rule(
+                session,
+                text_file.read_text(encoding="utf-8").strip(),
+                segment,
+                created_by="cli",
+                approved_by="cli",
+                ends_at=ends,
+                title=title,
+            )
+            result = {"id": rule.id, "matching": rule.targeted}
+    except CampaignError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        database.dispose()
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    typer.echo(
+        f"Règle {result['id']} active : {result['matching']} commerçant(s) correspondent "
+        "maintenant ; les workers `comptoir run` l'évaluent toutes les 5 minutes."
+    )
+
+
 @app.command("count")
 def campaign_count(
     ctx: typer.Context,
@@ -182,9 +274,9 @@ def campaign_status(
     campaign_id: Annotated[int, typer.Argument(help="Le numéro de la campagne.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Où en est une campagne : visés, envoyés, échecs, injoignables (bot bloqué), en attente ;
-    puis les réactions : boutons, désinscriptions, questions dans les 24 h (comme le back
-    office)."""
+    """Où en est une campagne ou une règle : visés (pour une règle : atteints jusqu'ici),
+    envoyés, échecs, injoignables (bot bloqué), en attente ; puis les réactions : boutons,
+    désinscriptions, questions dans les 24 h (comme le back office)."""
     import json
 
     from . import campaigns
@@ -204,8 +296,9 @@ def campaign_status(
     if as_json:
         typer.echo(json.dumps(figures))
         return
+    name = "Règle" if figures.get("kind") == "rule" else "Campagne"
     typer.echo(
-        f"Campagne {campaign_id} ({figures['status']}) : {figures['targeted']} visés, "
+        f"{name} {campaign_id} ({figures['status']}) : {figures['targeted']} visés, "
         f"{figures['sent']} envoyés, {figures['failed']} échecs, {figures['unreachable']} "
         f"injoignables, {figures['skipped']} désinscrits entre-temps, {figures['pending']} "
         f"en attente, {figures['cancelled']} annulés ; {figures['pressed']} ont appuyé sur un "

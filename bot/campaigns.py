@@ -7,28 +7,39 @@ send the deliveries: `claim` takes pending rows with `FOR UPDATE SKIP LOCKED` an
 for a lease, the sender `record`s each outcome. A delivery is sent once; a worker that dies
 mid-batch lets its lease expire and another one sends what it had not.
 
+A nudge (`bot.nudges`) is a Campaign row of kind "rule": no frozen segment, its deliveries
+are added over time by the rule job, and the same `claim`/`record` send them.
+
+Campaign buttons: a URL, or Comptoir content (a guide, a FAQ entry, a checklist, the
+diagnostic) opened by a callback naming the campaign and the button's place
+(`nw:go:<campaign>:<row>:<col>`), so a press is recorded on the merchant's delivery.
+
 Pure functions over a Session (and `now`): no channel code here.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, insert, or_, select, update
+from sqlalchemy import and_, exists, false, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from knowledge_base.content_model import KnowledgeBase
+
 from .flows.profile import ONLINE, TRADES
-from .messages import Button, Reply
+from .messages import MAX_CALLBACK_BYTES, Button, Reply
 from .store.models import (
     Campaign,
     CampaignDelivery,
     ChecklistRun,
     DiagnosticResult,
     Merchant,
+    Message,
     utcnow,
 )
 from .texts import text
@@ -43,6 +54,10 @@ ALLOWED_TAGS = {
     "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
     "blockquote", "tg-spoiler", "span",
 }  # fmt: skip
+BUTTON_KINDS = ("url", "guide", "faq", "checklist", "diagnostic")
+MAX_LABEL = 60  # characters: a longer label is cut by the clients
+MAX_ROW, MAX_BUTTONS = 8, 20  # side by side, in all: Telegram's row limit; a readable message
+NUDGE_WEEK = timedelta(days=7)  # at most one nudge (rule message) a week per merchant
 
 
 class CampaignError(ValueError):
@@ -63,6 +78,15 @@ class Segment:
     not_started_checklist: str | None = None  # never started
     tags: tuple[str, ...] = ()  # set by staff: any of them
     channel: str = "telegram"
+    # With unfinished_checklist: its last step (ChecklistRun.updated_at) is N days old or more.
+    checklist_idle_days: int | None = None
+    # The latest completed diagnostic is more than N days old (merchants with none: no).
+    diagnostic_older_than_days: int | None = None
+    no_diagnostic: bool = False  # never completed a diagnostic
+    # A window before an operator's date (ISO, Paris): matches only from `days_before` days
+    # before it until the day before it, e.g. 60 days before 2026-09-01.
+    before_date: str | None = None
+    days_before: int | None = None
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.sectors if s not in TRADES]
@@ -70,8 +94,48 @@ class Segment:
             raise CampaignError(
                 f"Secteur inconnu : {', '.join(unknown)} (possibles : {', '.join(TRADES)})."
             )
-        if self.seen_within_days is not None and self.seen_within_days < 1:
-            raise CampaignError("seen_within_days doit être un nombre de jours positif.")
+        for name in ("seen_within_days", "checklist_idle_days", "diagnostic_older_than_days"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise CampaignError(f"{name} doit être un nombre de jours positif.")
+        if self.checklist_idle_days is not None and not self.unfinished_checklist:
+            raise CampaignError(
+                "checklist_idle_days s'applique à une checklist commencée : indiquez "
+                "unfinished_checklist (--unfinished-checklist)."
+            )
+        if self.no_diagnostic and self.diagnostic_older_than_days is not None:
+            raise CampaignError(
+                "no_diagnostic et diagnostic_older_than_days s'excluent : choisissez l'un des deux."
+            )
+        if (self.before_date is None) != (self.days_before is None):
+            raise CampaignError(
+                "before_date et days_before vont ensemble (ex. : 60 jours avant 2026-09-01)."
+            )
+        if self.days_before is not None and (
+            not isinstance(self.days_before, int) or self.days_before < 1
+        ):
+            raise CampaignError("days_before doit être un nombre de jours positif.")
+        if self.before_date is not None:
+            self.deadline()  # readable, or refused now
+
+    def deadline(self) -> date | None:
+        """`before_date` as a date (None without one)."""
+        if self.before_date is None:
+            return None
+        try:
+            return date.fromisoformat(self.before_date)
+        except (TypeError, ValueError):
+            raise CampaignError(
+                f"Date illisible : {self.before_date!r} (exemple : 2026-09-01)."
+            ) from None
+
+    def in_window(self, now: datetime) -> bool:
+        """Whether `now` is in the before_date window (always, without one)."""
+        deadline = self.deadline()
+        if deadline is None or self.days_before is None:
+            return True
+        end = datetime.combine(deadline, time(), PARIS)
+        return end - timedelta(days=self.days_before) <= now < end
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -90,6 +154,11 @@ class Segment:
                 not_started_checklist=data.get("not_started_checklist"),
                 tags=tuple(data.get("tags") or ()),
                 channel=data.get("channel") or "telegram",
+                checklist_idle_days=data.get("checklist_idle_days"),
+                diagnostic_older_than_days=data.get("diagnostic_older_than_days"),
+                no_diagnostic=bool(data.get("no_diagnostic", False)),
+                before_date=data.get("before_date"),
+                days_before=data.get("days_before"),
             )
         except (TypeError, AttributeError) as exc:
             raise CampaignError(f"Segment illisible : {exc}") from None
@@ -124,8 +193,9 @@ def parse_when(value: str) -> datetime:
 # -- segments ----------------------------------------------------------------------------
 
 
-def _query(segment: Segment, now: datetime):  # type: ignore[no-untyped-def]
-    """Merchants (id, tags) matching the segment's SQL filters, consenting and reachable."""
+def _query(segment: Segment, now: datetime, rule_id: int | None = None):  # type: ignore[no-untyped-def]
+    """Merchants (id, tags) matching the segment's SQL filters, consenting and reachable;
+    with `rule_id`, also never sent that rule and no nudge within NUDGE_WEEK."""
     query = select(Merchant.id, Merchant.tags).where(
         Merchant.channel == segment.channel,
         Merchant.news_consent.is_(True),
@@ -141,11 +211,15 @@ def _query(segment: Segment, now: datetime):  # type: ignore[no-untyped-def]
         since = now - timedelta(days=segment.seen_within_days)
         query = query.where(Merchant.last_seen_at >= since)
     if segment.unfinished_checklist:
+        idle = []
+        if segment.checklist_idle_days is not None:  # every step press updates updated_at
+            idle = [ChecklistRun.updated_at <= now - timedelta(days=segment.checklist_idle_days)]
         query = query.where(
             exists().where(
                 ChecklistRun.merchant_id == Merchant.id,
                 ChecklistRun.checklist_id == segment.unfinished_checklist,
                 ChecklistRun.finished_at.is_(None),
+                *idle,
             )
         )
     if segment.not_started_checklist:
@@ -169,12 +243,43 @@ def _query(segment: Segment, now: datetime):  # type: ignore[no-untyped-def]
                     DiagnosticResult.scores[axis].as_float() < below,
                 )
             )
+    if segment.no_diagnostic or segment.diagnostic_older_than_days is not None:
+        completed = (DiagnosticResult.merchant_id == Merchant.id, DiagnosticResult.completed)
+        if segment.no_diagnostic:
+            query = query.where(~exists().where(*completed))
+        else:
+            since = now - timedelta(days=segment.diagnostic_older_than_days or 0)
+            done_at = func.coalesce(DiagnosticResult.completed_at, DiagnosticResult.created_at)
+            query = query.where(
+                exists().where(*completed), ~exists().where(*completed, done_at > since)
+            )
+    if not segment.in_window(now):
+        query = query.where(false())
+    if rule_id is not None:
+        query = query.where(
+            ~exists().where(
+                CampaignDelivery.campaign_id == rule_id,
+                CampaignDelivery.merchant_id == Merchant.id,
+            ),
+            ~exists().where(  # the weekly cap, across every rule
+                CampaignDelivery.merchant_id == Merchant.id,
+                CampaignDelivery.campaign_id == Campaign.id,
+                Campaign.kind == "rule",
+                or_(
+                    CampaignDelivery.status == "pending",
+                    CampaignDelivery.sent_at > now - NUDGE_WEEK,
+                ),
+            ),
+        )
     return query.order_by(Merchant.id)
 
 
-def matching(session: Session, segment: Segment, now: datetime | None = None) -> list[int]:
-    """Ids of the merchants a campaign with this segment would reach now."""
-    rows = session.execute(_query(segment, now or utcnow()))
+def matching(
+    session: Session, segment: Segment, now: datetime | None = None, rule_id: int | None = None
+) -> list[int]:
+    """Ids of the merchants a campaign with this segment would reach now; with `rule_id`
+    (a nudge), those the rule may send to now: never sent it, no nudge within a week."""
+    rows = session.execute(_query(segment, now or utcnow(), rule_id))
     if not segment.tags:
         return [merchant_id for merchant_id, _ in rows]
     wanted = set(segment.tags)  # JSON lists: filtered here, alike on SQLite and PostgreSQL
@@ -232,11 +337,111 @@ def _with_stop_line(html_text: str, language: str) -> str:
     return f"{html_text.rstrip()}\n\n{text(language, 'news_stop_line')}"
 
 
-def compose(campaign_text: str, buttons: list[Any], language: str) -> Reply:
+@dataclass(frozen=True)
+class ButtonSpec:
+    """One campaign button as stored: `{"label", "kind", "target"}`; the first shape,
+    `{"label", "url"}`, reads as kind "url". The diagnostic needs no target."""
+
+    label: str
+    kind: str
+    target: str = ""
+
+    @classmethod
+    def read(cls, data: Any) -> ButtonSpec:
+        if not isinstance(data, dict):
+            raise CampaignError(f"Bouton illisible : {data!r}.")
+        if "kind" not in data and "url" in data:
+            return cls(str(data.get("label", "")), "url", str(data["url"]))
+        return cls(
+            str(data.get("label", "")), str(data.get("kind", "")), str(data.get("target", ""))
+        )
+
+
+def button_at(buttons: list[Any], row: int, col: int) -> ButtonSpec | None:
+    """The campaign's button at (row, col), or None (changed since, or forged)."""
+    try:
+        return ButtonSpec.read(buttons[row][col])
+    except (IndexError, TypeError, KeyError, CampaignError):
+        return None
+
+
+def go_data(campaign_id: int, row: int, col: int) -> str:
+    """Callback data of a content button: names the campaign and the button's place."""
+    return f"nw:go:{campaign_id}:{row}:{col}"
+
+
+def stop_data(campaign_id: int) -> str:
+    """Callback data of "Ne plus recevoir": names the campaign (0: not a sent campaign)."""
+    return f"nw:stop:{campaign_id}" if campaign_id else "nw:stop"
+
+
+def check_buttons(buttons: list[Any], kb: KnowledgeBase) -> None:
+    """Refuse buttons that could not work: an unknown kind, guide, FAQ entry or checklist,
+    no diagnostic, a URL that is not http(s), a label empty or too long, callback data over
+    Telegram's 64 bytes. The composer calls it before saving.
+
+    URL buttons open the page in the merchant's client: Telegram tells the bot nothing, so
+    their presses cannot be counted (only content buttons are tracked)."""
+    if not isinstance(buttons, list):
+        raise CampaignError("Les boutons doivent être des rangées (listes) de boutons.")
+    problems: list[str] = []
+    if sum(len(row) for row in buttons if isinstance(row, list)) > MAX_BUTTONS:
+        problems.append(f"{MAX_BUTTONS} boutons au plus")
+    for r, row in enumerate(buttons):
+        if not isinstance(row, list) or not row:
+            problems.append(f"rangée {r + 1} : vide ou illisible")
+            continue
+        if len(row) > MAX_ROW:
+            problems.append(f"rangée {r + 1} : {MAX_ROW} boutons au plus par rangée")
+        for c, item in enumerate(row):
+            try:
+                spec = ButtonSpec.read(item)
+            except CampaignError as exc:
+                problems.append(str(exc))
+                continue
+            where = f"bouton « {spec.label or '?'} »"
+            if not spec.label.strip():
+                problems.append(f"rangée {r + 1}, bouton {c + 1} : libellé vide")
+            elif len(spec.label) > MAX_LABEL:
+                problems.append(f"{where} : libellé trop long ({MAX_LABEL} caractères au plus)")
+            if spec.kind not in BUTTON_KINDS:
+                problems.append(f"{where} : type inconnu (possibles : {', '.join(BUTTON_KINDS)})")
+            elif spec.kind == "url":
+                link = urlparse(spec.target)
+                if link.scheme not in ("http", "https") or not link.netloc:
+                    problems.append(f"{where} : adresse à donner en http:// ou https://")
+            elif spec.kind == "guide" and spec.target not in kb.guides:
+                problems.append(f"{where} : guide inconnu {spec.target!r}")
+            elif spec.kind == "faq" and spec.target not in kb.faq:
+                problems.append(f"{where} : entrée de FAQ inconnue {spec.target!r}")
+            elif spec.kind == "checklist" and spec.target not in kb.checklists:
+                problems.append(f"{where} : checklist inconnue {spec.target!r}")
+            elif spec.kind == "diagnostic" and kb.diagnostic is None:
+                problems.append(f"{where} : pas de diagnostic dans la base de contenu")
+            # the largest campaign number the table will hold in practice
+            if len(go_data(2**31 - 1, r, c).encode()) > MAX_CALLBACK_BYTES:
+                problems.append(f"{where} : trop de boutons (données de rappel > 64 octets)")
+    if problems:
+        raise CampaignError("Boutons refusés : " + " ; ".join(problems) + ".")
+
+
+def compose(campaign_text: str, buttons: list[Any], language: str, campaign_id: int = 0) -> Reply:
     """The message as a merchant gets it: the text, the stop line, the campaign's buttons
-    and "Ne plus recevoir"."""
-    rows = tuple(tuple(Button(b["label"], url=b["url"]) for b in row) for row in (buttons or []))
-    stop = (Button(text(language, "news_stop"), "nw:stop"),)
+    and "Ne plus recevoir". Content buttons call back `nw:go:<campaign>:<row>:<col>` (the
+    press is recorded, then the content opens); URL buttons open the link directly, so
+    Telegram never tells us about their presses. `campaign_id` 0 (a preview): the content
+    buttons answer that they are no longer valid."""
+    rows = []
+    for r, row in enumerate(buttons or []):
+        shown = []
+        for c, item in enumerate(row):
+            spec = ButtonSpec.read(item)
+            if spec.kind == "url":
+                shown.append(Button(spec.label, url=spec.target))
+            else:
+                shown.append(Button(spec.label, go_data(campaign_id, r, c)))
+        rows.append(tuple(shown))
+    stop = (Button(text(language, "news_stop"), stop_data(campaign_id)),)
     return Reply(_with_stop_line(campaign_text, language), (*rows, stop))
 
 
@@ -291,7 +496,8 @@ def start(session: Session, campaign: Campaign, now: datetime | None = None) -> 
 
 def start_due(session: Session, now: datetime | None = None) -> list[int]:
     """Start the scheduled campaigns whose time has come (one worker starts each: the rows
-    are locked with SKIP LOCKED)."""
+    are locked with SKIP LOCKED). A scheduled rule becomes active instead: its segment is
+    not frozen, the rule job (`bot.nudges`) adds its deliveries over time."""
     now = now or utcnow()
     due = session.scalars(
         select(Campaign)
@@ -299,9 +505,14 @@ def start_due(session: Session, now: datetime | None = None) -> list[int]:
         .order_by(Campaign.id)
         .with_for_update(skip_locked=True)
     ).all()
+    started = []
     for campaign in due:
-        start(session, campaign, now)
-    return [c.id for c in due]
+        if campaign.kind == "rule":
+            campaign.status, campaign.started_at = "active", now
+        else:
+            start(session, campaign, now)
+            started.append(campaign.id)
+    return started
 
 
 def claim(
@@ -311,15 +522,18 @@ def claim(
     now: datetime | None = None,
     lease: timedelta = LEASE,
 ) -> list[Pending]:
-    """Pending deliveries of campaigns being sent, held by this worker for `lease`. A
-    merchant who withdrew consent since the start is skipped, not sent to."""
+    """Pending deliveries of campaigns being sent and of active rules, held by this worker
+    for `lease`. A merchant who withdrew consent since the start is skipped, not sent to."""
     now = now or utcnow()
     rows = session.execute(
         select(CampaignDelivery, Campaign, Merchant)
         .join(Campaign, Campaign.id == CampaignDelivery.campaign_id)
         .join(Merchant, Merchant.id == CampaignDelivery.merchant_id)
         .where(
-            Campaign.status == "sending",
+            or_(
+                Campaign.status == "sending",
+                and_(Campaign.kind == "rule", Campaign.status == "active"),
+            ),
             CampaignDelivery.status == "pending",
             Merchant.channel == channel,
             or_(CampaignDelivery.claimed_until.is_(None), CampaignDelivery.claimed_until < now),
@@ -336,7 +550,7 @@ def claim(
             delivery.status = "unreachable"
         else:
             delivery.claimed_until = now + lease
-            reply = compose(campaign.text, campaign.buttons, merchant.language)
+            reply = compose(campaign.text, campaign.buttons, merchant.language, campaign.id)
             claimed.append(Pending(delivery.id, merchant.external_id, reply))
     return claimed
 
@@ -348,9 +562,11 @@ def record(
     now: datetime | None = None,
     retry_after: timedelta = RETRY_AFTER,
 ) -> None:
-    """What happened to one send: "sent"; "unreachable" (403: the merchant blocked the bot);
-    "retry" (an error: tried again later, failed after MAX_ATTEMPTS); "later" (rate limited
-    or the worker is stopping: released without counting an attempt)."""
+    """What happened to one send: "sent" (the message also joins the merchant's
+    conversation, as the bot's, so staff see what they received); "unreachable" (403: the
+    merchant blocked the bot); "retry" (an error: tried again later, failed after
+    MAX_ATTEMPTS); "later" (rate limited or the worker is stopping: released without
+    counting an attempt)."""
     now = now or utcnow()
     delivery = session.get(CampaignDelivery, delivery_id)
     if delivery is None or delivery.status != "pending":  # erased meanwhile, or settled
@@ -361,6 +577,7 @@ def record(
     delivery.attempts += 1
     if outcome == "sent":
         delivery.status, delivery.sent_at = "sent", now
+        add_to_transcript(session, delivery, now)
     elif outcome == "unreachable":
         delivery.status = "unreachable"
         session.execute(
@@ -370,6 +587,51 @@ def record(
         delivery.status = "failed"
     else:  # held from every worker a while, then claimed again
         delivery.claimed_until = now + retry_after * delivery.attempts
+
+
+def add_to_transcript(session: Session, delivery: CampaignDelivery, now: datetime) -> None:
+    """The sent message as an outgoing bot message of kind "campaign" in the merchant's
+    history (already delivered): support staff see it, results relate later questions.
+    Written once Telegram confirmed the send (a crash before never shows an unsent
+    message), so a press within those few milliseconds would be stored just before it."""
+    campaign = session.get(Campaign, delivery.campaign_id)
+    merchant = session.get(Merchant, delivery.merchant_id)
+    if campaign is None or merchant is None:
+        return
+    reply = compose(campaign.text, campaign.buttons, merchant.language, campaign.id)
+    session.add(
+        Message(
+            merchant_id=merchant.id,
+            direction="out",
+            author="bot",
+            kind="campaign",
+            text=reply.plain()[:MAX_MESSAGE],
+            html=reply.html,
+            buttons=reply.button_rows(),
+            delivered=True,
+            created_at=now,
+        )
+    )
+
+
+def mark_pressed(session: Session, campaign_id: int, merchant_id: int, now: datetime) -> bool:
+    """A content button of the campaign pressed by the merchant: the first press is kept.
+    False when they have no delivery of it (a test send, or erased meanwhile)."""
+    return _mark(session, campaign_id, merchant_id, CampaignDelivery.pressed_at, now)
+
+
+def mark_stopped(session: Session, campaign_id: int, merchant_id: int, now: datetime) -> bool:
+    """ "Ne plus recevoir" pressed under this campaign's message (the first time is kept)."""
+    return _mark(session, campaign_id, merchant_id, CampaignDelivery.stopped_at, now)
+
+
+def _mark(session: Session, campaign_id: int, merchant_id: int, column: Any, now: datetime) -> bool:
+    mine = (
+        CampaignDelivery.campaign_id == campaign_id,
+        CampaignDelivery.merchant_id == merchant_id,
+    )
+    session.execute(update(CampaignDelivery).where(*mine, column.is_(None)).values({column: now}))
+    return session.scalar(select(exists().where(*mine))) or False
 
 
 def release(session: Session, delivery_ids: list[int]) -> None:
@@ -383,14 +645,15 @@ def release(session: Session, delivery_ids: list[int]) -> None:
 
 
 def finish_sent(session: Session, now: datetime | None = None) -> list[int]:
-    """Campaigns being sent with no pending delivery left are done."""
+    """Campaigns being sent with no pending delivery left are done (rules end with their
+    `ends_at`: `bot.nudges`)."""
     now = now or utcnow()
     pending = exists().where(
         CampaignDelivery.campaign_id == Campaign.id, CampaignDelivery.status == "pending"
     )
     done = session.scalars(
         select(Campaign)
-        .where(Campaign.status == "sending", ~pending)
+        .where(Campaign.kind == "campaign", Campaign.status == "sending", ~pending)
         .with_for_update(skip_locked=True)
     ).all()
     for campaign in done:
@@ -402,7 +665,8 @@ STATUSES = ("sent", "failed", "unreachable", "skipped", "pending")
 
 
 def status(session: Session, campaign_id: int) -> dict[str, Any] | None:
-    """A campaign's figures: targeted, then its deliveries by status."""
+    """A campaign's figures: targeted, then its deliveries by status. A rule's targeted is
+    how many merchants it has reached so far (one delivery each)."""
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         return None
@@ -413,11 +677,14 @@ def status(session: Session, campaign_id: int) -> dict[str, Any] | None:
             .group_by(CampaignDelivery.status)
         ).all()
     )
-    scheduled = campaign.scheduled_at
+    scheduled, ends = campaign.scheduled_at, campaign.ends_at
+    targeted = sum(counts.values()) if campaign.kind == "rule" else campaign.targeted
     return {
         "id": campaign.id,
+        "kind": campaign.kind,
         "status": campaign.status,
         "scheduled_at": _aware(scheduled).isoformat() if scheduled else None,
-        "targeted": campaign.targeted,
+        "ends_at": _aware(ends).isoformat() if ends else None,
+        "targeted": int(targeted),
         **{name: int(counts.get(name, 0)) for name in STATUSES},
     }

@@ -107,11 +107,16 @@ def renew_undelivered(
 def claim_periodic(session: Session, name: str, every: timedelta, now: datetime) -> bool:
     """True if this worker should run job `name` now: it was last run more than `every` ago
     and no other worker holds it. The caller runs the job in the same transaction."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(ScheduledJob).values(name=name).on_conflict_do_nothing())
-    job = session.scalar(
-        select(ScheduledJob).where(ScheduledJob.name == name).with_for_update(skip_locked=True)
-    )
+    held = select(ScheduledJob).where(ScheduledJob.name == name).with_for_update(skip_locked=True)
+    job = session.scalar(held)
+    if job is None:
+        # Inserted only the first time: an INSERT meeting the row another worker is running
+        # (and updating) would wait for that worker's transaction instead of skipping it.
+        if session.scalar(select(ScheduledJob.name).where(ScheduledJob.name == name)):
+            return False  # another worker is running it
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(ScheduledJob).values(name=name).on_conflict_do_nothing())
+        job = session.scalar(held)
     if job is None:
         return False  # another worker is running it
     last = job.last_run_at

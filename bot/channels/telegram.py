@@ -54,7 +54,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from .. import campaigns, jobs, outbox
+from .. import campaigns, jobs, nudges, outbox
 from ..assistant import Assistant
 from ..config import Settings
 from ..messages import Incoming, Reply
@@ -520,6 +520,7 @@ class TelegramChannel:
 
         def claim() -> list[campaigns.Pending]:
             with db.session() as session:
+                nudges.fire_if_due(session)  # the rules' deliveries, every few minutes
                 campaigns.start_due(session)
                 return campaigns.claim(
                     session, "telegram", limit=rate, lease=self.settings.delivery_lease

@@ -47,7 +47,11 @@ EXPORTED = {
     ),
     "handoff_requests": (HandoffRequest, ["created_at", "status", "reason", "closed_at"]),
     "adviser_messages": (OutboxMessage, ["created_at", "author", "text", "status", "sent_at"]),
-    "news_received": (CampaignDelivery, ["campaign_id", "status", "sent_at"]),
+    # what they pressed under it, and whether they stopped the news there
+    "news_received": (
+        CampaignDelivery,
+        ["campaign_id", "status", "sent_at", "pressed_at", "stopped_at"],
+    ),
 }
 PROFILE = [
     "channel",

@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import UTC
 from zoneinfo import ZoneInfo
 
+from .. import campaigns
 from ..context import Turn
 from ..messages import Button, Reply
 from ..store.models import utcnow
+from . import campaign_buttons
 
 PARIS = ZoneInfo("Europe/Paris")
 YES = {"oui", "o", "on", "yes", "y"}
@@ -51,14 +53,23 @@ def command(turn: Turn, args: str) -> list[Reply]:
     return [Reply(turn.t("news_state_off"), ((switch,),))]
 
 
-def on_button(turn: Turn, value: str) -> list[Reply]:
-    """nw:on / nw:off (the profile's question, /actus) and nw:stop (under a campaign
-    message). The reply comes as a new message: the pressed one (a campaign's text, the
-    profile's last step) stays in view, its keyboard removed."""
-    if value == "on":
+def on_button(turn: Turn, parts: list[str]) -> list[Reply]:
+    """nw:on / nw:off (the profile's question, /actus); nw:stop[:<campaign>] (under a
+    campaign message: plain nw:stop from messages sent before campaigns were named); and
+    nw:go:<campaign>:<row>:<col>, a campaign's content button (`campaign_buttons`). The
+    reply comes as a new message: the pressed one (a campaign's text, the profile's last
+    step) stays in view, its keyboard removed."""
+    value = parts[0] if parts else ""
+    if value == "go" and len(parts) == 4 and all(p.isdigit() for p in parts[1:]):
+        return campaign_buttons.press(turn, int(parts[1]), int(parts[2]), int(parts[3]))
+    if len(parts) == 1 and value == "on":
         set_consent(turn, True)
         return [Reply(turn.t("news_on"))]
-    if value in ("off", "stop"):
+    if len(parts) == 1 and value in ("off", "stop"):
         set_consent(turn, False)
+        return [Reply(turn.t("news_off"))]
+    if len(parts) == 2 and value == "stop" and parts[1].isdigit():
+        set_consent(turn, False)
+        campaigns.mark_stopped(turn.session, int(parts[1]), turn.merchant.id, utcnow())
         return [Reply(turn.t("news_off"))]
     return [Reply(turn.t("stale_button"))]

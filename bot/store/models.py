@@ -111,7 +111,8 @@ class Message(Base):
     )
     direction: Mapped[str] = mapped_column(String(3))  # in | out
     author: Mapped[str] = mapped_column(String(16), default="merchant")  # merchant | bot | staff
-    kind: Mapped[str] = mapped_column(String(16), default="text")  # text | command | button | other
+    # text | command | button | other; out: text, or campaign (a campaign or nudge sent)
+    kind: Mapped[str] = mapped_column(String(16), default="text")
     text: Mapped[str] = mapped_column(Text, default="")  # plain text (safe to show anywhere)
     html: Mapped[str] = mapped_column(Text, default="")  # out messages: what was sent
     intent: Mapped[str | None] = mapped_column(String(48), default=None, index=True)
@@ -243,10 +244,11 @@ class Campaign(Base):
     # the segment while it is active, at most once per merchant
     kind: Mapped[str] = mapped_column(String(8), default="campaign")
     text: Mapped[str] = mapped_column(Text)  # Telegram HTML, without the stop line
-    buttons: Mapped[list[Any]] = mapped_column(JSON, default=list)  # rows of {label, url}
+    # rows of {label, kind: url|guide|faq|checklist|diagnostic, target} (or {label, url})
+    buttons: Mapped[list[Any]] = mapped_column(JSON, default=list)
     segment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # bot.campaigns.Segment
     # draft | submitted (awaiting an admin) | scheduled | sending | paused | done | cancelled;
-    # rules: active instead of sending
+    # a rule: active (sends while scheduled_at <= now < ends_at) instead of sending
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     created_by: Mapped[str] = mapped_column(String(254), default="")

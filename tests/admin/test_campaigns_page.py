@@ -315,7 +315,6 @@ def test_a_draft_is_edited_with_its_values_kept(app, accounts, admin_services) -
                     "label": "S'inscrire",
                     "kind": "url",
                     "target": "https://cci.example.fr/atelier",
-                    "url": "https://cci.example.fr/atelier",
                 },
                 {"label": "Le guide", "kind": "guide", "target": guide},
             ],

@@ -1,6 +1,7 @@
 """A campaign sent by the real python-telegram-bot stack to a Bot API server on loopback:
 segment and consent respected, 429 and 5xx injected, chats that blocked the bot, and a
-restart mid-campaign (a second application on the same database finishes the work)."""
+restart mid-campaign (a second application on the same database finishes the work); a
+nudge rule fired by the workers' job, with a tracked content button."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot import campaigns
+from bot import campaigns, nudges
 from bot.assistant import Assistant
 from bot.campaigns import Segment
 from bot.channels.telegram import TelegramChannel
-from bot.store.models import CampaignDelivery, Merchant
+from bot.store.models import CampaignDelivery, ChecklistRun, Merchant, Message, utcnow
 from tests.support.fake_bot_api import FakeBotAPI
 
 FIRST_CHAT = 7_000_000
@@ -62,6 +64,17 @@ async def until_done(services, campaign_id: int, timeout: float = 90.0) -> None:
     while await asyncio.to_thread(campaign_state, services, campaign_id) != "done":
         assert time.monotonic() < deadline, "the campaign was not sent in time"
         await asyncio.sleep(0.1)
+
+
+async def until_sent(services, campaign_id: int, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    def sent() -> int:
+        with services.db.session() as session:
+            return campaigns.status(session, campaign_id)["sent"]  # type: ignore[index]
+
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(sent):
+        assert time.monotonic() < deadline, "the send was not recorded in time"
+        await asyncio.sleep(0.05)
 
 
 async def test_a_campaign_reaches_each_targeted_merchant_once(api: FakeBotAPI, services) -> None:  # type: ignore[no-untyped-def]
@@ -125,6 +138,9 @@ async def test_a_campaign_reaches_each_targeted_merchant_once(api: FakeBotAPI, s
         stopped = session.scalar(
             select(Merchant).where(Merchant.external_id == str(received.chat_id))
         )
+        stop_recorded = session.scalar(
+            select(CampaignDelivery.stopped_at).where(CampaignDelivery.merchant_id == stopped.id)
+        )
     assert figures is not None
     assert {k: figures[k] for k in ("targeted", "sent", "failed", "unreachable", "pending")} == {
         "targeted": len(targeted),
@@ -139,6 +155,70 @@ async def test_a_campaign_reaches_each_targeted_merchant_once(api: FakeBotAPI, s
     assert not api.faults["sendMessage"]  # every injected fault was met
     # The message: text, stop line, stop button; the press turned consent off.
     assert received.text.startswith(TEXT) and "/actus non" in received.text
-    assert received.buttons[-1]["callback_data"] == "nw:stop"
+    assert received.buttons[-1]["callback_data"] == f"nw:stop:{campaign_id}"
     assert stopped is not None and stopped.news_consent is False
+    assert stop_recorded is not None  # on that merchant's delivery
     assert "ne recevrez pas" in api.messages_to(received.chat_id)[1].text
+
+
+async def test_a_rule_fires_and_its_tracked_button_opens_a_guide(api: FakeBotAPI, services) -> None:  # type: ignore[no-untyped-def]
+    """A nudge end to end: the workers' rule job picks the merchants entering the rule, the
+    sending job delivers it, a content button opens the guide and the press is recorded."""
+    chats = [FIRST_CHAT + 1000 + i for i in range(3)]
+    guide = "reconnaitre-hameconnage"
+    text = "Votre checklist <b>facture électronique</b> attend sa prochaine étape"
+    now = utcnow()
+    with services.db.session() as session:
+        # idle 12 days and consenting; idle but no consent; consenting, a step 3 days ago
+        for chat, consent, idle_days in (
+            (chats[0], True, 12),
+            (chats[1], False, 12),
+            (chats[2], True, 3),
+        ):
+            row = Merchant(
+                channel="telegram", external_id=str(chat), news_consent=consent, flow_state={}
+            )
+            session.add(row)
+            session.flush()
+            session.add(
+                ChecklistRun(
+                    merchant_id=row.id,
+                    checklist_id="facture-electronique",
+                    updated_at=now - timedelta(days=idle_days),
+                )
+            )
+        rule = nudges.create_rule(
+            session,
+            text,
+            Segment(unfinished_checklist="facture-electronique", checklist_idle_days=10),
+            "test",
+            approved_by="test",
+            buttons=[[{"label": "Lire le guide", "kind": "guide", "target": guide}]],
+        )
+        rule_id = rule.id
+
+    async with bot(api, services, "a"):
+        (nudge,) = await asyncio.to_thread(api.wait_messages, chats[0], 1, 30)
+        # A merchant reads before pressing: the send is recorded (and the message added to
+        # the transcript) once Telegram confirmed it, a few milliseconds after it arrived.
+        await until_sent(services, rule_id)
+        api.press(nudge, "Lire le guide")
+        opened = (await asyncio.to_thread(api.wait_messages, chats[0], 2, 30))[1]
+
+    assert nudge.text.startswith(text) and "/actus non" in nudge.text
+    assert nudge.buttons[0]["callback_data"] == f"nw:go:{rule_id}:0:0"
+    assert services.kb.guides[guide].title in opened.text
+    assert api.messages_to(chats[1]) == [] and api.messages_to(chats[2]) == []
+    with services.db.session() as session:
+        delivery = session.scalars(select(CampaignDelivery)).one()
+        assert (delivery.campaign_id, delivery.status) == (rule_id, "sent")
+        assert delivery.pressed_at is not None
+        transcript = session.scalars(
+            select(Message).where(Message.merchant_id == delivery.merchant_id).order_by(Message.id)
+        ).all()
+    # the nudge, the press, the guide: what support staff see
+    assert [(m.direction, m.kind) for m in transcript] == [
+        ("out", "campaign"),
+        ("in", "button"),
+        ("out", "text"),
+    ]

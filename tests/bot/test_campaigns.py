@@ -208,7 +208,10 @@ def test_deliveries_are_frozen_claimed_once_and_counted(services) -> None:  # ty
         assert (
             reply.html.startswith("<b>Atelier</b> jeudi") and "ne plus les recevoir" in reply.html
         )
-        assert reply.button_list()[-1] == {"label": "Ne plus recevoir", "data": "nw:stop"}
+        assert reply.button_list()[-1] == {
+            "label": "Ne plus recevoir",
+            "data": f"nw:stop:{campaign_id}",  # names the campaign: its stops are counted
+        }
         a, b, c, d = (p.delivery_id for p in first)
         campaigns.record(session, a, "sent", NOW)
         campaigns.record(session, a, "sent", NOW)  # settled: a second outcome changes nothing
