@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import warnings
 from collections import defaultdict
 from collections.abc import Awaitable
@@ -54,7 +55,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from .. import campaigns, jobs, outbox
+from .. import campaigns, jobs, outbox, send_budget
 from ..assistant import Assistant
 from ..config import Settings
 from ..messages import Incoming, Reply
@@ -81,6 +82,8 @@ TYPING_AFTER = 0.4  # seconds before showing "typing…"
 REMINDER_INTERVAL = 600.0
 PURGE_CHECK_INTERVAL = 3600.0  # each worker asks hourly; one of them purges once a day
 CAMPAIGN_IDLE = 1.0  # seconds between looks for campaign work when there is none
+BUDGET_INTERVAL = 1.0  # seconds between adding this worker's answers to the send budget
+BUDGET_PURGE_EVERY = 60  # budget ticks between purges of its old seconds
 UNSUPPORTED = (
     filters.Sticker.ALL
     | filters.PHOTO
@@ -184,9 +187,11 @@ class TelegramChannel:
         self._application: Application | None = None
         # Updates whose message the database could not record (webhook answers 503).
         self.unrecorded: set[int] = set()
-        # When this worker may send its next campaign message (event-loop time): paces them
-        # at COMPTOIR_CAMPAIGN_RATE across batches.
-        self._campaign_next_at = 0.0
+        # This worker's campaign slots in the bot-wide send budget (COMPTOIR_CAMPAIGN_RATE
+        # for all workers together), and its messages sent outside it since the last tick.
+        self._pacer = send_budget.Pacer(self.settings.campaign_rate)
+        self.sent_outside_budget = 0
+        self._budget_ticks = 0
 
     # -- building ---------------------------------------------------------------------
     def build(self, webhook: bool = False) -> Application:
@@ -231,6 +236,9 @@ class TelegramChannel:
             application.job_queue.run_repeating(self._outbox_job, OUTBOX_INTERVAL, first=1.0)
             application.job_queue.run_repeating(self._reminder_job, REMINDER_INTERVAL, first=5.0)
             application.job_queue.run_repeating(self._purge_job, PURGE_CHECK_INTERVAL, first=60.0)
+            application.job_queue.run_repeating(
+                self._budget_job, BUDGET_INTERVAL, first=BUDGET_INTERVAL
+            )
             if self.settings.campaign_rate > 0:
                 application.job_queue.run_once(self._campaign_job, CAMPAIGN_IDLE)
 
@@ -297,6 +305,7 @@ class TelegramChannel:
             first = replies[0] if replies else None
             if first is not None and first.replaces_pressed:
                 shown = int(await self._replace(context.bot, pressed, first))
+                self.sent_outside_budget += shown  # an edit: a message Telegram counts
             if not shown:
                 # Pressed buttons disappear: no double presses, no stale choices.
                 with contextlib.suppress(BadRequest):
@@ -422,6 +431,7 @@ class TelegramChannel:
                         caption=reply.html[:1024],
                         parse_mode=ParseMode.HTML,
                     )
+                    self.sent_outside_budget += 1
                 else:
                     chunks = split_message(reply.html)
                     for i, chunk in enumerate(chunks):
@@ -432,6 +442,7 @@ class TelegramChannel:
                             reply_markup=keyboard(reply) if i == len(chunks) - 1 else None,
                             link_preview_options=LinkPreviewOptions(is_disabled=True),
                         )
+                        self.sent_outside_budget += 1
                 delivered += 1
         except Forbidden:
             log.info("chat %s blocked the bot", chat_id)
@@ -512,7 +523,8 @@ class TelegramChannel:
 
     async def deliver_campaigns(self, application: Application) -> int:
         """Start due campaigns, then claim and send one batch (one second's worth at
-        COMPTOIR_CAMPAIGN_RATE), paced; how many deliveries were claimed."""
+        COMPTOIR_CAMPAIGN_RATE), each message in a slot of the bot-wide send budget; how
+        many deliveries were claimed."""
         rate = self.settings.campaign_rate
         if rate <= 0:
             return 0
@@ -535,20 +547,58 @@ class TelegramChannel:
                 campaigns.finish_sent(session)
 
         batch = await asyncio.to_thread(claim)
-        loop = asyncio.get_running_loop()
         unsent: list[int] = []
         for index, item in enumerate(batch):
+            if application.running:
+                await self._campaign_slot(application, len(batch) - index)
             if not application.running:  # stopping: the rest goes back to the queue
                 unsent = [pending.delivery_id for pending in batch[index:]]
                 break
-            wait = self._campaign_next_at - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)  # the configured rate, not a race
-            self._campaign_next_at = max(self._campaign_next_at, loop.time()) + 1 / rate
             outcome = await self._send_campaign(application, item)
             await asyncio.to_thread(record, item.delivery_id, outcome)
         await asyncio.to_thread(settle, unsent)
         return len(batch)
+
+    async def _campaign_slot(self, application: Application, remaining: int) -> None:
+        """Wait for this worker's next slot in the send budget (asking it for a few more
+        when none is held); returns early if the application is stopping."""
+        pacer, rate = self._pacer, self.settings.campaign_rate
+
+        def take(second: int, want: int) -> send_budget.Grant:
+            with self.assistant.services.db.writing() as session:
+                return send_budget.take(session, "telegram", second, want, rate)
+
+        while application.running:
+            now = time.time()  # wall clock: the seconds every worker counts in
+            wait = pacer.wait(now)
+            if wait is None:
+                grant = await asyncio.to_thread(take, int(now), pacer.want(remaining))
+                pacer.hold(grant)
+                if not grant.count:  # this second is full: the next one
+                    await asyncio.sleep(pacer.retry_in(time.time()))
+                continue
+            if wait > 0:
+                await asyncio.sleep(wait)  # the slot's time, not a race
+            pacer.spend()
+            return
+
+    async def _budget_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Once a second: this worker's answers count into the send budget (one statement,
+        none when it sent nothing), and now and then the budget forgets old seconds."""
+        count, self.sent_outside_budget = self.sent_outside_budget, 0
+        self._budget_ticks += 1
+        purge = self._budget_ticks % BUDGET_PURGE_EVERY == 0
+        if not count and not purge:
+            return
+        second = int(time.time())
+
+        def write() -> None:
+            with self.assistant.services.db.writing() as session:
+                send_budget.add(session, "telegram", second, count)
+                if purge:
+                    send_budget.purge(session, second)
+
+        await asyncio.to_thread(write)
 
     async def _send_campaign(self, application: Application, item: campaigns.Pending) -> str:
         """Send one campaign message; the outcome for `campaigns.record`."""

@@ -468,3 +468,16 @@ class AppSetting(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SendWindow(Base):
+    """The bot's sends in one second (`bot.send_budget`), shared by every worker: campaign
+    senders take numbered slots up to the bot-wide rate, workers add the answers they sent.
+    `granted` is the last grant, read back by the statement that made it."""
+
+    __tablename__ = "send_budget"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    second: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # Unix time, floored
+    used: Mapped[int] = mapped_column(Integer, default=0)
+    granted: Mapped[int] = mapped_column(Integer, default=0)

@@ -16,7 +16,7 @@ from bot import campaigns
 from bot.assistant import Assistant
 from bot.campaigns import Segment
 from bot.channels.telegram import TelegramChannel
-from bot.store.models import CampaignDelivery, Merchant
+from bot.store.models import CampaignDelivery, Merchant, SendWindow
 from tests.support.fake_bot_api import FakeBotAPI
 
 FIRST_CHAT = 7_000_000
@@ -142,3 +142,46 @@ async def test_a_campaign_reaches_each_targeted_merchant_once(api: FakeBotAPI, s
     assert received.buttons[-1]["callback_data"] == "nw:stop"
     assert stopped is not None and stopped.news_consent is False
     assert "ne recevrez pas" in api.messages_to(received.chat_id)[1].text
+
+
+def budget_seconds(services) -> dict[int, int]:  # type: ignore[no-untyped-def]
+    with services.db.session() as session:
+        return dict(session.execute(select(SendWindow.second, SendWindow.used)).all())
+
+
+async def test_two_workers_share_one_rate_and_answers_count_into_it(
+    api: FakeBotAPI,
+    services,  # type: ignore[no-untyped-def]
+) -> None:
+    """Two workers send one campaign together: each merchant gets it once, and their slots
+    come from the one bot-wide budget (no second past the rate but for answers, which are
+    counted into it)."""
+    rate = services.settings.campaign_rate
+    chats = [FIRST_CHAT + i for i in range(90)]
+    with services.db.session() as session:
+        for chat in chats:
+            session.add(
+                Merchant(
+                    channel="telegram", external_id=str(chat), news_consent=True, flow_state={}
+                )
+            )
+        campaign_id = campaigns.create(session, TEXT, Segment(), "test", approved_by="test").id
+    asking = FIRST_CHAT + 1_000
+    async with bot(api, services, "a"), bot(api, services, "b"):
+        await asyncio.to_thread(api.wait_for, lambda: len(campaign_messages(api)) >= 10, 60)
+        api.push_text(asking, "une alternative a gmail")
+        answers = len(await asyncio.to_thread(api.wait_messages, asking, 1, 30))
+        await until_done(services, campaign_id)
+        sent = len(campaign_messages(api))
+        # Each worker adds the answers it sent within a second: wait for that, not for time.
+        deadline = time.monotonic() + 30
+        while sum((await asyncio.to_thread(budget_seconds, services)).values()) < sent + answers:
+            assert time.monotonic() < deadline, "the answers were not counted in the budget"
+            await asyncio.sleep(0.1)
+
+    assert sorted(s.chat_id for s in campaign_messages(api)) == chats  # once each
+    assert campaign_messages(api, "a") and campaign_messages(api, "b")  # both sent some
+    seconds = budget_seconds(services)
+    assert max(seconds.values()) <= rate + answers
+    # Two workers each pacing itself would have sent 2 × rate in some seconds.
+    assert len(seconds) >= len(chats) // rate
