@@ -83,7 +83,6 @@ REMINDER_INTERVAL = 600.0
 PURGE_CHECK_INTERVAL = 3600.0  # each worker asks hourly; one of them purges once a day
 CAMPAIGN_IDLE = 1.0  # seconds between looks for campaign work when there is none
 BUDGET_INTERVAL = 1.0  # seconds between adding this worker's answers to the send budget
-BUDGET_PURGE_EVERY = 60  # budget ticks between purges of its old seconds
 UNSUPPORTED = (
     filters.Sticker.ALL
     | filters.PHOTO
@@ -189,9 +188,8 @@ class TelegramChannel:
         self.unrecorded: set[int] = set()
         # This worker's campaign slots in the bot-wide send budget (COMPTOIR_CAMPAIGN_RATE
         # for all workers together), and its messages sent outside it since the last tick.
-        self._pacer = send_budget.Pacer(self.settings.campaign_rate)
+        self._pacer = send_budget.Pacer()
         self.sent_outside_budget = 0
-        self._budget_ticks = 0
 
     # -- building ---------------------------------------------------------------------
     def build(self, webhook: bool = False) -> Application:
@@ -511,7 +509,7 @@ class TelegramChannel:
 
     # -- campaigns --------------------------------------------------------------------
     async def _campaign_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """One batch, then the next run is scheduled: at once while there is work, after
+        """Send while there is work, then the next run is scheduled: at once if it sent, after
         CAMPAIGN_IDLE otherwise (runs never overlap; stopping the job queue waits for the
         batch in progress, whose unsent rest is released)."""
         claimed = 0
@@ -522,13 +520,20 @@ class TelegramChannel:
                 context.job_queue.run_once(self._campaign_job, 0.0 if claimed else CAMPAIGN_IDLE)
 
     async def deliver_campaigns(self, application: Application) -> int:
-        """Start due campaigns, then claim and send one batch (one second's worth at
-        COMPTOIR_CAMPAIGN_RATE), each message in a slot of the bot-wide send budget; how
-        many deliveries were claimed."""
+        """Start due campaigns, then claim and send batches (one second's worth at
+        COMPTOIR_CAMPAIGN_RATE each), each message in a slot of the bot-wide send budget;
+        how many deliveries were claimed.
+
+        The next batch is claimed while the last message of a full one goes out: claiming
+        takes a few round trips, and slots that pass meanwhile are lost (the budget does
+        not let a late worker catch up in a burst). A batch is given up (released) once
+        half its lease has passed, so no other worker can take rows still being sent."""
         rate = self.settings.campaign_rate
         if rate <= 0:
             return 0
         db = self.assistant.services.db
+        lease = self.settings.delivery_lease.total_seconds()
+        loop = asyncio.get_running_loop()
 
         def claim() -> list[campaigns.Pending]:
             with db.session() as session:
@@ -538,7 +543,7 @@ class TelegramChannel:
                 )
 
         def record(delivery_id: int, outcome: str) -> None:
-            with db.session() as session:
+            with db.writing() as session:
                 campaigns.record(session, delivery_id, outcome)
 
         def settle(unsent: list[int]) -> None:
@@ -546,36 +551,54 @@ class TelegramChannel:
                 campaigns.release(session, unsent)
                 campaigns.finish_sent(session)
 
+        claimed = 0
         batch = await asyncio.to_thread(claim)
-        unsent: list[int] = []
-        for index, item in enumerate(batch):
-            if application.running:
-                await self._campaign_slot(application, len(batch) - index)
-            if not application.running:  # stopping: the rest goes back to the queue
-                unsent = [pending.delivery_id for pending in batch[index:]]
-                break
-            outcome = await self._send_campaign(application, item)
-            await asyncio.to_thread(record, item.delivery_id, outcome)
-        await asyncio.to_thread(settle, unsent)
-        return len(batch)
+        while batch:
+            claimed += len(batch)
+            held_until = loop.time() + lease / 2
+            full = len(batch) == rate  # more is likely waiting
+            upcoming: asyncio.Future[list[campaigns.Pending]] | None = None
+            recording: list[asyncio.Future[None]] = []
+            unsent: list[int] = []
+            for index, item in enumerate(batch):
+                if full and index == len(batch) - 1:
+                    upcoming = asyncio.ensure_future(asyncio.to_thread(claim))
+                if application.running:
+                    await self._campaign_slot(application, rate if full else len(batch) - index)
+                if not application.running or loop.time() > held_until:
+                    # Stopping, or held too long: the rest goes back to the queue.
+                    unsent = [pending.delivery_id for pending in batch[index:]]
+                    break
+                outcome = await self._send_campaign(application, item)
+                # Recorded while the next slot comes: a slow write does not lose it.
+                recording.append(
+                    asyncio.ensure_future(asyncio.to_thread(record, item.delivery_id, outcome))
+                )
+            await asyncio.gather(*recording)
+            batch = await upcoming if upcoming is not None else []
+            if not application.running:
+                unsent += [pending.delivery_id for pending in batch]
+                batch = []
+            await asyncio.to_thread(settle, unsent)
+        return claimed
 
     async def _campaign_slot(self, application: Application, remaining: int) -> None:
-        """Wait for this worker's next slot in the send budget (asking it for a few more
+        """Wait for this worker's next slot in the bot-wide send budget (taking a few more
         when none is held); returns early if the application is stopping."""
         pacer, rate = self._pacer, self.settings.campaign_rate
 
-        def take(second: int, want: int) -> send_budget.Grant:
+        def take(want: int) -> send_budget.Grant:
             with self.assistant.services.db.writing() as session:
-                return send_budget.take(session, "telegram", second, want, rate)
+                # Wall-clock time: the clock every worker shares.
+                return send_budget.take(session, "telegram", time.time(), want, rate)
 
         while application.running:
-            now = time.time()  # wall clock: the seconds every worker counts in
-            wait = pacer.wait(now)
+            wait = pacer.wait(time.time())
             if wait is None:
-                grant = await asyncio.to_thread(take, int(now), pacer.want(remaining))
+                grant = await asyncio.to_thread(take, pacer.want(remaining))
                 pacer.hold(grant)
-                if not grant.count:  # this second is full: the next one
-                    await asyncio.sleep(pacer.retry_in(time.time()))
+                if not grant.count:  # answers are using the whole rate: wait a little
+                    await asyncio.sleep(send_budget.RETRY)
                 continue
             if wait > 0:
                 await asyncio.sleep(wait)  # the slot's time, not a race
@@ -583,20 +606,16 @@ class TelegramChannel:
             return
 
     async def _budget_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Once a second: this worker's answers count into the send budget (one statement,
-        none when it sent nothing), and now and then the budget forgets old seconds."""
+        """Once a second: the messages this worker sent outside the budget (answers, staff
+        messages, reminders) count into it, in one statement (none if it sent nothing)."""
         count, self.sent_outside_budget = self.sent_outside_budget, 0
-        self._budget_ticks += 1
-        purge = self._budget_ticks % BUDGET_PURGE_EVERY == 0
-        if not count and not purge:
+        rate = self.settings.campaign_rate
+        if not count or rate <= 0:
             return
-        second = int(time.time())
 
         def write() -> None:
             with self.assistant.services.db.writing() as session:
-                send_budget.add(session, "telegram", second, count)
-                if purge:
-                    send_budget.purge(session, second)
+                send_budget.add(session, "telegram", time.time(), count, rate)
 
         await asyncio.to_thread(write)
 

@@ -470,14 +470,12 @@ class AppSetting(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class SendWindow(Base):
-    """The bot's sends in one second (`bot.send_budget`), shared by every worker: campaign
-    senders take numbered slots up to the bot-wide rate, workers add the answers they sent.
-    `granted` is the last grant, read back by the statement that made it."""
+class SendBudget(Base):
+    """The bot's send budget (`bot.send_budget`), one row per channel shared by every
+    worker: `next_at` is when the bot's next message may go (Unix time); campaign senders
+    take slots from it, workers push it on by the answers they sent."""
 
     __tablename__ = "send_budget"
 
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
-    second: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # Unix time, floored
-    used: Mapped[int] = mapped_column(Integer, default=0)
-    granted: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[float] = mapped_column(Float)

@@ -20,10 +20,8 @@ def upgrade() -> None:
     op.create_table(
         "send_budget",
         sa.Column("channel", sa.String(length=16), nullable=False),
-        sa.Column("second", sa.BigInteger(), nullable=False),
-        sa.Column("used", sa.Integer(), nullable=False),
-        sa.Column("granted", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("channel", "second"),
+        sa.Column("next_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("channel"),
     )
 
 
