@@ -13,7 +13,7 @@ new chat), and the phases follow each other in one run:
 3. campaign 3, with two 429s (`retry_after` 1) and two 502s injected; the first worker is
    stopped (SIGTERM, or SIGKILL with --kill) once a third went out, a third worker starts.
 
-Campaigns 1 and 2 are paused and resumed every 5 s (as the back office does), so answers
+Campaigns 1 and 2 are paused and resumed every 5 s (status `paused` and back), so answers
 with and without a campaign going out are sampled in turns, alike whatever else loads the
 machine: an answer counts as "campaign" when a campaign message went out while it was
 awaited, as "none" when none went out from a second before the question to the answer.
@@ -215,7 +215,7 @@ def main() -> None:
         return int(queued["id"])  # type: ignore[call-overload]
 
     def set_status(campaign_id: int, old: str, new: str) -> bool:
-        """Pause or resume a campaign (as the back office does); False once it is done."""
+        """Pause or resume a campaign; False once it is done."""
         with database.engine.begin() as connection:
             connection.execute(
                 update(Campaign)
@@ -251,7 +251,6 @@ def main() -> None:
                 args.db,
                 cwd=work,
                 COMPTOIR_TELEGRAM_BASE_URL=api.base_url_for(name),  # its calls are tagged
-                PYTHONPATH=str(ROOT),  # this checkout's code, whatever the venv points to
                 COMPTOIR_LOG_LEVEL="WARNING",
                 COMPTOIR_DELIVERY_LEASE_SECONDS="10",  # a killed worker's batch comes back
             )
@@ -344,6 +343,11 @@ def main() -> None:
             "campaign_vs_rate": round(campaign / RATE, 3),
             "bot_wide_vs_rate": round((campaign + len(answers) / seconds) / RATE, 3),
             "busiest_second_campaign": busiest_second(times),
+            # Where one worker's missing slots went: pauses between messages longer than
+            # one and a half slots, within the runs.
+            "gaps_over_1.5_slots": [
+                round(b - a, 3) for a, b in itertools.pairwise(times) if 1.5 / RATE < b - a <= 1.5
+            ],
             "busiest_second_bot_wide": busiest_second(times + answers),
         }
     campaign_times = [s.at for text in TEXTS for s in sends(text)]
