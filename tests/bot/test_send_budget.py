@@ -3,6 +3,7 @@ count into it, and the pacer sends each slot at its time (times are passed in: n
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from bot import send_budget
 from bot.assistant import Assistant
 from bot.channels.telegram import TelegramChannel
+from bot.messages import Reply
 from bot.send_budget import Grant, Pacer
 from bot.store.models import SendBudget
 
@@ -98,6 +100,24 @@ async def test_the_worker_adds_its_answers_once_per_tick(services) -> None:  # t
     await channel._budget_job(None)  # type: ignore[arg-type]
     assert channel.sent_outside_budget == 0
     assert next_at(services) >= before + 5 / services.settings.campaign_rate
+
+
+async def test_every_message_sent_outside_the_budget_is_counted(api, services) -> None:  # type: ignore[no-untyped-def]
+    """Replies count where they are sent, in memory (no database work per answer): one per
+    Telegram message, a long reply split in two counting two."""
+    settings = services.settings.with_overrides(
+        telegram_token=api.token,
+        telegram_base_url=api.base_url,
+        telegram_base_file_url=api.base_file_url,
+    )
+    channel = TelegramChannel(Assistant(dataclasses.replace(services, settings=settings)))
+    application = channel.build()
+    async with application:  # initialised, not started: no job resets the count
+        sent = await channel._deliver(application, 4242, [Reply("Bonjour"), Reply("mot " * 1500)])
+    assert sent == 2
+    assert len(api.messages_to(4242)) == 3
+    assert channel.sent_outside_budget == 3
+    assert next_at(services) is None  # nothing written yet: the tick does it
 
 
 # -- the pacer --------------------------------------------------------------------------
