@@ -54,8 +54,10 @@ class Settings:
     # Telegram's documented limit is about 30 messages per second for a bot; raise it only
     # for a Bot API server of your own (0: no limiter).
     telegram_max_rate: int = 30
-    # Campaign messages a worker sends per second: under telegram_max_rate, so that answers
-    # to merchants keep room while a campaign goes out (0: this worker sends no campaign).
+    # Messages per second the whole bot sends for campaigns and answers together, whatever
+    # the number of workers (bot/send_budget.py, shared through the database): campaigns take
+    # what answers leave, answers never wait. Under telegram_max_rate; the same value on
+    # every worker (0: this worker sends no campaign).
     campaign_rate: int = 25
     # A worker answering holds its replies this long before any other worker may re-send
     # them (it died); keep it longer than a send with its rate-limit retries.

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import warnings
 from collections import defaultdict
 from collections.abc import Awaitable
@@ -54,7 +55,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from .. import campaigns, jobs, nudges, outbox
+from .. import campaigns, jobs, nudges, outbox, send_budget
 from ..assistant import Assistant
 from ..config import Settings
 from ..messages import Incoming, Reply
@@ -81,6 +82,7 @@ TYPING_AFTER = 0.4  # seconds before showing "typing…"
 REMINDER_INTERVAL = 600.0
 PURGE_CHECK_INTERVAL = 3600.0  # each worker asks hourly; one of them purges once a day
 CAMPAIGN_IDLE = 1.0  # seconds between looks for campaign work when there is none
+BUDGET_INTERVAL = 1.0  # seconds between adding this worker's answers to the send budget
 UNSUPPORTED = (
     filters.Sticker.ALL
     | filters.PHOTO
@@ -184,9 +186,10 @@ class TelegramChannel:
         self._application: Application | None = None
         # Updates whose message the database could not record (webhook answers 503).
         self.unrecorded: set[int] = set()
-        # When this worker may send its next campaign message (event-loop time): paces them
-        # at COMPTOIR_CAMPAIGN_RATE across batches.
-        self._campaign_next_at = 0.0
+        # This worker's campaign slots in the bot-wide send budget (COMPTOIR_CAMPAIGN_RATE
+        # for all workers together), and its messages sent outside it since the last tick.
+        self._pacer = send_budget.Pacer()
+        self.sent_outside_budget = 0
 
     # -- building ---------------------------------------------------------------------
     def build(self, webhook: bool = False) -> Application:
@@ -231,6 +234,9 @@ class TelegramChannel:
             application.job_queue.run_repeating(self._outbox_job, OUTBOX_INTERVAL, first=1.0)
             application.job_queue.run_repeating(self._reminder_job, REMINDER_INTERVAL, first=5.0)
             application.job_queue.run_repeating(self._purge_job, PURGE_CHECK_INTERVAL, first=60.0)
+            application.job_queue.run_repeating(
+                self._budget_job, BUDGET_INTERVAL, first=BUDGET_INTERVAL
+            )
             if self.settings.campaign_rate > 0:
                 application.job_queue.run_once(self._campaign_job, CAMPAIGN_IDLE)
 
@@ -297,6 +303,7 @@ class TelegramChannel:
             first = replies[0] if replies else None
             if first is not None and first.replaces_pressed:
                 shown = int(await self._replace(context.bot, pressed, first))
+                self.sent_outside_budget += shown  # an edit: a message Telegram counts
             if not shown:
                 # Pressed buttons disappear: no double presses, no stale choices.
                 with contextlib.suppress(BadRequest):
@@ -422,6 +429,7 @@ class TelegramChannel:
                         caption=reply.html[:1024],
                         parse_mode=ParseMode.HTML,
                     )
+                    self.sent_outside_budget += 1
                 else:
                     chunks = split_message(reply.html)
                     for i, chunk in enumerate(chunks):
@@ -432,6 +440,7 @@ class TelegramChannel:
                             reply_markup=keyboard(reply) if i == len(chunks) - 1 else None,
                             link_preview_options=LinkPreviewOptions(is_disabled=True),
                         )
+                        self.sent_outside_budget += 1
                 delivered += 1
         except Forbidden:
             log.info("chat %s blocked the bot", chat_id)
@@ -500,7 +509,7 @@ class TelegramChannel:
 
     # -- campaigns --------------------------------------------------------------------
     async def _campaign_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """One batch, then the next run is scheduled: at once while there is work, after
+        """Send while there is work, then the next run is scheduled: at once if it sent, after
         CAMPAIGN_IDLE otherwise (runs never overlap; stopping the job queue waits for the
         batch in progress, whose unsent rest is released)."""
         claimed = 0
@@ -511,12 +520,20 @@ class TelegramChannel:
                 context.job_queue.run_once(self._campaign_job, 0.0 if claimed else CAMPAIGN_IDLE)
 
     async def deliver_campaigns(self, application: Application) -> int:
-        """Start due campaigns, then claim and send one batch (one second's worth at
-        COMPTOIR_CAMPAIGN_RATE), paced; how many deliveries were claimed."""
+        """Start due campaigns, then claim and send batches (one second's worth at
+        COMPTOIR_CAMPAIGN_RATE each), each message in a slot of the bot-wide send budget;
+        how many deliveries were claimed.
+
+        The next batch is claimed while the last message of a full one goes out: claiming
+        takes a few round trips, and slots that pass meanwhile are lost (the budget does
+        not let a late worker catch up in a burst). A batch is given up (released) once
+        half its lease has passed, so no other worker can take rows still being sent."""
         rate = self.settings.campaign_rate
         if rate <= 0:
             return 0
         db = self.assistant.services.db
+        lease = self.settings.delivery_lease.total_seconds()
+        loop = asyncio.get_running_loop()
 
         def claim() -> list[campaigns.Pending]:
             with db.session() as session:
@@ -527,7 +544,7 @@ class TelegramChannel:
                 )
 
         def record(delivery_id: int, outcome: str) -> None:
-            with db.session() as session:
+            with db.writing() as session:
                 campaigns.record(session, delivery_id, outcome)
 
         def settle(unsent: list[int]) -> None:
@@ -535,21 +552,73 @@ class TelegramChannel:
                 campaigns.release(session, unsent)
                 campaigns.finish_sent(session)
 
+        claimed = 0
         batch = await asyncio.to_thread(claim)
-        loop = asyncio.get_running_loop()
-        unsent: list[int] = []
-        for index, item in enumerate(batch):
-            if not application.running:  # stopping: the rest goes back to the queue
-                unsent = [pending.delivery_id for pending in batch[index:]]
-                break
-            wait = self._campaign_next_at - loop.time()
+        while batch:
+            claimed += len(batch)
+            held_until = loop.time() + lease / 2
+            full = len(batch) == rate  # more is likely waiting
+            upcoming: asyncio.Future[list[campaigns.Pending]] | None = None
+            recording: list[asyncio.Future[None]] = []
+            unsent: list[int] = []
+            for index, item in enumerate(batch):
+                if full and index == len(batch) - 1:
+                    upcoming = asyncio.ensure_future(asyncio.to_thread(claim))
+                if application.running:
+                    await self._campaign_slot(application, rate if full else len(batch) - index)
+                if not application.running or loop.time() > held_until:
+                    # Stopping, or held too long: the rest goes back to the queue.
+                    unsent = [pending.delivery_id for pending in batch[index:]]
+                    break
+                outcome = await self._send_campaign(application, item)
+                # Recorded while the next slot comes: a slow write does not lose it.
+                recording.append(
+                    asyncio.ensure_future(asyncio.to_thread(record, item.delivery_id, outcome))
+                )
+            await asyncio.gather(*recording)
+            batch = await upcoming if upcoming is not None else []
+            if not application.running:
+                unsent += [pending.delivery_id for pending in batch]
+                batch = []
+            await asyncio.to_thread(settle, unsent)
+        return claimed
+
+    async def _campaign_slot(self, application: Application, remaining: int) -> None:
+        """Wait for this worker's next slot in the bot-wide send budget (taking a few more
+        when none is held); returns early if the application is stopping."""
+        pacer, rate = self._pacer, self.settings.campaign_rate
+
+        def take(want: int) -> send_budget.Grant:
+            with self.assistant.services.db.writing() as session:
+                # Wall-clock time: the clock every worker shares.
+                return send_budget.take(session, "telegram", time.time(), want, rate)
+
+        while application.running:
+            wait = pacer.wait(time.time())
+            if wait is None:
+                grant = await asyncio.to_thread(take, pacer.want(remaining))
+                pacer.hold(grant)
+                if not grant.count:  # answers are using the whole rate: wait a little
+                    await asyncio.sleep(send_budget.RETRY)
+                continue
             if wait > 0:
-                await asyncio.sleep(wait)  # the configured rate, not a race
-            self._campaign_next_at = max(self._campaign_next_at, loop.time()) + 1 / rate
-            outcome = await self._send_campaign(application, item)
-            await asyncio.to_thread(record, item.delivery_id, outcome)
-        await asyncio.to_thread(settle, unsent)
-        return len(batch)
+                await asyncio.sleep(wait)  # the slot's time, not a race
+            pacer.spend()
+            return
+
+    async def _budget_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Once a second: the messages this worker sent outside the budget (answers, staff
+        messages, reminders) count into it, in one statement (none if it sent nothing)."""
+        count, self.sent_outside_budget = self.sent_outside_budget, 0
+        rate = self.settings.campaign_rate
+        if not count or rate <= 0:
+            return
+
+        def write() -> None:
+            with self.assistant.services.db.writing() as session:
+                send_budget.add(session, "telegram", time.time(), count, rate)
+
+        await asyncio.to_thread(write)
 
     async def _send_campaign(self, application: Application, item: campaigns.Pending) -> str:
         """Send one campaign message; the outcome for `campaigns.record`."""

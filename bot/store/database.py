@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest migration's revision (tests/bot/test_migrations.py checks it): a database
 # already there starts without loading Alembic, a quarter of a second of every start.
-SCHEMA_REVISION = "0007"
+SCHEMA_REVISION = "0008"
 
 
 class StoreUnavailable(RuntimeError):

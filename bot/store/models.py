@@ -472,3 +472,14 @@ class AppSetting(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SendBudget(Base):
+    """The bot's send budget (`bot.send_budget`), one row per channel shared by every
+    worker: `next_at` is when the bot's next message may go (Unix time); campaign senders
+    take slots from it, workers push it on by the answers they sent."""
+
+    __tablename__ = "send_budget"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    next_at: Mapped[float] = mapped_column(Float)

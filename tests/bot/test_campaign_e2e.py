@@ -18,7 +18,14 @@ from bot import campaigns, nudges
 from bot.assistant import Assistant
 from bot.campaigns import Segment
 from bot.channels.telegram import TelegramChannel
-from bot.store.models import CampaignDelivery, ChecklistRun, Merchant, Message, utcnow
+from bot.store.models import (
+    CampaignDelivery,
+    ChecklistRun,
+    Merchant,
+    Message,
+    SendBudget,
+    utcnow,
+)
 from tests.support.fake_bot_api import FakeBotAPI
 
 FIRST_CHAT = 7_000_000
@@ -222,3 +229,47 @@ async def test_a_rule_fires_and_its_tracked_button_opens_a_guide(api: FakeBotAPI
         ("in", "button"),
         ("out", "text"),
     ]
+
+
+def budget_next_at(services) -> float:  # type: ignore[no-untyped-def]
+    with services.db.session() as session:
+        return session.scalar(select(SendBudget.next_at)) or 0.0
+
+
+async def test_two_workers_share_one_rate_and_answers_count_into_it(
+    api: FakeBotAPI,
+    services,  # type: ignore[no-untyped-def]
+) -> None:
+    """Two workers send one campaign together: each merchant gets it once, at the bot-wide
+    rate (not twice it), every message through the one budget, answers counted into it."""
+    rate = services.settings.campaign_rate
+    chats = [FIRST_CHAT + i for i in range(90)]
+    with services.db.session() as session:
+        for chat in chats:
+            session.add(
+                Merchant(
+                    channel="telegram", external_id=str(chat), news_consent=True, flow_state={}
+                )
+            )
+        campaign_id = campaigns.create(session, TEXT, Segment(), "test", approved_by="test").id
+    asking = FIRST_CHAT + 1_000
+    began = time.time()
+    async with bot(api, services, "a"), bot(api, services, "b"):
+        await asyncio.to_thread(api.wait_for, lambda: len(campaign_messages(api)) >= 10, 60)
+        api.push_text(asking, "une alternative a gmail")
+        answers = len(await asyncio.to_thread(api.wait_messages, asking, 1, 30))
+        await until_done(services, campaign_id)
+        sent = len(campaign_messages(api))
+        # Every campaign slot takes 1/rate of the budget, and each worker adds the answers
+        # it sent within a second: wait for that, not for a time.
+        deadline = time.monotonic() + 30
+        while await asyncio.to_thread(budget_next_at, services) < began + (sent + answers) / rate:
+            assert time.monotonic() < deadline, "the budget did not count every message"
+            await asyncio.sleep(0.1)
+
+    messages = campaign_messages(api)
+    assert sorted(s.chat_id for s in messages) == chats  # once each
+    assert campaign_messages(api, "a") and campaign_messages(api, "b")  # both sent some
+    # Slots are 1/rate apart whoever holds them: 90 messages take at least 89/rate seconds
+    # (two workers pacing themselves alone would take half that). A lower bound only.
+    assert messages[-1].at - messages[0].at >= 0.9 * (len(messages) - 1) / rate

@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 BOT_ID = 777000111
+ROOT = Path(__file__).resolve().parents[2]  # the checkout these tests belong to
 VIA = "_via"  # the params key carrying the client's tag
 
 
@@ -551,6 +552,9 @@ def start_comptoir(
         "COMPTOIR_DATA_DIR": str(data_dir),
         "COMPTOIR_DATABASE_URL": db_url,
         "COMPTOIR_ADMIN_PORT": "0",  # no back office unless a test asks for one
+        # This checkout's code: the virtualenv's editable install may point at another one
+        # (a git worktree), and `cwd` is not on the path.
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         **extra_env,
     }
     return subprocess.Popen(
