@@ -1,6 +1,10 @@
 """A campaign's life in the back office: written by an operator, submitted, approved by an
 administrator who did not write it (two people), then paused, resumed or cancelled.
 
+A nudge rule (`bot.nudges`, kind "rule") lives the same life: approved it is scheduled,
+`campaigns.start_due` makes it active at its date, and it stays active (sending to the
+merchants who enter its segment) until paused, cancelled or past its `ends_at`.
+
 Each transition is a guarded change of `Campaign.status` under a row lock, so two staff
 members clicking at once, or a worker starting the campaign meanwhile, cannot both win.
 The sending itself stays in `bot.campaigns` (start_due / claim / record); paused campaigns
@@ -20,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from knowledge_base.content_model import KnowledgeBase
 
-from . import campaigns, outbox
+from . import campaigns, nudges, outbox
 from .campaigns import CampaignError, Segment
 from .store.models import Campaign, CampaignDelivery, Merchant, OutboxMessage, utcnow
 
@@ -34,6 +38,8 @@ STATUS_LABELS = {
     "cancelled": "Annulée",
     "active": "Active (relance automatique)",
 }
+RULE_LABELS = {**STATUS_LABELS, "scheduled": "Programmée (active à sa date)", "done": "Terminée"}
+KINDS = {"campaign": "Campagne (envoi unique)", "rule": "Relance automatique (règle)"}
 BUTTON_KINDS = {
     "url": "Lien (URL)",
     "guide": "Guide",
@@ -53,10 +59,29 @@ class Draft:
     text: str
     buttons: list[list[dict[str, str]]]
     segment: Segment
-    scheduled_at: datetime | None  # None: as soon as it is approved
+    scheduled_at: datetime | None  # None: as soon as it is approved (a rule: its start)
+    kind: str = "campaign"  # or "rule": a nudge, sent to each merchant entering the segment
+    ends_at: datetime | None = None  # a rule only: it stops then (None: until cancelled)
 
 
-def check_draft(draft: Draft, kb: KnowledgeBase) -> None:
+def status_label(campaign: Campaign) -> str:
+    """The status as staff read it: a rule is "active", and "terminée" rather than sent."""
+    labels = RULE_LABELS if campaign.kind == "rule" else STATUS_LABELS
+    return labels.get(campaign.status, campaign.status)
+
+
+def check_draft(draft: Draft, kb: KnowledgeBase, now: datetime | None = None) -> None:
+    if draft.kind not in KINDS:
+        raise CampaignError("Choisissez « campagne » ou « relance automatique ».")
+    if draft.kind != "rule" and draft.ends_at is not None:
+        raise CampaignError(
+            "Seule une relance automatique a une date de fin : videz-la, ou choisissez "
+            "« Relance automatique (règle) »."
+        )
+    if draft.ends_at is not None and _aware(draft.ends_at) <= _aware(
+        draft.scheduled_at or now or utcnow()
+    ):
+        raise CampaignError("La fin de la relance doit venir après son début (heure de Paris).")
     if not draft.title.strip():
         raise CampaignError("Donnez un titre à la campagne (il n'est vu que par l'équipe).")
     if len(draft.title) > MAX_TITLE:
@@ -76,7 +101,7 @@ def _aware(value: datetime) -> datetime:
 
 def _locked(session: Session, campaign_id: int) -> Campaign:
     campaign = session.get(Campaign, campaign_id, with_for_update=True)
-    if campaign is None or campaign.kind != "campaign":
+    if campaign is None or campaign.kind not in KINDS:
         raise CampaignError(f"Pas de campagne {campaign_id}.")
     return campaign
 
@@ -99,17 +124,29 @@ def save(
     author: str,
     now: datetime | None = None,
 ) -> Campaign:
-    """Create a draft, or rewrite one (only while it is a draft). `targeted` is the count of
-    matching consenting merchants now; the real one is fixed when sending starts."""
+    """Create a draft, or rewrite one (only while it is a draft; a draft may change kind).
+    `targeted` is the count of matching consenting merchants now; a campaign's real one is
+    fixed when sending starts, a rule's grows as it reaches merchants."""
     now = now or utcnow()
-    check_draft(draft, kb)
-    if campaign_id is None:
+    check_draft(draft, kb, now)
+    if campaign_id is None and draft.kind == "rule":
+        campaign = nudges.create_rule(
+            session,
+            draft.text,
+            draft.segment,
+            created_by=author,
+            starts_at=draft.scheduled_at,
+            ends_at=draft.ends_at,
+            now=now,
+        )
+    elif campaign_id is None:
         campaign = campaigns.create(session, draft.text, draft.segment, created_by=author, now=now)
     else:
         campaign = _locked(session, campaign_id)
         _expect(campaign, "draft")
         campaign.text, campaign.segment = draft.text, draft.segment.to_json()
         campaign.targeted = campaigns.count(session, draft.segment, now)
+        campaign.kind, campaign.ends_at = draft.kind, draft.ends_at
     campaign.title = draft.title.strip()
     campaign.buttons = stored_buttons(draft.buttons)
     campaign.scheduled_at = draft.scheduled_at
@@ -122,10 +159,13 @@ def submit(session: Session, campaign_id: int, now: datetime | None = None) -> C
     campaign = _locked(session, campaign_id)
     _expect(campaign, "draft")
     campaigns.check_text(campaign.text)
-    if campaign.scheduled_at is not None and _aware(campaign.scheduled_at) < (now or utcnow()):
+    now = now or utcnow()
+    if campaign.scheduled_at is not None and _aware(campaign.scheduled_at) < now:
         raise CampaignError(
             "La date d'envoi est passée : choisissez une date à venir ou « dès l'approbation »."
         )
+    if campaign.ends_at is not None and _aware(campaign.ends_at) <= now:
+        raise CampaignError("La date de fin de la relance est passée : choisissez-en une à venir.")
     campaign.status = "submitted"
     return campaign
 
@@ -139,8 +179,8 @@ def approve(
     now: datetime | None = None,
 ) -> Campaign:
     """A second person approves, at the date they confirm (None: now): the campaign is
-    scheduled. Nobody who wrote it (its author, anyone who saved a version: `editors`)
-    may approve it."""
+    scheduled (a rule becomes active at that date, through `campaigns.start_due`). Nobody
+    who wrote it (its author, anyone who saved a version: `editors`) may approve it."""
     now = now or utcnow()
     campaign = _locked(session, campaign_id)
     _expect(campaign, "submitted")
@@ -153,9 +193,15 @@ def approve(
             "La date d'envoi est passée : choisissez une date à venir, ou laissez-la vide "
             "pour envoyer dès maintenant."
         )
+    starts = scheduled_at or now
+    if campaign.ends_at is not None and _aware(campaign.ends_at) <= starts:
+        raise CampaignError(
+            "La relance finirait avant de commencer : choisissez un début avant sa date de fin, "
+            "ou refusez-la pour que l'auteur change la fin."
+        )
     campaign.approved_by = approver
     campaign.status = "scheduled"
-    campaign.scheduled_at = scheduled_at or now
+    campaign.scheduled_at = starts
     return campaign
 
 
@@ -255,4 +301,11 @@ def send_test(
 
 def summary(campaign: Campaign) -> dict[str, Any]:
     """What the audit log keeps of a campaign's content (no merchant data)."""
-    return {"title": campaign.title, "chars": len(campaign.text), "segment": campaign.segment}
+    ends = _aware(campaign.ends_at).isoformat() if campaign.ends_at else None
+    return {
+        "kind": campaign.kind,
+        "title": campaign.title,
+        "chars": len(campaign.text),
+        "segment": campaign.segment,
+        "ends_at": ends,
+    }

@@ -134,7 +134,8 @@ def results(session: Session, campaign_id: int, now: datetime | None = None) -> 
     last_sent = max((r.sent_at for r in rows if r.sent_at is not None), default=None)
     return Results(
         campaign_id=campaign_id,
-        targeted=campaign.targeted,
+        # a rule's targeted: the merchants it reached so far (one delivery each)
+        targeted=len(rows) if campaign.kind == "rule" else campaign.targeted,
         by_status=by_status,
         pressed=sum(r.pressed_at is not None for r in rows),
         stopped=sum(r.stopped_at is not None for r in rows),

@@ -1,5 +1,7 @@
 """The composer's form: read into a `Draft` (or a French error naming the field), and the
-values to show it again, kept as typed when it is refused."""
+values to show it again, kept as typed when it is refused. A campaign or a nudge rule: the
+rule's own criteria (idle checklist, diagnostic age, a date's window) and end date are
+refused on a one-off campaign rather than silently dropped."""
 
 from __future__ import annotations
 
@@ -15,13 +17,19 @@ from ..store.models import Campaign
 BUTTON_SLOTS = 4
 FIELDS = (
     "title", "text", "sells_online", "seen_within_days", "unfinished_checklist",
-    "not_started_checklist", "tags", "when", "at",
+    "not_started_checklist", "tags", "when", "at", "kind", "checklist_idle_days",
+    "diagnostic_older_than_days", "no_diagnostic", "before_date", "days_before", "ends_at",
+)  # fmt: skip
+RULE_ONLY = (
+    "checklist_idle_days", "diagnostic_older_than_days", "no_diagnostic", "before_date",
+    "days_before", "ends_at",
 )  # fmt: skip
 
 
 def values_from_form(form: FormData, axes: list[str]) -> dict[str, Any]:
     """The form as typed: shown again as is when it is refused."""
     values: dict[str, Any] = {name: str(form.get(name) or "") for name in FIELDS}
+    values["kind"] = values["kind"] or "campaign"
     values["sectors"] = [str(v) for v in form.getlist("sector")]
     values["axes"] = {axis: str(form.get(f"axis_{axis}") or "") for axis in axes}
     values["buttons"] = [
@@ -52,6 +60,13 @@ def values_from_campaign(campaign: Campaign | None, axes: list[str]) -> dict[str
     scheduled = campaign.scheduled_at if campaign else None
     online = {True: "oui", False: "non", None: ""}[segment.sells_online]
     return {
+        "kind": campaign.kind if campaign else "campaign",
+        "checklist_idle_days": _text(segment.checklist_idle_days),
+        "diagnostic_older_than_days": _text(segment.diagnostic_older_than_days),
+        "no_diagnostic": "oui" if segment.no_diagnostic else "",
+        "before_date": segment.before_date or "",
+        "days_before": _text(segment.days_before),
+        "ends_at": paris_input(campaign.ends_at if campaign else None),
         "title": campaign.title if campaign else "",
         "text": campaign.text if campaign else "",
         "sectors": list(segment.sectors),
@@ -65,6 +80,23 @@ def values_from_campaign(campaign: Campaign | None, axes: list[str]) -> dict[str
         "at": paris_input(scheduled),
         "buttons": slots[:BUTTON_SLOTS],
     }
+
+
+def _text(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def _days(values: dict[str, Any], name: str, label: str) -> int | None:
+    raw = values[name].strip()
+    if not raw:
+        return None
+    try:
+        days = int(raw)
+    except ValueError:
+        raise CampaignError(f"« {label} » : indiquez un nombre de jours.") from None
+    if days < 1:
+        raise CampaignError(f"« {label} » : au moins 1 jour.")
+    return days
 
 
 def _number(value: float | None) -> str:
@@ -88,6 +120,28 @@ def draft_from(values: dict[str, Any]) -> Draft:
         seen = int(values["seen_within_days"]) if values["seen_within_days"].strip() else None
     except ValueError:
         raise CampaignError("« Venu dans les N derniers jours » : indiquez un nombre.") from None
+    rule = values["kind"] == "rule"
+    if not rule and any(values[name].strip() for name in RULE_ONLY):
+        raise CampaignError(
+            "Les critères de relance (checklist en sommeil, âge du diagnostic, date butoir, fin) "
+            "ne valent que pour une relance automatique : videz-les, ou choisissez « Relance "
+            "automatique (règle) »."
+        )
+    if values["checklist_idle_days"].strip() and not values["unfinished_checklist"]:
+        raise CampaignError(
+            "« Sans avancer depuis N jours » : choisissez aussi la checklist commencée, pas "
+            "terminée."
+        )
+    if values["no_diagnostic"] == "oui" and values["diagnostic_older_than_days"].strip():
+        raise CampaignError(
+            "« Jamais fait le diagnostic » et « diagnostic plus vieux que N jours » s'excluent : "
+            "gardez l'un des deux."
+        )
+    if bool(values["before_date"].strip()) != bool(values["days_before"].strip()):
+        raise CampaignError(
+            "Date butoir : indiquez la date et le nombre de jours avant elle (ex. : 60 jours "
+            "avant le 01/09/2026), ou aucun des deux."
+        )
     axis_below: dict[str, float] = {}
     for axis, raw in values["axes"].items():
         if raw.strip():
@@ -104,18 +158,28 @@ def draft_from(values: dict[str, Any]) -> Draft:
         unfinished_checklist=values["unfinished_checklist"] or None,
         not_started_checklist=values["not_started_checklist"] or None,
         tags=tuple(t.strip() for t in values["tags"].split(",") if t.strip()),
+        checklist_idle_days=_days(values, "checklist_idle_days", "Sans avancer depuis"),
+        diagnostic_older_than_days=_days(
+            values, "diagnostic_older_than_days", "Diagnostic plus vieux que"
+        ),
+        no_diagnostic=values["no_diagnostic"] == "oui",
+        before_date=values["before_date"].strip() or None,
+        days_before=_days(values, "days_before", "Jours avant la date"),
     )
     scheduled = None
     if values["when"] == "at":
         if not values["at"].strip():
             raise CampaignError("Indiquez la date et l'heure d'envoi (heure de Paris).")
         scheduled = parse_when(values["at"].strip())
+    ends = parse_when(values["ends_at"].strip()) if values["ends_at"].strip() else None
     return Draft(
         title=values["title"].strip(),
         text=values["text"].strip(),
         buttons=_button_rows(values["buttons"]),
         segment=segment,
         scheduled_at=scheduled,
+        kind="rule" if rule else "campaign",
+        ends_at=ends,
     )
 
 

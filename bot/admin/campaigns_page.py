@@ -1,5 +1,7 @@
 """Campaigns in the back office: list, composer (count and preview before anything is sent),
 approval by a second person, pause / resume / cancel, test send, results and CSV export.
+Nudge rules (kind "rule", `bot.nudges`) go through the same pages: the composer's extra
+criteria and end date, "active" once approved and started, results as for a campaign.
 
 The pages only read forms and render; every change goes through `bot.campaign_admin`, and
 the figures through `bot.campaign_results`, as `comptoir campaign` does."""
@@ -14,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import campaign_admin, campaigns
-from ..campaign_admin import BUTTON_KINDS, STATUS_LABELS
+from ..campaign_admin import BUTTON_KINDS, KINDS, status_label
 from ..campaign_results import delivery_rows, results, to_csv
 from ..campaigns import CampaignError, Segment
 from ..flows.profile import TRADES
@@ -34,6 +36,14 @@ NOTICES = {
     "resumed": "Campagne reprise.",
     "cancelled": "Campagne annulée : les messages pas encore envoyés ne le seront pas.",
     "test_sent": "Test mis en file : il arrive sur Telegram dans quelques secondes.",
+}
+RULE_NOTICES = {
+    **NOTICES,
+    "submitted": "Relance soumise : un administrateur (autre que vous) doit l'approuver.",
+    "approved": "Relance approuvée : elle devient active à sa date de début.",
+    "paused": "Relance en pause : plus aucun envoi jusqu'à la reprise.",
+    "resumed": "Relance reprise.",
+    "cancelled": "Relance annulée : elle n'enverra plus rien.",
 }
 
 
@@ -67,24 +77,34 @@ def _preview(campaign_text: str, buttons: list[list[dict[str, str]]]) -> dict[st
     return {"html": telegram_html(composed.html), "rows": rows, "chars": len(composed.html)}
 
 
-def _notice(request: Request) -> str:
-    return NOTICES.get(request.query_params.get("done", ""), "")
+def _notice(request: Request, kind: str) -> str:
+    notices = RULE_NOTICES if kind == "rule" else NOTICES
+    return notices.get(request.query_params.get("done", ""), "")
 
 
 @page("operator")
 async def campaign_list(request: Request) -> Response:
     with ctx(request).services.db.session() as session:
         rows = session.scalars(
-            select(Campaign).where(Campaign.kind == "campaign").order_by(Campaign.id.desc())
+            select(Campaign).where(Campaign.kind.in_(KINDS)).order_by(Campaign.id.desc())
         ).all()
-        sent = dict(
-            session.execute(  # one grouped count, however many campaigns and copies
-                select(CampaignDelivery.campaign_id, func.count())
-                .where(CampaignDelivery.status == "sent")
-                .group_by(CampaignDelivery.campaign_id)
-            ).all()
-        )
-    return render(request, "campaigns.html", campaigns=rows, sent=sent, labels=STATUS_LABELS)
+        sent: dict[int, int] = {}
+        reached: dict[int, int] = {}  # a rule's targeted: the merchants it reached so far
+        by_status = select(CampaignDelivery.campaign_id, CampaignDelivery.status, func.count())
+        grouped = by_status.group_by(CampaignDelivery.campaign_id, CampaignDelivery.status)
+        for campaign_id, status, copies in session.execute(grouped):  # one query in all
+            reached[campaign_id] = reached.get(campaign_id, 0) + copies
+            if status == "sent":
+                sent[campaign_id] = copies
+    return render(
+        request,
+        "campaigns.html",
+        campaigns=rows,
+        sent=sent,
+        reached=reached,
+        kinds_of=KINDS,
+        label_of=status_label,
+    )
 
 
 def _composer(
@@ -105,6 +125,7 @@ def _composer(
         matching=matching,
         preview=preview,
         max_chars=campaigns.MAX_MESSAGE,
+        kinds_of=KINDS,
         **_choices(request),
     )
 
@@ -118,7 +139,7 @@ async def new_form(request: Request) -> Response:
 async def edit_form(request: Request) -> Response:
     with ctx(request).services.db.session() as session:
         campaign = session.get(Campaign, _id(request))
-        if campaign is None or campaign.kind != "campaign":
+        if campaign is None or campaign.kind not in KINDS:
             return render(request, "error.html", 404, message="Campagne introuvable.")
         if campaign.status != "draft":
             return redirect(f"/campaigns/{campaign.id}")
@@ -195,10 +216,17 @@ def _campaign_page(
 ) -> Response:
     with ctx(request).services.db.session() as session:
         campaign = session.get(Campaign, campaign_id)
-        if campaign is None or campaign.kind != "campaign":
+        if campaign is None or campaign.kind not in KINDS:
             return render(request, "error.html", 404, message="Campagne introuvable.")
         segment = Segment.from_json(campaign.segment)
-        matching = campaigns.count(session, segment) if campaign.started_at is None else None
+        reached = None
+        if campaign.kind == "rule":  # who it would send to now, and whom it reached so far
+            matching: int | None = None
+            if campaign.status not in ("done", "cancelled"):
+                matching = len(campaigns.matching(session, segment, None, campaign.id))
+            reached = (campaigns.status(session, campaign.id) or {}).get("targeted", 0)
+        else:
+            matching = campaigns.count(session, segment) if campaign.started_at is None else None
         rejection = _rejection(session, campaign_id) if campaign.status == "draft" else ""
         return render(
             request,
@@ -207,18 +235,19 @@ def _campaign_page(
             campaign=campaign,
             segment=segment,
             matching=matching,
+            reached=reached,
             rejection=rejection,
             preview=_preview(campaign.text, campaign.buttons),
             scheduled_input=paris_input(campaign.scheduled_at),
             can_approve=staff_of(request).can("admin")
             and staff_of(request).email not in _editors(session, campaign_id)
             and staff_of(request).email != campaign.created_by,
-            labels=STATUS_LABELS,
+            label_of=status_label,
             kinds=BUTTON_KINDS,
             trades=TRADES,
             error=error,
             reference=reference,
-            done=_notice(request),
+            done=_notice(request, campaign.kind),
         )
 
 
@@ -328,14 +357,14 @@ async def results_page(request: Request) -> Response:
     with ctx(request).services.db.session() as session:
         campaign = session.get(Campaign, _id(request))
         figures = results(session, _id(request)) if campaign else None
-        if campaign is None or figures is None or campaign.kind != "campaign":
+        if campaign is None or figures is None or campaign.kind not in KINDS:
             return render(request, "error.html", 404, message="Campagne introuvable.")
         return render(
             request,
             "campaign_results.html",
             campaign=campaign,
             figures=figures,
-            labels=STATUS_LABELS,
+            label_of=status_label,
         )
 
 
@@ -343,7 +372,7 @@ async def results_page(request: Request) -> Response:
 async def results_csv(request: Request) -> Response:
     with ctx(request).services.db.session() as session:
         campaign = session.get(Campaign, _id(request))
-        if campaign is None or campaign.kind != "campaign":
+        if campaign is None or campaign.kind not in KINDS:
             return render(request, "error.html", 404, message="Campagne introuvable.")
         rows = delivery_rows(session, campaign.id)
         audit.record(

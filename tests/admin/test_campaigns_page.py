@@ -12,9 +12,17 @@ from datetime import timedelta
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from bot import campaigns
+from bot import campaigns, nudges
 from bot.admin.auth import create_user
-from bot.store.models import AuditEvent, Campaign, CampaignDelivery, Merchant, OutboxMessage, utcnow
+from bot.store.models import (
+    AuditEvent,
+    Campaign,
+    CampaignDelivery,
+    ChecklistRun,
+    Merchant,
+    OutboxMessage,
+    utcnow,
+)
 
 from .conftest import PASSWORD, csrf_of, sign_in
 
@@ -338,3 +346,126 @@ def test_a_draft_is_edited_with_its_values_kept(app, accounts, admin_services) -
     with admin_services.db.session() as session:
         campaign = session.scalars(select(Campaign)).one()
         assert (campaign.title, campaign.status) == ("Titre corrigé", "submitted")
+
+
+def idle_checklist(services, checklist: str, **chats_days: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Consenting merchants (chat id -> internal id) who started `checklist` and last
+    pressed a step N days ago."""
+    ids = dict(zip(chats_days, consenting(services, *chats_days), strict=True))
+    with services.db.session() as session:
+        for chat, days in chats_days.items():
+            session.add(
+                ChecklistRun(
+                    merchant_id=ids[chat],
+                    checklist_id=checklist,
+                    updated_at=utcnow() - timedelta(days=days),
+                )
+            )
+    return ids
+
+
+def rule_form(csrf: str, checklist: str, **fields: str | list[str]) -> dict[str, str | list[str]]:
+    values = form(
+        csrf,
+        kind="rule",
+        title="Relance e-facture",
+        unfinished_checklist=checklist,
+        checklist_idle_days="10",
+        ends_at="2030-07-01T18:00",
+    )
+    values.update(fields)
+    return values
+
+
+def test_a_rule_is_composed_kept_approved_and_paused(app, accounts, admin_services) -> None:  # type: ignore[no-untyped-def]
+    checklist = sorted(admin_services.kb.checklists)[0]
+    ids = idle_checklist(admin_services, checklist, c_idle=20, c_busy=2)
+    consenting(admin_services, "c_none")  # never started it
+    with admin_services.db.session() as session:
+        create_user(session, SECOND_ADMIN, PASSWORD, "admin", "Bruno Admin")
+    client = TestClient(app)
+    csrf = sign_in(client, accounts.operator)
+    counted = client.post("/campaigns/new", data=rule_form(csrf, checklist, action="count"))
+    assert counted.status_code == 200
+    assert re.search(
+        r'id="matching"><strong>1</strong>[^<]*la recevraient maintenant', counted.text
+    )
+    assert "au plus une relance par semaine et par commerçant" in counted.text
+    # The rule's criteria on a one-off campaign are refused, not dropped.
+    mixed = client.post("/campaigns/new", data=rule_form(csrf, checklist, kind="campaign"))
+    assert mixed.status_code == 422 and "relance automatique" in mixed.text
+    assert 'name="checklist_idle_days" value="10"' in mixed.text  # kept as typed
+    lonely = client.post("/campaigns/new", data=rule_form(csrf, checklist, unfinished_checklist=""))
+    assert lonely.status_code == 422 and "choisissez aussi la checklist" in lonely.text
+    backwards = client.post(
+        "/campaigns/new",
+        data=rule_form(csrf, checklist, when="at", at="2030-08-01T09:00"),
+    )
+    assert backwards.status_code == 422 and "après son début" in backwards.text
+    saved = client.post("/campaigns/new", data=rule_form(csrf, checklist), follow_redirects=False)
+    assert saved.status_code == 303
+    base = saved.headers["location"].split("?")[0]
+    rule_id = int(base.rsplit("/", 1)[1])
+    with admin_services.db.session() as session:
+        rule = session.get(Campaign, rule_id)
+        assert (rule.kind, rule.status, rule.targeted) == ("rule", "draft", 1)
+        assert rule.segment["unfinished_checklist"] == checklist
+        assert rule.segment["checklist_idle_days"] == 10
+        assert campaigns._aware(rule.ends_at).isoformat() == "2030-07-01T16:00:00+00:00"
+    edit = client.get(f"{base}/edit").text  # every rule field comes back
+    assert re.search(r'value="rule"\s+checked', edit)
+    assert 'name="checklist_idle_days" value="10"' in edit
+    assert 'name="ends_at" value="2030-07-01T18:00"' in edit
+    assert f'value="{checklist}" selected' in edit
+    page = client.get(base).text
+    assert "01/07/2030 18:00 (heure de Paris)" in page and "depuis 10 jours" in page
+    assert "au plus une fois" in page
+    client.post(f"{base}/submit", data={"csrf_token": csrf})
+    # Another administrator approves it: scheduled now, then active once the worker starts it.
+    second = TestClient(app)
+    second_csrf = sign_in(second, SECOND_ADMIN)
+    approved = second.post(f"{base}/approve", data={"csrf_token": second_csrf, "at": ""})
+    assert "Relance approuvée" in approved.text
+    with admin_services.db.session() as session:
+        rule = session.get(Campaign, rule_id)
+        assert (rule.status, rule.approved_by) == ("scheduled", SECOND_ADMIN)
+    with admin_services.db.session() as session:
+        assert campaigns.start_due(session) == []  # a rule is not frozen: it becomes active
+        assert session.get(Campaign, rule_id).status == "active"
+    with admin_services.db.session() as session:
+        assert nudges.fire(session) == {rule_id: 1}
+    active = client.get(base).text
+    assert 'id="status">Active' in active and 'id="pause"' in active
+    assert re.search(r'id="reached">1<', active)
+    assert re.search(r'id="targeted">0<', active)  # the idle merchant already has it
+    listing = client.get("/campaigns").text
+    row = listing.split('data-kind="rule"')[1].split("</tr>")[0]
+    assert "Relance automatique" in row and "1 atteints" in row
+    paused = client.post(f"{base}/pause", data={"csrf_token": csrf})
+    assert "Relance en pause" in paused.text and 'id="resume"' in paused.text
+    with admin_services.db.session() as session:
+        assert session.get(Campaign, rule_id).status == "paused"
+        assert campaigns.claim(session) == []  # a paused rule's copy waits
+    resumed = client.post(f"{base}/resume", data={"csrf_token": csrf})
+    assert "Relance reprise" in resumed.text
+    with admin_services.db.session() as session:
+        assert session.get(Campaign, rule_id).status == "active"
+        held = campaigns.claim(session)
+        assert [p.chat_id for p in held] == ["c_idle"]
+        assert session.get(CampaignDelivery, held[0].delivery_id).merchant_id == ids["c_idle"]
+        campaigns.record(session, held[0].delivery_id, "sent")
+    results = client.get(f"{base}/results").text
+    targeted = results.split('data-figure="targeted">')[1].split("</tr>")[0]
+    assert re.findall(r"<td>([^<]*)</td>", targeted)[-2] == "1"
+    assert "100 % des visés" in results  # sent: 1 of the 1 reached
+    assert [a for a, _ in actions(admin_services)] == [
+        "campaign_save",
+        "campaign_submit",
+        "campaign_approve",
+        "campaign_pause",
+        "campaign_resume",
+    ]
+    cancelled = client.post(f"{base}/cancel", data={"csrf_token": csrf})
+    assert "Relance annulée" in cancelled.text
+    with admin_services.db.session() as session:
+        assert nudges.fire(session) == {}  # a cancelled rule sends nothing more

@@ -292,3 +292,37 @@ def test_status_json_keeps_its_keys_and_adds_the_reactions(services, tmp_path) -
     assert (figures["sent"], figures["pending"], figures["targeted"]) == (1, 1, 2)
     assert (figures["pressed"], figures["stopped"], figures["cancelled"]) == (1, 0, 0)
     assert figures["asked_within_24h"] == 0
+
+
+def test_a_rule_draft_is_approved_into_a_rule_that_starts_active(services) -> None:  # type: ignore[no-untyped-def]
+    """The composer's rule: same two-person approval, scheduled, then active through the
+    worker's start_due; an end before the start is refused at save and at approval."""
+    ends = NOW + timedelta(days=30)
+    with services.db.session() as session:
+        with pytest.raises(CampaignError, match="après son début"):
+            campaign_admin.save(
+                session,
+                None,
+                draft(kind="rule", ends_at=ends, scheduled_at=ends + timedelta(hours=1)),
+                services.kb,
+                AUTHOR,
+                NOW,
+            )
+        with pytest.raises(CampaignError, match="Seule une relance"):
+            campaign_admin.save(session, None, draft(ends_at=ends), services.kb, AUTHOR, NOW)
+    rule_id = saved(services, kind="rule", ends_at=ends)
+    with services.db.session() as session:
+        campaign_admin.submit(session, rule_id, NOW)
+        with pytest.raises(CampaignError, match="finirait avant de commencer"):
+            campaign_admin.approve(session, rule_id, ADMIN, ends + timedelta(days=1), now=NOW)
+        with pytest.raises(CampaignError, match="un autre administrateur"):
+            campaign_admin.approve(session, rule_id, AUTHOR, now=NOW)
+    with services.db.session() as session:
+        rule = campaign_admin.approve(session, rule_id, ADMIN, now=NOW)
+        assert (rule.kind, rule.status, rule.approved_by) == ("rule", "scheduled", ADMIN)
+        assert campaign_admin.status_label(rule) == "Programmée (active à sa date)"
+    with services.db.session() as session:
+        assert campaigns.start_due(session, NOW) == []
+        rule = session.get(Campaign, rule_id)
+        assert rule.status == "active" and campaigns._aware(rule.ends_at) == ends
+        assert campaign_admin.summary(rule)["kind"] == "rule"
