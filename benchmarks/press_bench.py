@@ -10,7 +10,9 @@ answer the whole diagnostic by presses, one press at a time (each answer edits t
 in place); the bare bot gets as many presses, in alternating rounds. A bot's CPU time (user +
 system, every thread, from /proc) over a round's presses, divided by their number, is its
 CPU time per press (median round); the goal is Comptoir ≤ 1.5× the bare handler. Also
-printed: Bot API calls per press, wall latency from pushing the press to the edit.
+printed: Bot API calls per press, wall latency from pushing the press to the edit, and each
+bot's CPU split into its main thread (the event loop: HTTP, decoding, dispatch) and its other
+threads (Comptoir's turns run in worker threads).
 """
 
 from __future__ import annotations
@@ -41,6 +43,23 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, all threads (utime, stime of /proc/<pid>/stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def thread_cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time of a process's main thread and of all its other threads (the turns' worker
+    threads, for Comptoir), from /proc/<pid>/task/*/stat."""
+    main = others = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / TICKS
+        if task.name == str(pid):
+            main += seconds
+        else:
+            others += seconds
+    return main, others
 
 
 def echo_bot() -> None:
@@ -115,6 +134,7 @@ def press_through(
     calls_before = len(api.calls)
     latencies: list[float] = []
     cpu_before = cpu_seconds(pid)
+    threads_before = thread_cpu_seconds(pid)
     for n in range(presses):
         for chat in chats:
             shown = api.view(chat)[-1]
@@ -125,11 +145,15 @@ def press_through(
             latencies.append((time.monotonic() - pushed) * 1000)
     api.wait_for(settled, timeout=60)
     cpu = cpu_seconds(pid) - cpu_before
+    main, others = (a - b for a, b in zip(thread_cpu_seconds(pid), threads_before, strict=True))
     count = presses * len(chats)
     calls = [m for m, _ in api.calls[calls_before:] if m != "getUpdates"]
     return {
         "presses": count,
         "cpu_ms_per_press": round(cpu * 1000 / count, 2),
+        # The event loop (HTTP, update decoding, dispatch) against the other threads.
+        "main_thread_ms_per_press": round(main * 1000 / count, 2),
+        "other_threads_ms_per_press": round(others * 1000 / count, 2),
         "bot_api_calls_per_press": round(len(calls) / count, 2),
         "latency": percentiles(latencies),  # type: ignore[dict-item]
     }
@@ -219,7 +243,12 @@ def run(
 def median_round(rows: list[dict[str, object]]) -> dict[str, object]:
     ordered = sorted(rows, key=lambda row: float(row["cpu_ms_per_press"]))  # type: ignore[arg-type]
     middle = ordered[len(ordered) // 2]
-    return {**middle, "cpu_ms_per_press_rounds": [row["cpu_ms_per_press"] for row in rows]}
+    return {
+        **middle,
+        "cpu_ms_per_press_rounds": [row["cpu_ms_per_press"] for row in rows],
+        "main_thread_ms_per_press_rounds": [row["main_thread_ms_per_press"] for row in rows],
+        "other_threads_ms_per_press_rounds": [row["other_threads_ms_per_press"] for row in rows],
+    }
 
 
 def main() -> None:

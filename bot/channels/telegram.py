@@ -13,15 +13,17 @@
   send them claim rows in the database (`bot/jobs.py`), so N workers send each one once and
   a restart loses nothing.
 - A button press costs two calls when its first reply is the next step of the pressed
-  message (`Reply.replaces_pressed`): answerCallbackQuery, then editMessageText of that
-  message. Otherwise the pressed keyboard is removed (pressed choices must not stay
-  pressable) and the replies are sent. A failed edit falls back to sending: nothing is lost.
+  message (`Reply.replaces_pressed`): answerCallbackQuery and editMessageText of that
+  message, once the turn is done. Otherwise the pressed keyboard is removed
+  (pressed choices must not stay pressable) and the replies are sent. A failed edit falls
+  back to sending: nothing is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 import warnings
@@ -56,7 +58,7 @@ from telegram.ext import (
 from telegram.warnings import PTBDeprecationWarning
 
 from .. import campaigns, jobs, nudges, outbox, send_budget
-from ..assistant import Assistant
+from ..assistant import Assistant, Outcome
 from ..config import Settings
 from ..messages import Incoming, Reply
 from ..reload import refresh
@@ -287,15 +289,26 @@ class TelegramChannel:
         query = update.callback_query
         if query is None:
             return
-        # Acknowledged (the client's spinner stops) while the assistant works.
-        acknowledged = asyncio.ensure_future(self._acknowledge(query))
+        incoming = self._incoming(update, "button", query.data or "")
         try:
-            incoming = self._incoming(update, "button", query.data or "")
             outcome = await asyncio.to_thread(self.assistant.process, incoming)
-        finally:
-            await acknowledged
-        chat = update.effective_chat
-        if chat is None:
+        except Exception:
+            await self._acknowledge(query)  # the client's spinner stops whatever happened
+            raise
+        # Acknowledged once the turn is done, just before its reply. While the turn worked,
+        # the acknowledgement's response was read as the turn's thread ran: the two threads
+        # traded the GIL, ~0.5 ms of CPU a press (benchmarks/RESULTS.md, issue 12). What it
+        # costs: the spinner stops a turn later (milliseconds for a press).
+        await self._acknowledge(query)
+        await self._show_press_outcome(update, context, outcome)
+
+    async def _show_press_outcome(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, outcome: Outcome
+    ) -> None:
+        """The turn's replies: the first in place of the pressed message when it is its next
+        step, otherwise the pressed keyboard removed and the replies sent; then settled."""
+        query, chat = update.callback_query, update.effective_chat
+        if query is None or chat is None:
             return
         replies, shown = outcome.replies, 0
         pressed = query.message
@@ -648,10 +661,21 @@ class TelegramChannel:
         return "sent"
 
 
+def freeze_startup_heap() -> None:
+    """Move what startup built (models, index, imported modules: ~160,000 objects) out of
+    the cyclic garbage collector's reach. Every full collection walked all of them: 60–80 ms
+    of CPU, a pause for every chat, every few hundred button presses (press_bench: 13 ms
+    after). They live as long as the process; reference counting still frees any that a
+    reload drops, and cycles created later are still collected."""
+    gc.collect()
+    gc.freeze()
+
+
 def run_telegram(assistant: Assistant) -> None:
     """Polling by default (one process); webhook mode when COMPTOIR_WEBHOOK_URL is set (any
     number of workers)."""
     settings = assistant.services.settings
+    freeze_startup_heap()
     if settings.webhook_url:
         from .webhook import serve_webhook
 

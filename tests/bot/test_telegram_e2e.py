@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import html
 import signal
 import time
+import weakref
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +18,12 @@ from telegram import Chat, Update
 from telegram import Message as TgMessage
 
 from bot.assistant import Assistant
-from bot.channels.telegram import PerChatProcessor, TelegramChannel, split_message
+from bot.channels.telegram import (
+    PerChatProcessor,
+    TelegramChannel,
+    freeze_startup_heap,
+    split_message,
+)
 from bot.config import Settings
 from bot.store.database import Database
 from bot.store.models import (
@@ -520,3 +527,26 @@ def test_forget_through_telegram_leaves_no_row(api: FakeBotAPI, ready, tmp_path:
             from sqlalchemy import text
 
             assert session.scalar(text(f"SELECT count(*) FROM {table}")) == 0, table
+
+
+class _Node:
+    """A reference cycle, for the garbage collector."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_startup_heap_is_frozen_and_later_cycles_are_still_collected() -> None:
+    startup = _Node()  # built before the bot serves (a model, an index)
+    try:
+        freeze_startup_heap()
+        # Out of every generation a collection walks, yet alive.
+        assert all(obj is not startup for obj in gc.get_objects())
+        assert startup.me is startup
+        later = _Node()  # a cycle made while serving, then dropped
+        dropped = weakref.ref(later)
+        del later
+        gc.collect()
+        assert dropped() is None
+    finally:
+        gc.unfreeze()
