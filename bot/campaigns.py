@@ -561,8 +561,10 @@ def record(
     outcome: str,
     now: datetime | None = None,
     retry_after: timedelta = RETRY_AFTER,
+    message: Reply | None = None,
 ) -> None:
-    """What happened to one send: "sent" (the message also joins the merchant's
+    """What happened to one send: "sent" (the message — `message`, the copy the sender
+    composed at claim time, else composed again — also joins the merchant's
     conversation, as the bot's, so staff see what they received); "unreachable" (403: the
     merchant blocked the bot); "retry" (an error: tried again later, failed after
     MAX_ATTEMPTS); "later" (rate limited or the worker is stopping: released without
@@ -577,7 +579,7 @@ def record(
     delivery.attempts += 1
     if outcome == "sent":
         delivery.status, delivery.sent_at = "sent", now
-        add_to_transcript(session, delivery, now)
+        add_to_transcript(session, delivery, now, message)
     elif outcome == "unreachable":
         delivery.status = "unreachable"
         session.execute(
@@ -589,19 +591,22 @@ def record(
         delivery.claimed_until = now + retry_after * delivery.attempts
 
 
-def add_to_transcript(session: Session, delivery: CampaignDelivery, now: datetime) -> None:
+def add_to_transcript(
+    session: Session, delivery: CampaignDelivery, now: datetime, reply: Reply | None = None
+) -> None:
     """The sent message as an outgoing bot message of kind "campaign" in the merchant's
     history (already delivered): support staff see it, results relate later questions.
     Written once Telegram confirmed the send (a crash before never shows an unsent
     message), so a press within those few milliseconds would be stored just before it."""
-    campaign = session.get(Campaign, delivery.campaign_id)
-    merchant = session.get(Merchant, delivery.merchant_id)
-    if campaign is None or merchant is None:
-        return
-    reply = compose(campaign.text, campaign.buttons, merchant.language, campaign.id)
+    if reply is None:
+        campaign = session.get(Campaign, delivery.campaign_id)
+        merchant = session.get(Merchant, delivery.merchant_id)
+        if campaign is None or merchant is None:
+            return
+        reply = compose(campaign.text, campaign.buttons, merchant.language, campaign.id)
     session.add(
         Message(
-            merchant_id=merchant.id,
+            merchant_id=delivery.merchant_id,
             direction="out",
             author="bot",
             kind="campaign",

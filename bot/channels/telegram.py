@@ -556,9 +556,10 @@ class TelegramChannel:
                     session, "telegram", limit=rate, lease=self.settings.delivery_lease
                 )
 
-        def record(delivery_id: int, outcome: str) -> None:
+        def record(item: campaigns.Pending, outcome: str) -> None:
             with db.writing() as session:
-                campaigns.record(session, delivery_id, outcome)
+                # The copy composed at claim time joins the transcript: not composed again.
+                campaigns.record(session, item.delivery_id, outcome, message=item.reply)
 
         def settle(unsent: list[int]) -> None:
             with db.session() as session:
@@ -585,9 +586,7 @@ class TelegramChannel:
                     break
                 outcome = await self._send_campaign(application, item)
                 # Recorded while the next slot comes: a slow write does not lose it.
-                recording.append(
-                    asyncio.ensure_future(asyncio.to_thread(record, item.delivery_id, outcome))
-                )
+                recording.append(asyncio.ensure_future(asyncio.to_thread(record, item, outcome)))
             await asyncio.gather(*recording)
             batch = await upcoming if upcoming is not None else []
             if not application.running:
