@@ -4,10 +4,13 @@ running `comptoir run` workers send."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
 from .cli_support import fail, settings_of
 
@@ -62,12 +65,22 @@ def _segment(  # type: ignore[no-untyped-def]
     )
 
 
-def _campaign_db(ctx: typer.Context):  # type: ignore[no-untyped-def]
+@contextmanager
+def _campaign_session(ctx: typer.Context) -> Iterator[Session]:
+    """One unit of work on the bot's database (migrated first, disposed after); a
+    CampaignError becomes the command's error exit with its French message."""
+    from .campaigns import CampaignError
     from .store.database import Database
 
     database = Database(settings_of(ctx).resolved_database_url)
-    database.migrate()
-    return database
+    try:
+        database.migrate()
+        with database.session() as session:
+            yield session
+    except CampaignError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        database.dispose()
 
 
 @app.command("send")
@@ -97,14 +110,12 @@ def campaign_send(
     import json
 
     from . import campaigns
-    from .campaigns import CampaignError
 
     if now and at:
         raise fail("--now ou --at, pas les deux.")
     if not text_file.is_file():
         raise fail(f"Fichier introuvable : {text_file}")
-    database = _campaign_db(ctx)
-    try:
+    with _campaign_session(ctx) as session:
         segment = _segment(
             sector,
             unfinished_checklist,
@@ -115,22 +126,17 @@ def campaign_send(
             axis_below,
         )
         when = campaigns.parse_when(at) if at else None
-        with database.session() as session:
-            campaign = campaigns.create(
-                session,
-                text_file.read_text(encoding="utf-8").strip(),
-                segment,
-                created_by="cli",
-                approved_by="cli",
-                scheduled_at=when,
-            )
-            if when is None:  # now: the segment is frozen at once, the count is exact
-                campaigns.start(session, campaign)
-            result = {"id": campaign.id, "targeted": campaign.targeted}
-    except CampaignError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        database.dispose()
+        campaign = campaigns.create(
+            session,
+            text_file.read_text(encoding="utf-8").strip(),
+            segment,
+            created_by="cli",
+            approved_by="cli",
+            scheduled_at=when,
+        )
+        if when is None:  # now: the segment is frozen at once, the count is exact
+            campaigns.start(session, campaign)
+        result = {"id": campaign.id, "targeted": campaign.targeted}
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -186,12 +192,10 @@ def campaign_rule(
     import json
 
     from . import campaigns, nudges
-    from .campaigns import CampaignError
 
     if not text_file.is_file():
         raise fail(f"Fichier introuvable : {text_file}")
-    database = _campaign_db(ctx)
-    try:
+    with _campaign_session(ctx) as session:
         segment = dataclasses.replace(
             _segment(
                 sector,
@@ -209,21 +213,16 @@ def campaign_rule(
             days_before=days_before,
         )
         ends = campaigns.parse_when(ends_at) if ends_at else None
-        with database.session() as session:
-            rule = nudges.create_rule(
-                session,
-                text_file.read_text(encoding="utf-8").strip(),
-                segment,
-                created_by="cli",
-                approved_by="cli",
-                ends_at=ends,
-                title=title,
-            )
-            result = {"id": rule.id, "matching": rule.targeted}
-    except CampaignError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        database.dispose()
+        rule = nudges.create_rule(
+            session,
+            text_file.read_text(encoding="utf-8").strip(),
+            segment,
+            created_by="cli",
+            approved_by="cli",
+            ends_at=ends,
+            title=title,
+        )
+        result = {"id": rule.id, "matching": rule.targeted}
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -247,10 +246,8 @@ def campaign_count(
     """Combien de commerçants (ayant accepté les actualités) ce segment atteindrait, sans
     rien envoyer."""
     from . import campaigns
-    from .campaigns import CampaignError
 
-    database = _campaign_db(ctx)
-    try:
+    with _campaign_session(ctx) as session:
         segment = _segment(
             sector,
             unfinished_checklist,
@@ -260,12 +257,7 @@ def campaign_count(
             tag,
             axis_below,
         )
-        with database.session() as session:
-            typer.echo(campaigns.count(session, segment))
-    except CampaignError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        database.dispose()
+        typer.echo(campaigns.count(session, segment))
 
 
 @app.command("status")
@@ -282,15 +274,11 @@ def campaign_status(
     from . import campaigns
     from .campaign_results import results
 
-    database = _campaign_db(ctx)
-    try:
-        with database.session() as session:
-            figures = campaigns.status(session, campaign_id)
-            reactions = results(session, campaign_id)
-            if figures is not None and reactions is not None:
-                figures = {**reactions.as_json(), **figures}  # the existing keys unchanged
-    finally:
-        database.dispose()
+    with _campaign_session(ctx) as session:
+        figures = campaigns.status(session, campaign_id)
+        reactions = results(session, campaign_id)
+        if figures is not None and reactions is not None:
+            figures = {**reactions.as_json(), **figures}  # the existing keys unchanged
     if figures is None:
         raise fail(f"Pas de campagne {campaign_id}.")
     if as_json:
