@@ -16,7 +16,7 @@ Pure functions over a Session (and `now`): the pages and the tests call them ali
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -26,7 +26,7 @@ from knowledge_base.content_model import KnowledgeBase
 
 from . import campaigns, nudges, outbox
 from .campaigns import CampaignError, Segment
-from .store.models import Campaign, CampaignDelivery, Merchant, OutboxMessage, utcnow
+from .store.models import Campaign, CampaignDelivery, Merchant, OutboxMessage, as_utc, utcnow
 
 STATUS_LABELS = {
     "draft": "Brouillon",
@@ -78,7 +78,7 @@ def check_draft(draft: Draft, kb: KnowledgeBase, now: datetime | None = None) ->
             "Seule une relance automatique a une date de fin : videz-la, ou choisissez "
             "« Relance automatique (règle) »."
         )
-    if draft.ends_at is not None and _aware(draft.ends_at) <= _aware(
+    if draft.ends_at is not None and as_utc(draft.ends_at) <= as_utc(
         draft.scheduled_at or now or utcnow()
     ):
         raise CampaignError("La fin de la relance doit venir après son début (heure de Paris).")
@@ -93,10 +93,6 @@ def check_draft(draft: Draft, kb: KnowledgeBase, now: datetime | None = None) ->
 def stored_buttons(rows: list[list[dict[str, str]]]) -> list[list[dict[str, str]]]:
     """The JSON kept on the campaign: rows of {label, kind, target}, empty rows dropped."""
     return [[dict(b) for b in row] for row in rows if row]
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _locked(session: Session, campaign_id: int) -> Campaign:
@@ -160,11 +156,11 @@ def submit(session: Session, campaign_id: int, now: datetime | None = None) -> C
     _expect(campaign, "draft")
     campaigns.check_text(campaign.text)
     now = now or utcnow()
-    if campaign.scheduled_at is not None and _aware(campaign.scheduled_at) < now:
+    if campaign.scheduled_at is not None and as_utc(campaign.scheduled_at) < now:
         raise CampaignError(
             "La date d'envoi est passée : choisissez une date à venir ou « dès l'approbation »."
         )
-    if campaign.ends_at is not None and _aware(campaign.ends_at) <= now:
+    if campaign.ends_at is not None and as_utc(campaign.ends_at) <= now:
         raise CampaignError("La date de fin de la relance est passée : choisissez-en une à venir.")
     campaign.status = "submitted"
     return campaign
@@ -188,13 +184,13 @@ def approve(
         raise CampaignError(
             "Vous avez écrit cette campagne : un autre administrateur doit l'approuver."
         )
-    if scheduled_at is not None and _aware(scheduled_at) < now:
+    if scheduled_at is not None and as_utc(scheduled_at) < now:
         raise CampaignError(
             "La date d'envoi est passée : choisissez une date à venir, ou laissez-la vide "
             "pour envoyer dès maintenant."
         )
     starts = scheduled_at or now
-    if campaign.ends_at is not None and _aware(campaign.ends_at) <= starts:
+    if campaign.ends_at is not None and as_utc(campaign.ends_at) <= starts:
         raise CampaignError(
             "La relance finirait avant de commencer : choisissez un début avant sa date de fin, "
             "ou refusez-la pour que l'auteur change la fin."
@@ -301,7 +297,7 @@ def send_test(
 
 def summary(campaign: Campaign) -> dict[str, Any]:
     """What the audit log keeps of a campaign's content (no merchant data)."""
-    ends = _aware(campaign.ends_at).isoformat() if campaign.ends_at else None
+    ends = as_utc(campaign.ends_at).isoformat() if campaign.ends_at else None
     return {
         "kind": campaign.kind,
         "title": campaign.title,

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .store.models import Campaign, CampaignDelivery, Message, utcnow
+from .store.models import Campaign, CampaignDelivery, Message, as_utc, utcnow
 
 ASK_WINDOW = timedelta(hours=24)
 STATUSES = ("sent", "failed", "unreachable", "skipped", "pending", "cancelled")
@@ -61,12 +61,6 @@ class Results:
         }
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def delivery_rows(session: Session, campaign_id: int) -> list[DeliveryRow]:
     """One row per merchant targeted, with whether they wrote within 24 h after their copy.
     A cancelled campaign's copies still pending (held by a sender when it was cancelled, and
@@ -84,7 +78,7 @@ def delivery_rows(session: Session, campaign_id: int) -> list[DeliveryRow]:
         .where(CampaignDelivery.campaign_id == campaign_id)
         .order_by(CampaignDelivery.id)
     ).all()
-    sent = {m: _aware(at) for m, _, at, _, _ in deliveries if at is not None}
+    sent = {m: as_utc(at) for m, _, at, _, _ in deliveries if at is not None}
     asked: set[int] = set()
     if sent:
         # Each merchant's first message after their copy (one row per merchant, however many
@@ -105,16 +99,16 @@ def delivery_rows(session: Session, campaign_id: int) -> list[DeliveryRow]:
             .group_by(Message.merchant_id)
         )
         for merchant_id, created_at in first_after:
-            start, at = sent.get(merchant_id), _aware(created_at)
+            start, at = sent.get(merchant_id), as_utc(created_at)
             if start is not None and at is not None and start < at <= start + ASK_WINDOW:
                 asked.add(merchant_id)
     return [
         DeliveryRow(
             m,
             never if status == "pending" else status,
-            _aware(at),
-            _aware(pressed),
-            _aware(stopped),
+            as_utc(at),
+            as_utc(pressed),
+            as_utc(stopped),
             m in asked,
         )
         for m, status, at, pressed, stopped in deliveries

@@ -40,6 +40,7 @@ from .store.models import (
     DiagnosticResult,
     Merchant,
     Message,
+    as_utc,
     utcnow,
 )
 from .texts import text
@@ -171,10 +172,6 @@ class Pending:
     delivery_id: int
     chat_id: str
     reply: Reply
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def parse_when(value: str) -> datetime:
@@ -688,8 +685,8 @@ def status(session: Session, campaign_id: int) -> dict[str, Any] | None:
         "id": campaign.id,
         "kind": campaign.kind,
         "status": campaign.status,
-        "scheduled_at": _aware(scheduled).isoformat() if scheduled else None,
-        "ends_at": _aware(ends).isoformat() if ends else None,
+        "scheduled_at": as_utc(scheduled).isoformat() if scheduled else None,
+        "ends_at": as_utc(ends).isoformat() if ends else None,
         "targeted": int(targeted),
         **{name: int(counts.get(name, 0)) for name in STATUSES},
     }

@@ -21,7 +21,7 @@ from .context import Services, Turn
 from .flows import checklists
 from .messages import Reply
 from .store import retention
-from .store.models import Merchant, Message, ScheduledJob, utcnow
+from .store.models import Merchant, Message, ScheduledJob, as_utc, utcnow
 
 PURGE_EVERY = timedelta(days=1)
 
@@ -119,9 +119,7 @@ def claim_periodic(session: Session, name: str, every: timedelta, now: datetime)
         job = session.scalar(held)
     if job is None:
         return False  # another worker is running it
-    last = job.last_run_at
-    if last is not None and last.tzinfo is None:  # SQLite returns naive datetimes
-        last = last.replace(tzinfo=now.tzinfo)
+    last = as_utc(job.last_run_at)
     if last is not None and now - last < every:
         return False
     job.last_run_at = now

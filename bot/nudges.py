@@ -15,7 +15,7 @@ it is theirs, not the operator's, and stays in `bot.flows.checklists`.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, or_, select
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from . import campaigns, jobs
 from .campaigns import CampaignError, Segment
-from .store.models import Campaign, CampaignDelivery, utcnow
+from .store.models import Campaign, CampaignDelivery, as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +93,7 @@ def fire(session: Session, now: datetime | None = None) -> dict[int, int]:
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     queued: dict[int, int] = {}
     for rule in rules:
-        ends = rule.ends_at
-        if ends is not None and ends.tzinfo is None:  # SQLite gives naive UTC back
-            ends = ends.replace(tzinfo=UTC)
+        ends = as_utc(rule.ends_at)
         if ends is not None and ends <= now:
             _finish_if_sent(session, rule, now)
             continue

@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from ..store.models import LoginAttempt, StaffSession, StaffUser, utcnow
+from ..store.models import LoginAttempt, StaffSession, StaffUser, as_utc, utcnow
 
 ROLES: tuple[str, ...] = ("support", "operator", "admin")
 ROLE_LABELS = {"support": "Support", "operator": "Opérateur", "admin": "Administrateur"}
@@ -134,12 +134,7 @@ def _recent_failures(session: Session, email: str, ip: str, now: datetime) -> li
             (LoginAttempt.email == email) | (LoginAttempt.ip == ip),
         )
     ).all()
-    return sorted(_aware(r) for r in rows)
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite returns naive datetimes for timezone-aware columns.
-    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
+    return sorted(as_utc(r) for r in rows)
 
 
 def sign_in(session: Session, email: str, password: str, ip: str) -> SignIn:
@@ -191,7 +186,7 @@ def staff_for_token(session: Session, token: str | None) -> Staff | None:
     if row is None:
         return None
     staff_session, user = row
-    if not user.active or _aware(staff_session.expires_at) < utcnow():
+    if not user.active or as_utc(staff_session.expires_at) < utcnow():
         return None
     return Staff(
         id=user.id,

@@ -5,14 +5,14 @@ refused on a one-off campaign rather than silently dropped."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from starlette.datastructures import FormData
 
 from ..campaign_admin import BUTTON_KINDS, Draft
 from ..campaigns import PARIS, CampaignError, Segment, parse_when
-from ..store.models import Campaign
+from ..store.models import Campaign, as_utc
 
 BUTTON_SLOTS = 4
 FIELDS = (
@@ -109,9 +109,7 @@ def paris_input(moment: datetime | None) -> str:
     """A datetime-local value (Paris time) for a stored UTC moment."""
     if moment is None:
         return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(PARIS).strftime("%Y-%m-%dT%H:%M")
+    return as_utc(moment).astimezone(PARIS).strftime("%Y-%m-%dT%H:%M")
 
 
 def draft_from(values: dict[str, Any]) -> Draft:

@@ -24,7 +24,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ..context import Services
 from ..reload import reindex
 from ..shared_state import publish_content, pull_all
-from ..store.models import HandoffRequest
+from ..store.models import HandoffRequest, as_utc
 from .auth import ROLE_LABELS, Staff, same_token, staff_for_token
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -132,18 +132,14 @@ def make_templates() -> Environment:
 def format_when(moment: datetime | None) -> str:
     if moment is None:
         return "—"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%d/%m/%Y %H:%M UTC")
+    return as_utc(moment).astimezone(UTC).strftime("%d/%m/%Y %H:%M UTC")
 
 
 def format_paris(moment: datetime | None) -> str:
     """Campaigns are scheduled in Paris time: shown so, summer time included."""
     if moment is None:
         return "—"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(PARIS).strftime("%d/%m/%Y %H:%M (heure de Paris)")
+    return as_utc(moment).astimezone(PARIS).strftime("%d/%m/%Y %H:%M (heure de Paris)")
 
 
 def ctx(request: Request) -> AdminContext:

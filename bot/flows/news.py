@@ -6,13 +6,12 @@ Off until the merchant says yes; the date of the last change is kept (shown by /
 
 from __future__ import annotations
 
-from datetime import UTC
 from zoneinfo import ZoneInfo
 
 from .. import campaigns
 from ..context import Turn
 from ..messages import Button, Reply
-from ..store.models import utcnow
+from ..store.models import as_utc, utcnow
 from . import campaign_buttons
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -43,9 +42,7 @@ def command(turn: Turn, args: str) -> list[Reply]:
         return [Reply(turn.t("news_off"))]
     merchant = turn.merchant
     if merchant.news_consent:
-        since = merchant.news_consent_at or utcnow()
-        if since.tzinfo is None:  # SQLite gives naive UTC datetimes back
-            since = since.replace(tzinfo=UTC)
+        since = as_utc(merchant.news_consent_at or utcnow())
         date = since.astimezone(PARIS).strftime("%d/%m/%Y")
         switch = Button(turn.t("news_switch_off"), "nw:off")
         return [Reply(turn.t("news_state_on", date=date), ((switch,),))]

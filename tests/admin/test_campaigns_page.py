@@ -21,6 +21,7 @@ from bot.store.models import (
     ChecklistRun,
     Merchant,
     OutboxMessage,
+    as_utc,
     utcnow,
 )
 
@@ -187,7 +188,7 @@ def test_only_another_admin_approves(app, accounts, admin_services) -> None:  # 
     with admin_services.db.session() as session:
         campaign = session.get(Campaign, campaign_id)
         assert (campaign.status, campaign.approved_by) == ("scheduled", SECOND_ADMIN)
-        assert campaigns._aware(campaign.scheduled_at) == at
+        assert as_utc(campaign.scheduled_at) == at
     listing = operator.get("/campaigns").text
     assert "Programmée" in listing and SECOND_ADMIN in listing
     assert actions(admin_services) == [
@@ -331,7 +332,7 @@ def test_a_draft_is_edited_with_its_values_kept(app, accounts, admin_services) -
         assert campaign.segment["sells_online"] is False
         assert campaign.segment["axis_below"] == {axis: 40.0}
         assert campaign.segment["tags"] == ["salon", "vip"]
-        assert campaigns._aware(campaign.scheduled_at).isoformat() == "2030-07-01T07:30:00+00:00"
+        assert as_utc(campaign.scheduled_at).isoformat() == "2030-07-01T07:30:00+00:00"
     page = client.get(f"{base}/edit").text  # summer time in Paris: UTC+2
     assert 'value="2030-07-01T09:30"' in page and f'value="{guide}"' in page
     assert 'value="salon, vip"' in page and 'name="seen_within_days" value="90"' in page
@@ -411,7 +412,7 @@ def test_a_rule_is_composed_kept_approved_and_paused(app, accounts, admin_servic
         assert (rule.kind, rule.status, rule.targeted) == ("rule", "draft", 1)
         assert rule.segment["unfinished_checklist"] == checklist
         assert rule.segment["checklist_idle_days"] == 10
-        assert campaigns._aware(rule.ends_at).isoformat() == "2030-07-01T16:00:00+00:00"
+        assert as_utc(rule.ends_at).isoformat() == "2030-07-01T16:00:00+00:00"
     edit = client.get(f"{base}/edit").text  # every rule field comes back
     assert re.search(r'value="rule"\s+checked', edit)
     assert 'name="checklist_idle_days" value="10"' in edit

@@ -17,7 +17,14 @@ from bot.campaign_admin import Draft
 from bot.campaign_results import delivery_rows, results, to_csv
 from bot.campaigns import CampaignError, Segment
 from bot.cli import app
-from bot.store.models import Campaign, CampaignDelivery, Merchant, Message, OutboxMessage
+from bot.store.models import (
+    Campaign,
+    CampaignDelivery,
+    Merchant,
+    Message,
+    OutboxMessage,
+    as_utc,
+)
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 AUTHOR, ADMIN, OTHER = "olivier@cci.fr", "alice@cci.fr", "bruno@cci.fr"
@@ -116,7 +123,7 @@ def test_two_people_take_a_campaign_from_draft_to_scheduled(services) -> None:  
     with services.db.session() as session:
         campaign = session.get(Campaign, campaign_id)
         assert (campaign.status, campaign.approved_by) == ("scheduled", ADMIN)
-        assert campaigns._aware(campaign.scheduled_at) == at
+        assert as_utc(campaign.scheduled_at) == at
         assert campaigns.start_due(session, NOW + timedelta(days=1)) == []  # not yet
         assert campaigns.start_due(session, at) == [campaign_id]
         assert session.get(Campaign, campaign_id).targeted == 1
@@ -324,5 +331,5 @@ def test_a_rule_draft_is_approved_into_a_rule_that_starts_active(services) -> No
     with services.db.session() as session:
         assert campaigns.start_due(session, NOW) == []
         rule = session.get(Campaign, rule_id)
-        assert rule.status == "active" and campaigns._aware(rule.ends_at) == ends
+        assert rule.status == "active" and as_utc(rule.ends_at) == ends
         assert campaign_admin.summary(rule)["kind"] == "rule"
