@@ -1,6 +1,7 @@
 """CPU time of a button press: Comptoir against a bare python-telegram-bot handler.
 
     .venv/bin/python benchmarks/press_bench.py [--rounds 5] [--merchants 2] [--data-dir DIR]
+        [--baseline CHECKOUT] [--database-url URL]
 
 Both bots run as real processes polling the same Bot API server on loopback
 (tests/support/fake_bot_api), in the same run: `comptoir run` (SQLite, every press stored,
@@ -13,6 +14,12 @@ CPU time per press (median round); the goal is Comptoir ≤ 1.5× the bare handl
 printed: Bot API calls per press, wall latency from pushing the press to the edit, and each
 bot's CPU split into its main thread (the event loop: HTTP, decoding, dispatch) and its other
 threads (Comptoir's turns run in worker threads).
+
+`--baseline CHECKOUT` runs a third bot, `comptoir run` from another copy of the code (the
+code before a change, e.g. `git archive HEAD | tar -x -C DIR`), in the same rounds: before
+and after measured side by side, on the same machine load. `--database-url` runs the
+Comptoir bots on that database (PostgreSQL) instead of a SQLite file; each bot then needs
+its own database: the baseline's URL gets the suffix `_baseline`.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,63 +189,105 @@ def diagnostic_answer(shown: Sent, n: int) -> str:
     return buttons[n % len(buttons)]["callback_data"]
 
 
-def run(
-    comptoir_api: FakeBotAPI,
-    echo_api: FakeBotAPI,
-    data_dir: Path,
-    work: Path,
-    rounds: int,
-    merchants: int,
-    questions: int,
-) -> dict[str, object]:
-    """Both bots up at once, each on its own loopback server; rounds alternate between them
-    (the machine's other load falls on both alike) and the median round is kept."""
-    db_url = f"sqlite:///{work / 'press.sqlite3'}"
-    comptoir = start_comptoir(
-        comptoir_api,
+@dataclass
+class ComptoirBot:
+    """One `comptoir run` under measure: its Bot API server, process, database, chats."""
+
+    api: FakeBotAPI
+    process: subprocess.Popen[bytes]
+    db_url: str
+    chats: list[int]
+
+
+def start_comptoir_bot(
+    api: FakeBotAPI, data_dir: Path, db_url: str, work: Path, chats: list[int], code: Path | None
+) -> ComptoirBot:
+    """`code`: another checkout to run instead of this one (the baseline)."""
+    extra = {"PYTHONPATH": str(code)} if code is not None else {}
+    process = start_comptoir(
+        api,
         data_dir,
         db_url,
         cwd=work,
         COMPTOIR_LOG_LEVEL="WARNING",
         COMPTOIR_TELEGRAM_MAX_RATE="0",  # no rate limiter: the bare bot has none
+        **extra,
     )
-    echo = start_echo_bot(echo_api)
+    return ComptoirBot(api, process, db_url, chats)
+
+
+def run(
+    apis: dict[str, FakeBotAPI],
+    data_dir: Path,
+    work: Path,
+    rounds: int,
+    merchants: int,
+    questions: int,
+    baseline: Path | None,
+    database_url: str | None,
+) -> dict[str, object]:
+    """All bots up at once, each on its own loopback server; rounds alternate between them
+    (the machine's other load falls on all alike) and the median round is kept."""
+    count = (rounds + 1) * merchants  # the first round warms up
+    bots = {
+        "comptoir": start_comptoir_bot(
+            apis["comptoir"],
+            data_dir,
+            database_url or f"sqlite:///{work / 'press.sqlite3'}",
+            work,
+            [700_000 + i for i in range(count)],
+            None,
+        )
+    }
+    if baseline is not None:
+        bots["baseline"] = start_comptoir_bot(
+            apis["baseline"],
+            data_dir,
+            f"{database_url}_baseline" if database_url else f"sqlite:///{work / 'before.sqlite3'}",
+            work,
+            [600_000 + i for i in range(count)],
+            baseline,
+        )
+    echo = start_echo_bot(apis["bare_handler"])
     try:
-        count = (rounds + 1) * merchants  # the first round warms up
-        comptoir_chats = [700_000 + i for i in range(count)]
         echo_chats = [800_000 + i for i in range(count)]
-        for chat in comptoir_chats:  # each merchant at question 1
-            comptoir_api.push_text(chat, "/diagnostic")
-            comptoir_api.wait_messages(chat, 2, timeout=180)
+        for bot in bots.values():
+            for chat in bot.chats:  # each merchant at question 1
+                bot.api.push_text(chat, "/diagnostic")
+                bot.api.wait_messages(chat, 2, timeout=180)
         for chat in echo_chats:
-            echo_api.push_text(chat, "/start")
-            echo_api.wait_messages(chat, 1, timeout=60)
-        done = lambda: undelivered(db_url) == 0  # noqa: E731
+            apis["bare_handler"].push_text(chat, "/start")
+            apis["bare_handler"].wait_messages(chat, 1, timeout=60)
         pick = lambda shown, n: shown.buttons[n % len(shown.buttons)]["callback_data"]  # noqa: E731
-        measured: dict[str, list[dict[str, object]]] = {"comptoir": [], "bare_handler": []}
+        measured: dict[str, list[dict[str, object]]] = {
+            name: [] for name in [*bots, "bare_handler"]
+        }
         for r in range(rounds + 1):
             chats = slice(r * merchants, (r + 1) * merchants)
             # Every press but the last of a diagnostic edits a question into the next one;
-            # the last one edits it into the result.
-            mine = press_through(
-                comptoir_api,
-                comptoir.pid,
-                comptoir_chats[chats],
-                questions,
-                diagnostic_answer,
-                done,
-            )
+            # the last one edits it into the result. The order of the bots turns each round.
+            order = list(bots.items())
+            for name, bot in order[r % len(order) :] + order[: r % len(order)]:
+                row = press_through(
+                    bot.api,
+                    bot.process.pid,
+                    bot.chats[chats],
+                    questions,
+                    diagnostic_answer,
+                    lambda bot=bot: undelivered(bot.db_url) == 0,
+                )
+                if r:
+                    measured[name].append(row)
             bare = press_through(
-                echo_api, echo.pid, echo_chats[chats], questions, pick, lambda: True
+                apis["bare_handler"], echo.pid, echo_chats[chats], questions, pick, lambda: True
             )
             if r:
-                measured["comptoir"].append(mine)
                 measured["bare_handler"].append(bare)
         return {name: median_round(rows) for name, rows in measured.items()}
     finally:
-        for bot in (comptoir, echo):
-            bot.terminate()
-            bot.wait(timeout=30)
+        for process in [*(bot.process for bot in bots.values()), echo]:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def median_round(rows: list[dict[str, object]]) -> dict[str, object]:
@@ -258,6 +308,12 @@ def main() -> None:
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="a data folder with the model and the index"
     )
+    parser.add_argument(
+        "--baseline", type=Path, default=None, help="another checkout, measured in the same run"
+    )
+    parser.add_argument(
+        "--database-url", default=None, help="PostgreSQL for the Comptoir bots (default SQLite)"
+    )
     parser.add_argument("--echo-bot", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "press.json")
     args = parser.parse_args()
@@ -269,30 +325,36 @@ def main() -> None:
     print("preparing the model and the index (once)...", flush=True)
     diagnostic = build_services(Settings(data_dir=data_dir)).kb.diagnostic
     assert diagnostic is not None, "the shipped content has a diagnostic"
-    comptoir_api, echo_api = FakeBotAPI().start(), FakeBotAPI().start()
+    names = ["comptoir", "bare_handler"] + (["baseline"] if args.baseline else [])
+    apis = {name: FakeBotAPI().start() for name in names}
+    load_before = os.getloadavg()
     try:
         measured = run(
-            comptoir_api,
-            echo_api,
+            apis,
             data_dir,
             work,
             args.rounds,
             args.merchants,
             len(diagnostic.questions),
+            args.baseline,
+            args.database_url,
         )
     finally:
-        comptoir_api.stop()
-        echo_api.stop()
-    comptoir, bare = measured["comptoir"], measured["bare_handler"]
-    results = {
+        for api in apis.values():
+            api.stop()
+    bare = float(measured["bare_handler"]["cpu_ms_per_press"])  # type: ignore[index, arg-type]
+    results: dict[str, object] = {
         "cpu": cpu_model(),
-        "comptoir": comptoir,
-        "bare_handler": bare,
-        "cpu_ratio": round(
-            float(comptoir["cpu_ms_per_press"]) / float(bare["cpu_ms_per_press"]),  # type: ignore[arg-type]
-            2,
-        ),
+        "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "database": "postgresql" if args.database_url else "sqlite",
+        **measured,
+        "cpu_ratio": round(float(measured["comptoir"]["cpu_ms_per_press"]) / bare, 2),  # type: ignore[index, arg-type]
     }
+    if args.baseline:
+        results["baseline_cpu_ratio"] = round(
+            float(measured["baseline"]["cpu_ms_per_press"]) / bare,  # type: ignore[index, arg-type]
+            2,
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
     print(json.dumps(results, indent=2))
