@@ -30,7 +30,7 @@ from .flows import checklists, clarify, data_rights, diagnostic, handoff, news, 
 from .messages import Button, Incoming, Reply, esc, in_place
 from .question_shape import shape
 from .store import turns
-from .store.database import StoreUnavailable
+from .store.database import StoreUnavailable, WriterBusy
 from .store.models import Merchant, Message, utcnow
 from .texts import text
 
@@ -41,6 +41,13 @@ MAX_UNDERSTOOD_TEXT = 1000  # characters given to the NLU and the search
 # The free-text routes of `Assistant._answer` that search nothing (so never read the vector):
 # every control intent but these two, which search the knowledge base.
 NO_SEARCH_INTENTS = frozenset(CONTROL_INTENTS) - {"start_checklist", "out_of_scope"}
+# Presses that step through a flow (a diagnostic answer, a checklist step, a profile or
+# reminder choice): a few indexed statements, no search, no encoding, no erasure.
+QUICK_PRESSES = frozenset({"dg", "ck", "pf", "rm"})
+
+
+def quick_press(incoming: Incoming) -> bool:
+    return incoming.kind == "button" and incoming.text.partition(":")[0] in QUICK_PRESSES
 
 
 class LazyVector:
@@ -110,8 +117,26 @@ class Assistant:
     def handle(self, incoming: Incoming) -> list[Reply]:
         return self.process(incoming).replies
 
-    def process(self, incoming: Incoming) -> Outcome:
-        """Handle one message; replies are stored as undelivered until `mark_delivered`."""
+    def process_now(self, incoming: Incoming) -> Outcome | None:
+        """The turn of a quick press, in the caller's thread when it need not wait: on SQLite,
+        with this process's write turn free. None otherwise: run `process` in a thread.
+
+        For the Telegram channel's event loop. Handing a turn of about a millisecond to a
+        thread and back cost more CPU than the turn: the two threads trade the GIL
+        (benchmarks/RESULTS.md, issue 12), and a turn that is Python all along holds the GIL
+        in a thread too, so other chats gain nothing from the thread. On PostgreSQL a turn
+        waits on the network and on the chat's lock, which would hold every other chat up:
+        it always goes to a thread."""
+        if self.services.db.shared_by_workers or not quick_press(incoming):
+            return None
+        try:
+            return self.process(incoming, wait=False)
+        except WriterBusy:
+            return None
+
+    def process(self, incoming: Incoming, wait: bool = True) -> Outcome:
+        """Handle one message; replies are stored as undelivered until `mark_delivered`.
+        `wait=False` (SQLite): `WriterBusy` instead of queueing behind another writer."""
         language = "en" if incoming.language.lower().startswith("en") else "fr"
         now = self.clock()
         limit = flood.FloodLimit.from_settings(self.services.settings)
@@ -128,11 +153,17 @@ class Assistant:
                 understood = None if held else self._understand(incoming)
                 if understood is not None and self._searches(understood.parse):
                     understood.vector  # noqa: B018 - encoded now, not under the write lock
-                with db.writing() as session:
-                    if limit is not None and not early:
-                        held = self._over_limit(limit, incoming, now, session)
+                with db.writing(wait) as session:
+                    if early:
+                        merchant = turns.find_merchant(
+                            session, incoming.channel, incoming.user_id, lock=held
+                        )
+                    else:
+                        merchant, held = self._merchant_counted(session, incoming, limit, now)
                     flooding = limit if held else None
-                    outcome = self._turn(session, incoming, language, understood, now, flooding)
+                    outcome = self._turn(
+                        session, merchant, incoming, language, understood, now, flooding
+                    )
             else:
                 with db.writing() as session:
                     # Workers share PostgreSQL: one chat's turns run one after the other, in
@@ -140,10 +171,12 @@ class Assistant:
                     # flood count is read under it, in the same transaction, before anything
                     # costly.
                     db.lock_for_transaction(session, f"chat:{incoming.channel}:{incoming.user_id}")
-                    held = limit is not None and self._over_limit(limit, incoming, now, session)
+                    merchant, held = self._merchant_counted(session, incoming, limit, now)
                     understood = None if held else self._understand(incoming)
                     flooding = limit if held else None
-                    outcome = self._turn(session, incoming, language, understood, now, flooding)
+                    outcome = self._turn(
+                        session, merchant, incoming, language, understood, now, flooding
+                    )
             if understood is None:
                 return outcome
             self.services.understanding.count(understood.encoded)
@@ -160,6 +193,19 @@ class Assistant:
             with self.services.db.connection() as connection:
                 turns.mark(connection, reply_ids, delivered=True)
 
+    def mark_delivered_now(self, reply_ids: list[int]) -> bool:
+        """`mark_delivered` in the caller's thread when it need not wait (SQLite, this
+        process's write turn free: one indexed UPDATE); False: call `mark_delivered` in a
+        thread (see `process_now`)."""
+        if self.services.db.shared_by_workers:
+            return False
+        try:
+            with self.services.db.connection(wait=False) as connection:
+                turns.mark(connection, reply_ids, delivered=True)
+        except WriterBusy:
+            return False
+        return True
+
     def release(self, reply_ids: list[int]) -> None:
         """Telegram refused these replies: any worker's delivery job may retry them now."""
         if reply_ids:
@@ -167,18 +213,27 @@ class Assistant:
                 turns.mark(connection, reply_ids, delivered=False)
 
     # -- one turn -----------------------------------------------------------------------
-    def _over_limit(
-        self,
-        limit: flood.FloodLimit,
-        incoming: Incoming,
-        now: datetime,
-        session: Session | None = None,
-    ) -> bool:
-        """In the turn's transaction (`session`) or, before it, on a bare connection."""
-        if session is not None:
-            return limit.over(session, incoming.channel, incoming.user_id, now)
+    def _over_limit(self, limit: flood.FloodLimit, incoming: Incoming, now: datetime) -> bool:
+        """Before the turn's transaction, on a bare connection."""
         with self.services.db.connection(write=False) as connection:
             return limit.over(connection, incoming.channel, incoming.user_id, now)
+
+    @staticmethod
+    def _merchant_counted(
+        session: Session, incoming: Incoming, limit: flood.FloodLimit | None, now: datetime
+    ) -> tuple[Merchant | None, bool]:
+        """The chat's merchant (None: a new one) and whether the chat is over the flood
+        limit, in the turn's transaction: one statement (the count is a subquery of the
+        merchant's read). Over the limit, the row is read again locked: the chat's turns
+        queue on it (PostgreSQL; SQLite has one writer), so two workers cannot both send
+        the notice."""
+        channel, user = incoming.channel, incoming.user_id
+        if limit is None:
+            return turns.find_merchant(session, channel, user, lock=False), False
+        merchant, over = limit.merchant_and_over(session, channel, user, now)
+        if over:
+            merchant = turns.find_merchant(session, channel, user, lock=True)
+        return merchant, over
 
     def _understand(self, incoming: Incoming) -> Understanding | None:
         if incoming.kind != "text":
@@ -201,17 +256,15 @@ class Assistant:
     def _turn(  # type: ignore[no-untyped-def]
         self,
         session,
+        merchant: Merchant | None,
         incoming: Incoming,
         language: str,
         understood: Understanding | None,
         now: datetime,
         flooding: flood.FloodLimit | None = None,
     ) -> Outcome:
-        """`flooding`: the chat is over its limit (the limit, to decide what still goes)."""
-        # Over the limit, the chat's turns queue on its row (PostgreSQL; SQLite has one
-        # writer), so two workers cannot both send the notice.
-        lock = flooding is not None
-        merchant = turns.find_merchant(session, incoming.channel, incoming.user_id, lock)
+        """`merchant`: the chat's, read in this transaction (None: a new one). `flooding`:
+        the chat is over its limit (the limit, to decide what still goes)."""
         if merchant is None:
             merchant = Merchant(
                 channel=incoming.channel,
@@ -226,7 +279,10 @@ class Assistant:
             session, incoming.update_id, merchant.id
         ):
             return Outcome([], [], merchant.id)  # already answered (re-delivery)
-        merchant.language = language
+        if merchant.language != language:
+            # Set only when it changed: any set marks the merchant dirty, and the next
+            # query's autoflush would then run a unit of work that writes nothing.
+            merchant.language = language
         if merchant.unreachable_at is not None:
             merchant.unreachable_at = None  # they write to the bot: it is not blocked any more
 
@@ -256,7 +312,7 @@ class Assistant:
         # Set after routing (with what the flows changed: one UPDATE of the merchant), and
         # only what the turn learnt: a button press leaves its message row as inserted.
         merchant.last_seen_at = now
-        turn.store_incoming()
+        unstored = turn.unstored_incoming()
         sent_by = now + self.services.settings.delivery_lease
         stored = [
             Message(
@@ -276,11 +332,12 @@ class Assistant:
             )
             for reply in replies
         ]
-        # One flush: the merchant's update, the message (if not stored yet) and the replies,
-        # inserted in order (ids ascending: the conversation's order).
-        session.add_all(stored)
-        session.flush()
-        return Outcome(replies, [out.id for out in stored], merchant.id, message.intent)
+        # One flush (the merchant's update, the flows' changes), then the message (if not
+        # stored yet) and the replies in one insert, in order (ids ascending: the
+        # conversation's order).
+        new = [unstored, *stored] if unstored is not None else stored
+        ids = turns.insert_messages(session, new)
+        return Outcome(replies, ids[len(new) - len(stored) :], merchant.id, message.intent)
 
     @staticmethod
     def _stored_text(incoming: Incoming) -> str:

@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from knowledge_base.content_model import KnowledgeBase
@@ -92,11 +93,25 @@ class Turn:
         message = self.incoming
         if message is None:
             return
+        self._log_into(message)
+        self.session.add(message)
+
+    def unstored_incoming(self) -> Message | None:
+        """The merchant's message with what the turn learnt, if nothing added it to the
+        session yet (the turn's end inserts it with the replies, in one statement); None if
+        it is there already (what it learnt since is written at the next flush)."""
+        message = self.incoming
+        if message is None or not inspect(message).transient:
+            self.store_incoming()
+            return None
+        self._log_into(message)
+        return message
+
+    def _log_into(self, message: Message) -> None:
         for name in LOGGED_FIELDS:
             value = self.log.get(name)
             if value is not None and value != []:
                 setattr(message, name, value)
-        self.session.add(message)
 
     @property
     def kb(self) -> KnowledgeBase:

@@ -42,6 +42,10 @@ _RECENT = (
     .subquery()
 )
 RECENT_COUNT = select(func.count()).select_from(_RECENT)
+# The chat's merchant and that count in one statement: a turn's first read.
+MERCHANT_AND_RECENT = select(Merchant, RECENT_COUNT.scalar_subquery()).where(
+    Merchant.channel == bindparam("channel"), Merchant.external_id == bindparam("external_id")
+)
 
 
 @dataclass(frozen=True)
@@ -62,13 +66,27 @@ class FloodLimit:
         """Whether the chat already sent the limit's worth of messages within the window.
 
         Counting stops at the limit, so a chat that sent thousands costs the same read."""
-        values = {
+        count = session.scalar(RECENT_COUNT, self._values(channel, user_id, now)) or 0
+        return count >= self.max_messages
+
+    def merchant_and_over(
+        self, session: Session, channel: str, user_id: str, now: datetime
+    ) -> tuple[Merchant | None, bool]:
+        """The chat's merchant (None: not known yet, so not over) and `over`, in one read."""
+        values = self._values(channel, user_id, now)
+        row = session.execute(MERCHANT_AND_RECENT, values).first()
+        if row is None:
+            return None, False
+        merchant, count = row
+        return merchant, (count or 0) >= self.max_messages
+
+    def _values(self, channel: str, user_id: str, now: datetime) -> dict[str, object]:
+        return {
             "channel": channel,
             "external_id": user_id,
             "since": now - self.window,
             "limit": self.max_messages,
         }
-        return (session.scalar(RECENT_COUNT, values) or 0) >= self.max_messages
 
     def let_through(
         self, session: Session, merchant_id: int, incoming: Incoming, now: datetime

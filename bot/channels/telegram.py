@@ -291,7 +291,11 @@ class TelegramChannel:
             return
         incoming = self._incoming(update, "button", query.data or "")
         try:
-            outcome = await asyncio.to_thread(self.assistant.process, incoming)
+            # A flow's next step runs here when it need not wait (SQLite); otherwise, and
+            # for every other press, in a thread.
+            outcome = self.assistant.process_now(incoming)
+            if outcome is None:
+                outcome = await asyncio.to_thread(self.assistant.process, incoming)
         except Exception:
             await self._acknowledge(query)  # the client's spinner stops whatever happened
             raise
@@ -416,8 +420,9 @@ class TelegramChannel:
     async def _settle(self, reply_ids: list[int], sent: int) -> None:
         """The first `sent` stored replies reached the merchant (ids pair with the replies,
         in order); the others are released for any worker's delivery job to retry."""
-        if reply_ids[:sent]:
-            await asyncio.to_thread(self.assistant.mark_delivered, reply_ids[:sent])
+        delivered = reply_ids[:sent]
+        if delivered and not self.assistant.mark_delivered_now(delivered):
+            await asyncio.to_thread(self.assistant.mark_delivered, delivered)
         if reply_ids[sent:]:
             await asyncio.to_thread(self.assistant.release, reply_ids[sent:])
 

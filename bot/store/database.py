@@ -23,6 +23,11 @@ class StoreUnavailable(RuntimeError):
     """The database cannot be reached; callers answer politely and retry later."""
 
 
+class WriterBusy(RuntimeError):
+    """Another writer of this process holds SQLite's write turn, and the caller asked not to
+    wait for it (the event loop, which must not block: it hands the work to a thread)."""
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -137,20 +142,22 @@ class Database:
             raise
 
     @contextmanager
-    def writing(self) -> Iterator[Session]:
+    def writing(self, wait: bool = True) -> Iterator[Session]:
         """A transaction that writes (a merchant's turn): queued behind this process's other
-        writers on SQLite, like `session()` otherwise."""
-        with self._write_turn or nullcontext(), self.session() as session:
+        writers on SQLite, like `session()` otherwise. `wait=False`: `WriterBusy` at once
+        instead of queueing."""
+        with self._write_turn_held(wait), self.session() as session:
             yield session
 
     @contextmanager
-    def connection(self, write: bool = True) -> Iterator[Connection]:
+    def connection(self, write: bool = True, wait: bool = True) -> Iterator[Connection]:
         """A bare connection in a transaction, for statements that need no ORM object
         (marking replies sent, the flood count): no session to set up, nothing to flush.
-        `write`: queued behind this process's other writers on SQLite, like `writing()`."""
+        `write`: queued behind this process's other writers on SQLite, like `writing()`
+        (`wait=False`: `WriterBusy` at once instead)."""
         try:
             with (
-                self._write_turn if write and self._write_turn else nullcontext(),
+                self._write_turn_held(wait) if write else nullcontext(),
                 self.engine.begin() as connection,
             ):
                 yield connection
@@ -158,6 +165,20 @@ class Database:
             if _is_connection_error(exc):
                 raise StoreUnavailable(str(exc)) from exc
             raise
+
+    @contextmanager
+    def _write_turn_held(self, wait: bool) -> Iterator[None]:
+        """This process's write turn on SQLite (nothing to hold on PostgreSQL)."""
+        lock = self._write_turn
+        if lock is None:
+            yield
+            return
+        if not lock.acquire(blocking=wait):
+            raise WriterBusy
+        try:
+            yield
+        finally:
+            lock.release()
 
     def ping(self) -> bool:
         try:

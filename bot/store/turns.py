@@ -7,7 +7,7 @@ session or on a bare connection where no ORM object is involved.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -28,6 +28,28 @@ _RECORD_UPDATE = {
     .on_conflict_do_nothing()
     .returning(_UPDATES.c.update_id),
     "sqlite": sqlite_insert(_UPDATES).on_conflict_do_nothing().returning(_UPDATES.c.update_id),
+}
+
+# A turn's new messages in one INSERT … RETURNING (on SQLite, one per row), ids in the
+# rows' order: a Core statement, where the ORM's unit of work cost more than the statements.
+_MESSAGES = Message.__table__
+INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
+# One statement needs the same columns in every row: each row names these, with the model's
+# defaults where the message left them unset (merchant_id, direction, created_at are set).
+_MESSAGE_DEFAULTS: dict[str, object] = {
+    "author": "merchant",
+    "kind": "text",
+    "text": "",
+    "html": "",
+    "intent": None,
+    "confidence": None,
+    "entities": [],
+    "hits": [],
+    "buttons": [],
+    "answered": None,
+    "delivered": True,
+    "claimed_until": None,
+    "flooded": False,
 }
 
 DELIVERED = (
@@ -59,3 +81,25 @@ def record_update(session: Session, update_id: int, merchant_id: int) -> bool:
 def mark(connection: Connection, ids: list[int], delivered: bool) -> None:
     """Replies sent (delivered) or given back to every worker's delivery job (released)."""
     connection.execute(DELIVERED if delivered else RELEASED, {"ids": ids})
+
+
+def insert_messages(session: Session, messages: list[Message]) -> list[int]:
+    """Insert new messages (not added to the session) after the session's pending changes;
+    their ids, in order."""
+    if not messages:
+        return []
+    session.flush()
+    rows = [_row(message) for message in messages]
+    return [row.id for row in session.connection().execute(INSERT_MESSAGES, rows)]
+
+
+def _row(message: Message) -> dict[str, object]:
+    row: dict[str, object] = {
+        "merchant_id": message.merchant_id,
+        "direction": message.direction,
+        "created_at": message.created_at,
+    }
+    for name, default in _MESSAGE_DEFAULTS.items():
+        value = getattr(message, name)
+        row[name] = default if value is None else value
+    return row
