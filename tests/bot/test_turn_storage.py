@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from sqlalchemy import event, select
@@ -112,3 +113,35 @@ def test_the_export_lists_the_request_itself(services) -> None:  # type: ignore[
     assert export.attachment is not None
     texts = [m["text"] for m in json.loads(export.attachment.content)["messages"]]
     assert texts[0] == "bonjour" and "/mesdonnees" in texts
+
+
+def test_a_flow_step_runs_in_the_callers_thread_only_when_it_need_not_wait(services) -> None:  # type: ignore[no-untyped-def]
+    """`process_now` (the Telegram channel's event loop): a diagnostic answer on SQLite with
+    the write turn free; otherwise None and nothing stored, so the caller hands the same
+    update to `process` in a thread, which answers it once."""
+    assistant = Assistant(services)
+    started = assistant.process(Incoming("test", "12", "command", "diagnostic", update_id=40))
+    assistant.mark_delivered(started.reply_ids)
+    answer = next(
+        b.data for row in started.replies[-1].buttons for b in row if b.data.startswith("dg:a:0:")
+    )
+    press = Incoming("test", "12", "button", answer, update_id=41)
+    # A press that searches (a topic chosen for a pending question) always goes to a thread.
+    assert assistant.process_now(Incoming("test", "12", "button", "tp:ask_payment")) is None
+    if services.db.shared_by_workers:
+        # PostgreSQL: round trips and the chat's lock would hold the event loop up.
+        assert assistant.process_now(press) is None
+        assert assistant.mark_delivered_now(started.reply_ids) is False
+        return
+    stored = len(rows(services, "12"))
+    # Another writer of this process holds the write turn.
+    with services.db.writing(), ThreadPoolExecutor(1) as loop_thread:
+        busy = loop_thread.submit(assistant.process_now, press).result(timeout=30)
+        marked = loop_thread.submit(assistant.mark_delivered_now, [1]).result(timeout=30)
+    assert busy is None and marked is False
+    assert len(rows(services, "12")) == stored
+    outcome = assistant.process_now(press)
+    assert outcome is not None and outcome.replies[0].replaces_pressed
+    assert assistant.mark_delivered_now(outcome.reply_ids)
+    assert assistant.process(press).replies == []  # the same update again: answered once
+    assert all(message.delivered for message in rows(services, "12"))
