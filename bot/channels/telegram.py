@@ -2,7 +2,9 @@
 
 - Each chat's updates are handled in order, different chats concurrently (`PerChatProcessor`
   in a process; a PostgreSQL advisory lock per chat across workers, in the assistant); the
-  assistant's work (database, encoder) runs in a worker thread.
+  assistant's work (database, encoder) runs in a worker thread, but for a press that steps
+  through a flow on SQLite, run on the event loop when the writer is free
+  (`Assistant.process_now`): the hand-off to a thread cost more than that turn.
 - Polling serves one process; webhook mode (`bot/channels/webhook.py`) serves any number of
   workers behind a load balancer, sharing only PostgreSQL.
 - Replies are stored undelivered by the assistant, held by the worker that answers, and
