@@ -142,22 +142,23 @@ def button_vs_bare_handler(
     ready_dir: Path, work: Path, questions: int, quick: bool
 ) -> dict[str, Any]:
     """benchmarks/press_bench.py's measurement, in this run (`questions`: the diagnostic's)."""
-    comptoir_api, echo_api = FakeBotAPI().start(), FakeBotAPI().start()
+    apis = {"comptoir": FakeBotAPI().start(), "bare_handler": FakeBotAPI().start()}
     press_work = work / "press"
     press_work.mkdir()
     try:
         measured = press_bench.run(
-            comptoir_api,
-            echo_api,
+            apis,
             ready_dir,
             press_work,
             rounds=3 if quick else 5,
             merchants=2,
             questions=questions,
+            baseline=None,
+            database_url=None,
         )
     finally:
-        comptoir_api.stop()
-        echo_api.stop()
+        for api in apis.values():
+            api.stop()
     comptoir, bare = measured["comptoir"], measured["bare_handler"]
     return {
         "comptoir_cpu_ms_per_press": comptoir["cpu_ms_per_press"],  # type: ignore[index]
