@@ -17,7 +17,9 @@ from .models import Merchant, Message, ProcessedUpdate
 MERCHANT = select(Merchant).where(
     Merchant.channel == bindparam("channel"), Merchant.external_id == bindparam("external_id")
 )
-MERCHANT_LOCKED = MERCHANT.with_for_update()
+# Locked, and the row's values loaded afresh: the turn may have read it unlocked before (with
+# the flood count), and another transaction may have changed it since.
+MERCHANT_LOCKED = MERCHANT.with_for_update().execution_options(populate_existing=True)
 
 # ON CONFLICT DO NOTHING: a re-delivered update inserts (and returns) nothing, in one
 # statement instead of a read then a write; on PostgreSQL a concurrent insert of the same
