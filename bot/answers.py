@@ -264,9 +264,15 @@ def sure_answer(
     best = hits[0]
     if best.kind == "faq" and best.id in turn.kb.faq:
         return faq_answer(turn, turn.kb.faq[best.id])
+    broad = is_broad(text)
+    # The rule of a confident intent holds here too: a close paraphrase of an FAQ entry's
+    # question among the best three is that question, even under a guide ranked first.
+    entry = _matching_faq(turn, hits, broad)
+    if entry is not None:
+        return faq_answer(turn, entry)
     turn.log["answered"] = True
     if best.kind == "guide" and best.id in turn.kb.guides:
-        return [guide_answer(turn, best, hits, is_broad(text), vector)]
+        return [guide_answer(turn, best, hits, broad, vector)]
     turn.log["answered"] = False
     return []
 
@@ -277,15 +283,17 @@ FAQ_MATCH = 0.92
 
 
 def _matching_faq(turn: Turn, hits: list[Hit], broad: bool) -> FaqEntry | None:
-    """An FAQ entry wins when the merchant asked its very question (a close paraphrase of
-    it or of a variant, among the best three), or when it ranks first for a narrow question:
-    a short exact answer beats a long guide. A broad question ("c'est quoi le RGPD ?")
+    """An FAQ entry wins when it ranks first for a narrow question (a short exact answer
+    beats a long guide), or when the merchant asked its very question (a close paraphrase of
+    it or of a variant, among the best three). A paraphrase does not overrule the entry
+    ranked first ("une facture pour 30 € à un particulier" is not the neighbouring entry on
+    quotes, however alike the two questions read). A broad question ("c'est quoi le RGPD ?")
     otherwise gets the guide's overview."""
+    if not broad and hits and hits[0].kind == "faq" and hits[0].id in turn.kb.faq:
+        return turn.kb.faq[hits[0].id]
     for hit in hits[:3]:
         if hit.kind == "faq" and hit.match >= FAQ_MATCH and hit.id in turn.kb.faq:
             return turn.kb.faq[hit.id]
-    if not broad and hits and hits[0].kind == "faq":
-        return turn.kb.faq.get(hits[0].id)
     return None
 
 
