@@ -186,3 +186,18 @@ def test_a_sure_answer_under_an_unsure_intent_takes_the_paraphrased_faq_entry() 
     [reply] = sure_answer(turn, question, np.zeros(4), hits, SURE_WHEN_INTENT_UNSURE)  # type: ignore[arg-type]
     assert log["faq"] == "sauvegarde-frequence-commerce" and log["answered"] is True
     assert turn.kb.faq["sauvegarde-frequence-commerce"].question in reply.html
+
+
+def test_a_paraphrase_does_not_overrule_a_guide_the_ranker_is_far_surer_of() -> None:
+    """ "un fournisseur m'envoie un nouveau RIB, je fais le virement ?" reads like the entry
+    on a transfer already made to a crook; the ranker is far surer of the guide on fake RIBs.
+    When the two are close, the paraphrased entry still wins."""
+    from bot.answers import _matching_faq
+
+    turn = _turn()
+    guide = _hit("fraude-faux-virement-changement-rib", "guide", 0.91, 0.9998)
+    entry = _hit("virement-escroc-que-faire", "faq", 0.937, 0.98)
+    assert _matching_faq(turn, [guide, entry], broad=False) is None  # type: ignore[arg-type]
+    close = _hit("virement-escroc-que-faire", "faq", 0.937, 0.998)
+    found = _matching_faq(turn, [guide, close], broad=False)  # type: ignore[arg-type]
+    assert found is not None and found.id == "virement-escroc-que-faire"
