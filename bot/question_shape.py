@@ -18,7 +18,8 @@ from nlu.text import fold
 _GREETING = r"(?:(?:bonjour|bonsoir|salut|hello|coucou|madame|monsieur)[\s,!.]*)*"
 _INTRO = re.compile(
     _GREETING
-    + r"(?:je suis|jsuis|j suis|chui|on est|nous sommes|moi c est|j ai|jai|je tiens|je gere|"
+    + r"(?:je suis|jsuis|j suis|chui|on est|nous sommes|moi c est|j ai (?:un|une)|jai (?:un|une)|"
+    r"je tiens|je gere|"
     r"je travaille|je bosse|i am|i m|we are)\b[^,.;:!?]{0,90}?"
     r"(?:[,.;:!]|\bet\b(?= (?:je|j|on|nous|i)\b))\s*",
     re.IGNORECASE,
@@ -31,6 +32,17 @@ _BROAD = re.compile(
     r"les bases|l essentiel|tout savoir)\b"
 )
 MIN_FOCUS_WORDS = 3
+# What is left once the introduction is cut must still say what is asked: at least this many
+# words that are neither grammar nor a bare question ("je fais quoi ?", "c'est légal ?").
+MIN_FOCUS_CONTENT = 2
+_EMPTY_WORDS = frozenset(
+    "je j tu il elle on nous vous ils elles ca c ce cela ceci est sont suis etre a ai as avez "
+    "quoi comment pourquoi quand combien ou que qu qui quel quelle quels quelles le la les l "
+    "un une des de du d en pour par sur avec sans et mais mon ma mes me m moi ton ta tes te t "
+    "se s sa son ses leur leurs y ne n pas plus encore toujours vraiment possible ok grave "
+    "normal legal legale droit peux peut puis dois doit faut faire fais fait aussi bien svp "
+    "merci alors donc oui non deja tout tous ici la-bas".split()
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +69,11 @@ def _strip_intro(text: str) -> str:
     if match is None:
         return text
     rest = text[match.end() :]
-    return rest if len(rest.split()) >= MIN_FOCUS_WORDS else text
+    words = fold(rest).split()
+    content = [w for w in words if w not in _EMPTY_WORDS and len(w) > 2]
+    if len(words) < MIN_FOCUS_WORDS or len(content) < MIN_FOCUS_CONTENT:
+        return text  # the introduction carries the question ("j'ai trouvé un faux billet…")
+    return rest
 
 
 def _split_questions(text: str) -> tuple[str, str]:

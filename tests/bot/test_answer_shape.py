@@ -95,3 +95,109 @@ def test_tools_are_listed_under_the_label_their_data_earns() -> None:
     unverified = next(t for t in kb.tools.values() if t.country == "FR" and not t.european)
     [other] = tools_lines(turn, [unverified])  # type: ignore[arg-type]
     assert other.startswith("🧭 Autres outils cités") and "(" in other
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # "j'ai …" that carries the question is not an introduction to cut off
+        "j ai trouve un faux billet de 50 dans la caisse, je fais quoi ?",
+        "jai google analytics sur le site de la pizzeria, c toujours legal ?",
+        "j ai mis le mauvais taux de tva sur une facture envoyee, je la modifie ?",
+        # nor is "je suis …" when what follows only asks ("comment éviter ça")
+        "je suis photographe si mon ordi crame je perds tout, comment eviter ca",
+    ],
+)
+def test_an_introduction_that_carries_the_question_is_kept(message: str) -> None:
+    assert shape(message).focus == message
+
+
+def test_owning_a_business_is_an_introduction() -> None:
+    shaped = shape("j ai un petit hotel et je note le numero de carte des clients pour les resas")
+    assert shaped.focus == "je note le numero de carte des clients pour les resas"
+
+
+def _turn(log: dict | None = None):  # type: ignore[no-untyped-def, type-arg]
+    """A turn with the real content and texts, for composition rules that need no database."""
+    from types import SimpleNamespace
+
+    from bot.texts import text
+    from knowledge_base.loader import load_knowledge_base
+    from tests.kb.test_validation import CONTENT
+
+    kb, _ = load_knowledge_base(CONTENT)
+    return SimpleNamespace(
+        kb=kb,
+        log={} if log is None else log,
+        incoming_message_id=None,
+        t=lambda key, **values: text("fr", key, **values),
+    )
+
+
+def _hit(doc_id: str, kind: str, match: float, confidence: float):  # type: ignore[no-untyped-def]
+    from knowledge_base.search import Hit
+
+    return Hit(doc_id, kind, doc_id, "", 1.0, (), match=match, confidence=confidence)
+
+
+def test_a_paraphrase_does_not_overrule_the_faq_entry_ranked_first() -> None:
+    """ "une facture pour 30 € à un particulier": the entry on notes to private customers
+    ranks first; the neighbouring entry on quotes reads as a closer paraphrase."""
+    from bot.answers import _matching_faq
+
+    turn = _turn()
+    hits = [
+        _hit("facture-note-particulier-25-euros", "faq", 0.9196, 0.97),
+        _hit("devis-obligatoire-depannage-batiment", "faq", 0.9208, 0.94),
+        _hit("mentions-obligatoires-conservation-factures", "guide", 0.86, 0.82),
+    ]
+    entry = _matching_faq(turn, hits, broad=False)  # type: ignore[arg-type]
+    assert entry is not None and entry.id == "facture-note-particulier-25-euros"
+
+
+def test_a_paraphrased_faq_entry_still_beats_a_guide_ranked_first() -> None:
+    from bot.answers import _matching_faq
+
+    turn = _turn()
+    hits = [
+        _hit("reforme-facturation-electronique-calendrier", "guide", 0.91, 0.99),
+        _hit("fe-reception-obligatoire-depuis-septembre-2026", "faq", 0.965, 0.99),
+    ]
+    entry = _matching_faq(turn, hits, broad=True)  # type: ignore[arg-type]
+    assert entry is not None and entry.id == "fe-reception-obligatoire-depuis-septembre-2026"
+    assert _matching_faq(turn, hits[:1], broad=False) is None  # type: ignore[arg-type]
+
+
+def test_a_sure_answer_under_an_unsure_intent_takes_the_paraphrased_faq_entry() -> None:
+    """The intent model is unsure, the ranker sure of a guide, and the merchant asked an FAQ
+    entry's question: the entry (which states the figure) answers, as it would have had the
+    intent model been sure."""
+    import numpy as np
+
+    from bot.answers import SURE_WHEN_INTENT_UNSURE, sure_answer
+
+    log: dict[str, object] = {}
+    turn = _turn(log)
+    hits = [
+        _hit("sauvegarder-donnees-entreprise", "guide", 0.87, 0.99),
+        _hit("sauvegarde-frequence-commerce", "faq", 0.95, 0.98),
+    ]
+    question = "toutes mes resas sont sur l ordi, je le sauvegarde tous les combien ?"
+    [reply] = sure_answer(turn, question, np.zeros(4), hits, SURE_WHEN_INTENT_UNSURE)  # type: ignore[arg-type]
+    assert log["faq"] == "sauvegarde-frequence-commerce" and log["answered"] is True
+    assert turn.kb.faq["sauvegarde-frequence-commerce"].question in reply.html
+
+
+def test_a_paraphrase_does_not_overrule_a_guide_the_ranker_is_far_surer_of() -> None:
+    """ "un fournisseur m'envoie un nouveau RIB, je fais le virement ?" reads like the entry
+    on a transfer already made to a crook; the ranker is far surer of the guide on fake RIBs.
+    When the two are close, the paraphrased entry still wins."""
+    from bot.answers import _matching_faq
+
+    turn = _turn()
+    guide = _hit("fraude-faux-virement-changement-rib", "guide", 0.91, 0.9998)
+    entry = _hit("virement-escroc-que-faire", "faq", 0.937, 0.98)
+    assert _matching_faq(turn, [guide, entry], broad=False) is None  # type: ignore[arg-type]
+    close = _hit("virement-escroc-que-faire", "faq", 0.937, 0.998)
+    found = _matching_faq(turn, [guide, close], broad=False)  # type: ignore[arg-type]
+    assert found is not None and found.id == "virement-escroc-que-faire"
