@@ -139,8 +139,17 @@ class ProcWatcher(threading.Thread):
 def train(args: argparse.Namespace, train_yml: Path, models: Path) -> dict[str, object]:
     config = args.config
     (args.work / "config_override.yml").unlink(missing_ok=True)
+    text = config.read_text(encoding="utf-8")
     if args.epochs is not None:  # smoke test only
-        text = config.read_text(encoding="utf-8").replace("epochs: 40", f"epochs: {args.epochs}")
+        text = text.replace("epochs: 40", f"epochs: {args.epochs}")
+    if args.random_seed is not None:
+        # Without it DIET seeds itself with int(time.time()): two trainings started in the
+        # same second are the same training.
+        text = text.replace(
+            "    constrain_similarities: true\n",
+            f"    constrain_similarities: true\n    random_seed: {args.random_seed}\n",
+        )
+    if args.epochs is not None or args.random_seed is not None:
         config = args.work / "config_override.yml"
         config.write_text(text, encoding="utf-8")
     shutil.rmtree(models, ignore_errors=True)
@@ -195,6 +204,7 @@ def train(args: argparse.Namespace, train_yml: Path, models: Path) -> dict[str, 
         "peak_rss_mb": round(max(usage.ru_maxrss, watcher.hwm_kb) / 1024, 1),
         "model_mb": round(model.stat().st_size / 2**20, 2),
         "epochs": args.epochs if args.epochs is not None else 40,
+        "random_seed": args.random_seed,
     }
 
 
@@ -294,6 +304,9 @@ def main() -> None:
     parser.add_argument("--nice", type=int, default=19)
     parser.add_argument("--skip-train", action="store_true")
     parser.add_argument("--epochs", type=int, help="override (smoke tests only)")
+    parser.add_argument(
+        "--random-seed", type=int, help="DIET's random_seed (default: the clock's second)"
+    )
     parser.add_argument("--limit-test", type=int, help="parse only N test lines (smoke tests)")
     args = parser.parse_args()
     args.work = args.work.resolve()
