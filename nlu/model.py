@@ -29,8 +29,11 @@ from .vector_cache import encode_with_cache
 
 # 2: the classifier carries the n-gram cascade. Version 1 folders still load (no cascade:
 # every parse encodes), and the default model is retrained from them (nlu/default.py).
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
+# 3: the sentence vector weighs `features.VECTOR_WEIGHT` (3.5, cross-validated) beside the
+# n-grams; a version 2 folder keeps its own weight when loaded, and the default model is
+# retrained from it once.
+FORMAT_VERSION = 3
+READABLE_FORMATS = (1, 2, 3)
 MANIFEST = "nlu-model.json"
 ENTITY_TYPES = ("tool", "sector")
 

@@ -16,7 +16,8 @@ import pytest
 
 from nlu.classifier import choose_threshold
 from nlu.default import DEFAULT_TEST_FILE, load_or_train
-from nlu.model import MANIFEST, NLUModel
+from nlu.features import VECTOR_WEIGHT
+from nlu.model import FORMAT_VERSION, MANIFEST, NLUModel
 from nlu.training_data import load_training_data
 from tests.support.counting_encoder import CountingEncoder
 
@@ -213,4 +214,24 @@ def test_a_model_saved_before_the_cascade_loads_and_is_retrained_by_default(
 
     retrained = load_or_train(folder, encoder, cache_dir=session_data_dir / "cache")
     assert retrained.classifier.cascade is not None
-    assert NLUModel.load(folder, encoder).manifest["format_version"] == 2
+    assert NLUModel.load(folder, encoder).manifest["format_version"] == FORMAT_VERSION
+
+
+def test_a_version_2_model_keeps_its_vector_weight_and_the_default_is_retrained(
+    shipped: NLUModel, encoder, session_data_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Folders saved before the cross-validated weight parse as they were trained, and the
+    default model is retrained once with the current weight."""
+    folder = tmp_path / "model"
+    shipped.save(folder)
+    classifier = json.loads((folder / "classifier.json").read_text(encoding="utf-8"))
+    classifier["featurizer"]["vector_weight"] = 2.0
+    (folder / "classifier.json").write_text(json.dumps(classifier), encoding="utf-8")
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    manifest["format_version"] = 2
+    (folder / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+
+    assert NLUModel.load(folder, encoder).classifier.featurizer.vector_weight == 2.0
+    retrained = load_or_train(folder, encoder, cache_dir=session_data_dir / "cache")
+    assert retrained.manifest["format_version"] == FORMAT_VERSION
+    assert retrained.classifier.featurizer.vector_weight == VECTOR_WEIGHT
