@@ -19,6 +19,7 @@ from nlu.intents import TOPIC_LABELS
 from .content_model import FaqEntry, KnowledgeBase
 
 MAX_WORDS = 120  # e5-small reads 512 tokens; shorter passages also rank more sharply
+FAQ_CHUNK_WORDS = 120  # `kb build`: answer passages (benchmarks/faq_selection.py)
 
 
 @dataclass(frozen=True)
@@ -189,8 +190,9 @@ def _faq_entry_passages(entry: FaqEntry) -> list[Passage]:
     return passages
 
 
-def faq_passages(docs_file: Path) -> list[Passage]:
-    """Passages for a generic FAQ, one `{"id","title","text"[,"url"]}` JSON object a line."""
+def faq_passages(docs_file: Path, words: int = FAQ_CHUNK_WORDS) -> list[Passage]:
+    """Passages for a generic FAQ, one `{"id","title","text"[,"url"]}` JSON object a line;
+    answers are cut into passages of about `words` words."""
     passages: list[Passage] = []
     for line_no, line in enumerate(docs_file.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -204,7 +206,7 @@ def faq_passages(docs_file: Path) -> list[Passage]:
             ) from None
         urls = (str(doc["url"]),) if doc.get("url") else ()
         passages.extend(_title_passages(doc_id, "faq", title, "", urls))
-        for chunk in _chunks(text):
+        for chunk in _chunks(text, words):
             passages.append(
                 Passage(
                     doc_id,

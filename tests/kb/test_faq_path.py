@@ -1,0 +1,73 @@
+"""The generic FAQ path (`kb build`): how answers are cut and how an FAQ index weighs a
+document's answer against its title (chosen on the project's own FAQ, see
+benchmarks/faq_selection.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from knowledge_base.lexical import LexicalIndex
+from knowledge_base.passages import faq_passages
+from knowledge_base.search import FusionParams, SearchIndex
+
+
+def write_faq(path: Path, rows: list[dict[str, str]]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    return path
+
+
+def test_answers_are_cut_at_paragraphs_into_passages_of_about_n_words(tmp_path: Path) -> None:
+    paragraphs = [" ".join(f"mot{p}x{i}" for i in range(30)) for p in range(3)]
+    docs = write_faq(
+        tmp_path / "faq.jsonl",
+        [{"id": "a", "title": "Une question ?", "text": "\n".join(paragraphs)}],
+    )
+    zones = [p.zone for p in faq_passages(docs, words=40)]
+    assert zones.count("title") == 1 and zones.count("title_p") == 1
+    bodies = [p for p in faq_passages(docs, words=40) if p.zone == "body"]
+    assert [b.text for b in bodies] == paragraphs  # 30 + 30 > 40: one paragraph each
+    together = [p for p in faq_passages(docs, words=120) if p.zone == "body"]
+    assert [b.text for b in together] == [" ".join(paragraphs)]
+    # Every body passage carries the question, for the encoder and for BM25.
+    assert all(b.embed_text.startswith("Une question ?\n") for b in bodies)
+
+
+def faq_index(directory: Path, rows: list[dict[str, str]], vectors: np.ndarray) -> SearchIndex:
+    """A `kb build`-kind index over given vectors (one per passage, in passage order)."""
+    passages = faq_passages(write_faq(directory / "faq.jsonl", rows))
+    assert len(passages) == len(vectors)
+    dense = faiss.IndexFlatIP(vectors.shape[1])
+    dense.add(vectors)
+    lexical = LexicalIndex.build([p.lexical_text for p in passages])
+    return SearchIndex(directory, passages, dense, vectors, lexical, {"kind": "faq"})
+
+
+def test_an_faq_index_weighs_the_answer_over_a_look_alike_title(tmp_path: Path) -> None:
+    """A question whose meaning is close to entry "titre"'s title but closer to entry
+    "reponse"'s answer (no shared words): the FAQ fusion puts the answer first; the knowledge
+    base's own fusion (titles and bodies closer in weight) puts the title first."""
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0].astype(np.float32)
+    query = basis[0]
+
+    def at(cosine: float, other: int) -> np.ndarray:
+        return cosine * query + np.sqrt(1 - cosine**2) * basis[other]
+
+    rows = [
+        {"id": "titre", "title": "Horaires du magasin", "text": "Nous ouvrons le mardi."},
+        {"id": "reponse", "title": "Venir chez nous", "text": "Parking gratuit devant la porte."},
+    ]
+    # Passages: title (query), title (passage), body — for each entry in turn.
+    vectors = np.stack(
+        [at(0.95, 1), at(0.90, 2), at(0.60, 3), at(0.70, 4), at(0.70, 5), at(0.80, 6)]
+    ).astype(np.float32)
+    index = faq_index(tmp_path, rows, vectors)
+    assert index.default_params == FusionParams.for_faq()
+    text = "stationnement possible ?"  # no word of either entry
+    assert [h.id for h in index.search(text, query, k=2)] == ["reponse", "titre"]
+    kb_order = [h.id for h in index.search(text, query, k=2, params=FusionParams())]
+    assert kb_order == ["titre", "reponse"]
