@@ -311,7 +311,7 @@ class Assistant:
             replies.append(Reply(turn.t("flood")))
         # Set after routing (with what the flows changed: one UPDATE of the merchant), and
         # only what the turn learnt: a button press leaves its message row as inserted.
-        merchant.last_seen_at = now
+        turn.save(now)
         unstored = turn.unstored_incoming()
         sent_by = now + self.services.settings.delivery_lease
         stored = [
