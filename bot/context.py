@@ -79,7 +79,8 @@ class Turn:
     incoming: Message | None = None
     understood: Any = None  # bot.assistant.Understanding of a text message, if any
     log: dict[str, Any] = field(default_factory=dict)  # what the turn learned (intent, hits...)
-    # The flow was changed (`set_flow`): `save` writes it.
+    # The flow was changed (`set_flow`): `save` writes it. Whoever runs a turn that may
+    # change the flow calls `save` before committing (the assistant's `_turn` does).
     flow_changed: bool = False
 
     @property
