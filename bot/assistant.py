@@ -309,9 +309,10 @@ class Assistant:
             return Outcome(replies, [], None)  # nothing about the merchant may remain
         if notice:
             replies.append(Reply(turn.t("flood")))
-        # Set after routing (with what the flows changed: one UPDATE of the merchant), and
-        # only what the turn learnt: a button press leaves its message row as inserted.
-        merchant.last_seen_at = now
+        # Written after routing (when the merchant was seen, and its flow if a flow moved
+        # on: one Core UPDATE), and only what the turn learnt: a button press leaves its
+        # message row as inserted.
+        turn.save(now)
         unstored = turn.unstored_incoming()
         sent_by = now + self.services.settings.delivery_lease
         stored = [

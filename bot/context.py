@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from knowledge_base.content_model import KnowledgeBase
 from knowledge_base.search import KnowledgeSearch
@@ -16,6 +18,7 @@ from nlu.model import Parser
 from nlu.query_cache import QueryCache
 
 from .config import Settings
+from .store import turns
 from .store.database import Database
 from .store.models import Merchant, Message
 from .texts import text
@@ -76,6 +79,9 @@ class Turn:
     incoming: Message | None = None
     understood: Any = None  # bot.assistant.Understanding of a text message, if any
     log: dict[str, Any] = field(default_factory=dict)  # what the turn learned (intent, hits...)
+    # The flow was changed (`set_flow`): `save` writes it. Whoever runs a turn that may
+    # change the flow calls `save` before committing (the assistant's `_turn` does).
+    flow_changed: bool = False
 
     @property
     def incoming_message_id(self) -> int | None:
@@ -125,8 +131,15 @@ class Turn:
         return text(self.merchant.language, key, **values)
 
     def set_flow(self, name: str | None, **state: Any) -> None:
-        self.merchant.flow = name
-        self.merchant.flow_state = dict(state) if name else {}
+        """The merchant's flow, written by `save` at the end of the turn (not by the ORM's
+        unit of work: see `bot.store.turns.save_merchant`)."""
+        set_committed_value(self.merchant, "flow", name)
+        set_committed_value(self.merchant, "flow_state", dict(state) if name else {})
+        self.flow_changed = True
+
+    def save(self, now: datetime) -> None:
+        """End of the turn: the merchant was seen now, in its flow (one UPDATE)."""
+        turns.save_merchant(self.session, self.merchant, now, flow=self.flow_changed)
 
     def flow_value(self, key: str, default: Any = None) -> Any:
         return (self.merchant.flow_state or {}).get(key, default)

@@ -21,20 +21,15 @@ from knowledge_base.content_model import Checklist
 
 from ..context import Turn
 from ..messages import Button, Reply, esc, short
-from ..store.models import ChecklistProgress, ChecklistRun, utcnow
+from ..store import progress as progress_store
+from ..store.models import ChecklistRun, utcnow
 
 FINISHED_STATUSES = ("done", "skipped")
 REMINDER_DELAY = timedelta(days=3)
 
 
 def _statuses(turn: Turn, checklist_id: str) -> dict[str, str]:
-    rows = turn.session.scalars(
-        select(ChecklistProgress).where(
-            ChecklistProgress.merchant_id == turn.merchant.id,
-            ChecklistProgress.checklist_id == checklist_id,
-        )
-    )
-    return {row.step_id: row.status for row in rows}
+    return progress_store.statuses(turn.session, turn.merchant.id, checklist_id)
 
 
 def done_count(checklist: Checklist, statuses: dict[str, str]) -> int:
@@ -171,8 +166,8 @@ def on_button(turn: Turn, action: str, checklist_id: str, index_text: str) -> li
         return [Reply(turn.t("stale_button")), *list_checklists(turn)]
     index = int(index_text)
     step = checklist.steps[index]
-    run = _run(turn, checklist.id)
-    run.updated_at = utcnow()
+    if not progress_store.touch_run(turn.session, turn.merchant.id, checklist.id, utcnow()):
+        _run(turn, checklist.id)  # the first step pressed: the run starts
     if action == "g":  # go: show this step
         return [step_reply(turn, checklist, index).replacing()]
     if action == "e":
@@ -191,26 +186,8 @@ def on_button(turn: Turn, action: str, checklist_id: str, index_text: str) -> li
 
 
 def _set_status(turn: Turn, checklist_id: str, step_id: str, status: str) -> None:
-    row = turn.session.scalar(
-        select(ChecklistProgress).where(
-            ChecklistProgress.merchant_id == turn.merchant.id,
-            ChecklistProgress.checklist_id == checklist_id,
-            ChecklistProgress.step_id == step_id,
-        )
-    )
-    if row is None:
-        turn.session.add(
-            ChecklistProgress(
-                merchant_id=turn.merchant.id,
-                checklist_id=checklist_id,
-                step_id=step_id,
-                status=status,
-            )
-        )
-    else:
-        row.status = status
-        row.updated_at = utcnow()
-    turn.session.flush()
+    session, merchant_id = turn.session, turn.merchant.id
+    progress_store.set_status(session, merchant_id, checklist_id, step_id, status, utcnow())
 
 
 def set_reminder(turn: Turn, checklist_id: str) -> list[Reply]:

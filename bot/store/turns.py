@@ -7,10 +7,13 @@ session or on a bare connection where no ORM object is involved.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .models import Merchant, Message, ProcessedUpdate
 
@@ -66,6 +69,16 @@ RELEASED = (
 )
 
 
+# The end of a turn: when the merchant was seen, and (when a flow moved on) its flow. One
+# Core UPDATE: the ORM's unit of work for the same row cost several times the statement.
+_MERCHANTS = Merchant.__table__
+_SEEN = update(_MERCHANTS).where(_MERCHANTS.c.id == bindparam("merchant_id"))
+SEEN = _SEEN.values(last_seen_at=bindparam("now"))
+SEEN_IN_FLOW = _SEEN.values(
+    last_seen_at=bindparam("now"), flow=bindparam("new_flow"), flow_state=bindparam("new_state")
+)
+
+
 def find_merchant(session: Session, channel: str, external_id: str, lock: bool) -> Merchant | None:
     """`lock`: FOR UPDATE (PostgreSQL), so a flooding chat's turns queue on its row."""
     statement = MERCHANT_LOCKED if lock else MERCHANT
@@ -78,6 +91,19 @@ def record_update(session: Session, update_id: int, merchant_id: int) -> bool:
     values = {"update_id": update_id, "merchant_id": merchant_id}
     # (The row count is no answer: psycopg reports -1 for this statement.)
     return session.execute(statement, values).first() is not None
+
+
+def save_merchant(session: Session, merchant: Merchant, now: datetime, flow: bool) -> None:
+    """Write when the merchant was seen and, with `flow`, its flow and flow_state as they are
+    on the object (set there with `set_committed_value`, so the unit of work, which flushes
+    only what an object was told changed, does not write them again)."""
+    connection = session.connection()  # Core: no autoflush, no ORM bulk-update bookkeeping
+    if flow:
+        values = {"new_flow": merchant.flow, "new_state": merchant.flow_state}
+        connection.execute(SEEN_IN_FLOW, {"merchant_id": merchant.id, "now": now, **values})
+    else:
+        connection.execute(SEEN, {"merchant_id": merchant.id, "now": now})
+    set_committed_value(merchant, "last_seen_at", now)
 
 
 def mark(connection: Connection, ids: list[int], delivered: bool) -> None:

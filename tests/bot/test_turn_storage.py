@@ -13,7 +13,7 @@ from sqlalchemy import event, select
 
 from bot.assistant import Assistant
 from bot.messages import Incoming
-from bot.store.models import Message, ProcessedUpdate
+from bot.store.models import ChecklistProgress, ChecklistRun, Message, ProcessedUpdate
 
 
 @contextmanager
@@ -145,3 +145,34 @@ def test_a_flow_step_runs_in_the_callers_thread_only_when_it_need_not_wait(servi
     assert assistant.mark_delivered_now(outcome.reply_ids)
     assert assistant.process(press).replies == []  # the same update again: answered once
     assert all(message.delivered for message in rows(services, "12"))
+
+
+def test_a_checklist_step_is_written_in_one_statement_and_a_second_press_overwrites_it(
+    services,  # type: ignore[no-untyped-def]
+) -> None:
+    """A step's status is one upsert (no read of the step's row first), the run's "used now"
+    one UPDATE; pressing the same step again ("later", then "done") keeps one row."""
+    assistant = Assistant(services)
+    checklist = sorted(services.kb.checklists)[0]
+    assistant.process(Incoming("test", "13", "button", f"ck:o:{checklist}", update_id=50))
+    assistant.process(Incoming("test", "13", "button", f"ck:g:{checklist}:0", update_id=51))
+    with statements(services) as sent:
+        later = assistant.process(
+            Incoming("test", "13", "button", f"ck:l:{checklist}:0", update_id=52)
+        )
+    assert later.replies[0].replaces_pressed
+    assert sum(s.startswith("INSERT INTO checklist_progress") for s in sent) == 1
+    assert sum(s.startswith("SELECT checklist_progress") for s in sent) == 1  # the next step's
+    assert not any(s.startswith("UPDATE checklist_progress") for s in sent)
+    assert sum(s.startswith("UPDATE checklist_runs") for s in sent) == 1
+    assistant.process(Incoming("test", "13", "button", f"ck:d:{checklist}:0", update_id=53))
+    with services.db.session() as session:
+        steps = session.execute(
+            select(ChecklistProgress.step_id, ChecklistProgress.status).where(
+                ChecklistProgress.checklist_id == checklist
+            )
+        ).all()
+        [run] = session.scalars(select(ChecklistRun)).all()
+    first = services.kb.checklists[checklist].steps[0].id
+    assert steps == [(first, "done")]
+    assert run.updated_at >= run.started_at
