@@ -23,7 +23,6 @@ import argparse
 import dataclasses
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import cpu_model  # noqa: E402
+from benchmarks.kb_bench import comptoir  # noqa: E402
 from knowledge_base.evaluation import load_queries, retrieval_metrics  # noqa: E402
 from knowledge_base.index import build_index  # noqa: E402
 from knowledge_base.loader import load_knowledge_base  # noqa: E402
@@ -81,29 +81,14 @@ def read_queries(path: Path) -> list[dict[str, object]]:
     return [{"text": r["text"], "answers": r.get("answers") or [str(r["answer_id"])]} for r in rows]
 
 
-def comptoir(*args: str, data_dir: Path, path: Path, stdin: str | None = None) -> str:
-    """`comptoir …` as a user runs it, from the tree at `path`."""
-    env = {**os.environ, "COMPTOIR_DATA_DIR": str(data_dir), "PYTHONPATH": str(path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        cwd=path,
-    )
-    return result.stdout
-
-
 def cli_figures(docs: Path, queries: Path, out: Path, path: Path) -> dict[str, object]:
     """`kb build` + `kb search --jsonl -k 10` from the tree at `path`."""
-    comptoir("kb", "build", "--docs", str(docs), "--out", str(out), data_dir=out.parent, path=path)
+    comptoir("kb", "build", "--docs", str(docs), "--out", str(out), data_dir=out.parent, tree=path)
     rows = read_queries(queries)
     stdin = "".join(json.dumps({"text": r["text"]}, ensure_ascii=False) + "\n" for r in rows)
     lines = comptoir(
         "kb", "search", "--index", str(out), "--jsonl", "-k", "10",
-        data_dir=out.parent, path=path, stdin=stdin,
+        data_dir=out.parent, tree=path, stdin=stdin,
     ).splitlines()  # fmt: skip
     ranked = [[h["id"] for h in json.loads(line)["hits"]] for line in lines]
     metrics = retrieval_metrics(rows, lambda i, _q: ranked[i])

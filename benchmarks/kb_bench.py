@@ -48,9 +48,14 @@ def summary(metrics: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in metrics.items() if k != "misses"}
 
 
-def comptoir(*args: str, data_dir: Path, stdin: str | None = None, **env: str) -> str:
-    """Run the `comptoir` command as a user would: figures go through the CLI's own path."""
+def comptoir(
+    *args: str, data_dir: Path, stdin: str | None = None, tree: Path | None = None, **env: str
+) -> str:
+    """Run the `comptoir` command as a user would: figures go through the CLI's own path.
+    `tree`: run another copy of the code (a checkout measured beside this one)."""
     environment = {**os.environ, "COMPTOIR_DATA_DIR": str(data_dir), **env}
+    if tree is not None:
+        environment["PYTHONPATH"] = str(tree)
     result = subprocess.run(
         [sys.executable, "-m", "bot", *args],
         input=stdin,
@@ -58,6 +63,7 @@ def comptoir(*args: str, data_dir: Path, stdin: str | None = None, **env: str) -
         text=True,
         env=environment,
         check=True,
+        cwd=tree,
     )
     return result.stdout
 
