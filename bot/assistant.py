@@ -188,19 +188,17 @@ class Assistant:
             # Two workers raced on the same update_id: the other one answers it.
             return Outcome([], [], None)
 
-    def mark_delivered(self, reply_ids: list[int]) -> None:
-        if reply_ids:
-            with self.services.db.connection() as connection:
-                turns.mark(connection, reply_ids, delivered=True)
-
-    def mark_delivered_now(self, reply_ids: list[int]) -> bool:
-        """`mark_delivered` in the caller's thread when it need not wait (SQLite, this
-        process's write turn free: one indexed UPDATE); False: call `mark_delivered` in a
-        thread (see `process_now`)."""
-        if self.services.db.shared_by_workers:
+    def mark_delivered(self, reply_ids: list[int], wait: bool = True) -> bool:
+        """Record that these replies reached the merchant. `wait=False` (the Telegram
+        channel's event loop): only on SQLite with this process's write turn free, one
+        indexed UPDATE; False means nothing was done, call it again in a thread (see
+        `process_now`)."""
+        if not reply_ids:
+            return True
+        if not wait and self.services.db.shared_by_workers:
             return False
         try:
-            with self.services.db.connection(wait=False) as connection:
+            with self.services.db.connection(wait=wait) as connection:
                 turns.mark(connection, reply_ids, delivered=True)
         except WriterBusy:
             return False

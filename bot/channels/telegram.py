@@ -423,7 +423,7 @@ class TelegramChannel:
         """The first `sent` stored replies reached the merchant (ids pair with the replies,
         in order); the others are released for any worker's delivery job to retry."""
         delivered = reply_ids[:sent]
-        if delivered and not self.assistant.mark_delivered_now(delivered):
+        if delivered and not self.assistant.mark_delivered(delivered, wait=False):
             await asyncio.to_thread(self.assistant.mark_delivered, delivered)
         if reply_ids[sent:]:
             await asyncio.to_thread(self.assistant.release, reply_ids[sent:])

@@ -131,18 +131,18 @@ def test_a_flow_step_runs_in_the_callers_thread_only_when_it_need_not_wait(servi
     if services.db.shared_by_workers:
         # PostgreSQL: round trips and the chat's lock would hold the event loop up.
         assert assistant.process_now(press) is None
-        assert assistant.mark_delivered_now(started.reply_ids) is False
+        assert assistant.mark_delivered(started.reply_ids, wait=False) is False
         return
     stored = len(rows(services, "12"))
     # Another writer of this process holds the write turn.
     with services.db.writing(), ThreadPoolExecutor(1) as loop_thread:
         busy = loop_thread.submit(assistant.process_now, press).result(timeout=30)
-        marked = loop_thread.submit(assistant.mark_delivered_now, [1]).result(timeout=30)
+        marked = loop_thread.submit(assistant.mark_delivered, [1], False).result(timeout=30)
     assert busy is None and marked is False
     assert len(rows(services, "12")) == stored
     outcome = assistant.process_now(press)
     assert outcome is not None and outcome.replies[0].replaces_pressed
-    assert assistant.mark_delivered_now(outcome.reply_ids)
+    assert assistant.mark_delivered(outcome.reply_ids, wait=False)
     assert assistant.process(press).replies == []  # the same update again: answered once
     assert all(message.delivered for message in rows(services, "12"))
 
