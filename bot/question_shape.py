@@ -30,7 +30,7 @@ _BROAD = re.compile(
     r"commence par quoi|comment (?:commencer|debuter|se lancer|m y prendre|on fait)|"
     # "comment faire ?" / "comment faire pour …", not "comment faire appel"
     r"comment faire(?= pour\b| pr\b|$)|"
-    r"je debute|conseils?|explique|expliquer|what is|how do i start|where do i start|"
+    r"je debute|conseils?|explique|expliquer|expliquez|what is|how do i start|where do i start|"
     r"les bases|l essentiel|tout savoir)\b"
 )
 MIN_FOCUS_WORDS = 3

@@ -44,6 +44,7 @@ def test_introduction_and_second_question_are_read_apart(
     ("question", "broad"),
     [
         ("c quoi le rgpd", True),
+        ("les cookies sur mon site, expliquez-moi", True),
         ("par où commencer pour vendre en ligne", True),
         ("newsletter", True),
         ("combien de temps garder les factures", False),
