@@ -27,8 +27,10 @@ _INTRO = re.compile(
 _GREETING_ONLY = re.compile(_GREETING, re.IGNORECASE)
 _BROAD = re.compile(
     r"\b(?:c est quoi|c quoi|cest quoi|qu est ce que|quest ce que|qu est ce qu|par ou commencer|"
-    r"commence par quoi|comment (?:faire|commencer|debuter|se lancer|m y prendre|on fait)|"
-    r"je debute|conseils?|explique|expliquer|what is|how do i start|where do i start|"
+    r"commence par quoi|comment (?:commencer|debuter|se lancer|m y prendre|on fait)|"
+    # "comment faire ?" / "comment faire pour …", not "comment faire appel"
+    r"comment faire(?= pour\b| pr\b|$)|"
+    r"je debute|conseils?|explique|expliquer|expliquez|what is|how do i start|where do i start|"
     r"les bases|l essentiel|tout savoir)\b"
 )
 MIN_FOCUS_WORDS = 3
@@ -62,6 +64,19 @@ def is_broad(question: str) -> bool:
     """ "c'est quoi…", "par où commencer…", or two words: an overview answers it best."""
     folded = fold(question)
     return bool(_BROAD.search(folded)) or len(folded.split()) <= 2
+
+
+# "c'est quoi X ?", "X c quoi", "qu'est-ce qu'un X ?": asks what something is.
+_DEFINITION = re.compile(
+    r"\b(?:c est quoi|c quoi|cest quoi|qu est ce qu (?:un|une|on appelle)|"
+    r"qu est ce que (?:le|la|les|l|c est)|what is|what s)\b"
+)
+
+
+def asks_what_it_is(question: str) -> bool:
+    """ "c'est quoi le FEC ?": an entry whose own question asks this defines a term, and
+    answers a broad question about that term as well as an overview would."""
+    return bool(_DEFINITION.search(fold(question)))
 
 
 def _strip_intro(text: str) -> str:

@@ -44,6 +44,7 @@ def test_introduction_and_second_question_are_read_apart(
     ("question", "broad"),
     [
         ("c quoi le rgpd", True),
+        ("les cookies sur mon site, expliquez-moi", True),
         ("par où commencer pour vendre en ligne", True),
         ("newsletter", True),
         ("combien de temps garder les factures", False),
@@ -201,3 +202,74 @@ def test_a_paraphrase_does_not_overrule_a_guide_the_ranker_is_far_surer_of() -> 
     close = _hit("virement-escroc-que-faire", "faq", 0.937, 0.998)
     found = _matching_faq(turn, [guide, close], broad=False)  # type: ignore[arg-type]
     assert found is not None and found.id == "virement-escroc-que-faire"
+
+
+@pytest.mark.parametrize(
+    ("question", "defines"),
+    [
+        ("C'est quoi le FEC et suis-je concerné ?", True),
+        ("le fec c est quoi, mon comptable m en parle", True),
+        ("qu'est-ce qu'une AIPD ?", True),
+        ("Où me former gratuitement au RGPD ?", False),
+        ("qu'est ce qu'il faut mettre dans un sms promo ?", False),
+    ],
+)
+def test_a_question_that_asks_what_something_is(question: str, defines: bool) -> None:
+    from bot.question_shape import asks_what_it_is
+
+    assert asks_what_it_is(question) is defines
+
+
+def test_comment_faire_is_broad_only_when_nothing_narrower_follows() -> None:
+    assert is_broad("une carte de fidélité sur le téléphone, comment faire ?")
+    assert is_broad("comment faire pour vendre en ligne")
+    assert not is_broad("tiktok a supprimé mon compte pro, comment faire appel")
+
+
+def test_a_broad_question_gets_the_overview_not_a_neighbouring_entry() -> None:
+    """ "c'est quoi le RGPD ?": the entry on free RGPD training reads as a close paraphrase
+    but answers another question; the guide ranked first gives the overview."""
+    from bot.answers import _matching_faq
+
+    turn = _turn()
+    hits = [
+        _hit("rgpd-essentiel-tpe", "guide", 0.911, 0.995),
+        _hit("ft-formation-rgpd-gratuite-cnil", "faq", 0.933, 0.98),
+    ]
+    assert _matching_faq(turn, hits, broad=True) is None  # type: ignore[arg-type]
+    found = _matching_faq(turn, hits, broad=False)  # type: ignore[arg-type]
+    assert found is not None and found.id == "ft-formation-rgpd-gratuite-cnil"
+
+
+def test_a_broad_question_takes_the_entry_ranked_first_that_defines_the_term() -> None:
+    from bot.answers import _matching_faq
+
+    turn = _turn()
+    hits = [
+        _hit("fec-fichier-ecritures-comptables-c-est-quoi", "faq", 0.90, 0.95),
+        _hit("logiciel-facturation-choisir", "guide", 0.85, 0.60),
+    ]
+    entry = _matching_faq(turn, hits, broad=True)  # type: ignore[arg-type]
+    assert entry is not None and entry.id == "fec-fichier-ecritures-comptables-c-est-quoi"
+
+
+def test_a_sure_answer_to_a_broad_question_prefers_the_overview() -> None:
+    """Under an unsure intent the ranker's first item answers, unless the question is broad
+    and that item is an entry that defines nothing: then the guide among the best three."""
+    import numpy as np
+
+    from bot.answers import SURE_WHEN_INTENT_UNSURE, sure_answer
+
+    log: dict[str, object] = {}
+    turn = _turn(log)
+    hits = [
+        _hit("amende-cnil-petite-entreprise", "faq", 0.88, 0.97),
+        _hit("rgpd-essentiel-tpe", "guide", 0.86, 0.90),
+    ]
+    question = "le rgpd c quoi en gros"
+    [reply] = sure_answer(turn, question, np.zeros(4), hits, SURE_WHEN_INTENT_UNSURE)  # type: ignore[arg-type]
+    assert log["guide"] == "rgpd-essentiel-tpe" and "faq" not in log
+    assert turn.kb.guides["rgpd-essentiel-tpe"].summary.split()[0] in reply.html
+    log.clear()
+    sure_answer(turn, "combien risque une tpe", np.zeros(4), hits, SURE_WHEN_INTENT_UNSURE)  # type: ignore[arg-type]
+    assert log["faq"] == "amende-cnil-petite-entreprise"
