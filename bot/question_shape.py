@@ -60,9 +60,21 @@ def shape(message: str) -> Shape:
     return Shape(first, _strip_intro(first), other)
 
 
+# "c'est quoi le délai / l'amende / les mentions ?": the words of a broad question asking for
+# one precise thing (a figure, a date, a list), which a narrow answer gives better than an
+# overview. "c'est quoi les étapes" stays broad: the steps of a project are the overview's.
+_PRECISE_ASK = re.compile(
+    r"\b(?:c est quoi|c quoi|cest quoi|qu est ce que) (?:les |la |le |l |mes |nos )?"
+    r"(?:delais?|montants?|prix|tarifs?|couts?|amendes?|sanctions?|seuils?|plafonds?|taux|"
+    r"dates?|documents?|pieces?|mentions?)\b"
+)
+
+
 def is_broad(question: str) -> bool:
     """ "c'est quoi…", "par où commencer…", or two words: an overview answers it best."""
     folded = fold(question)
+    if _PRECISE_ASK.search(folded):
+        return False
     return bool(_BROAD.search(folded)) or len(folded.split()) <= 2
 
 

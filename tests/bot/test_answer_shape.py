@@ -49,6 +49,11 @@ def test_introduction_and_second_question_are_read_apart(
         ("newsletter", True),
         ("combien de temps garder les factures", False),
         ("quelle amende si ma caisse n'est pas certifiée", False),
+        # the words of a broad question, asking for one precise thing
+        ("c quoi le délai pour répondre à un avis", False),
+        ("c'est quoi les mentions obligatoires sur une facture", False),
+        ("c'est quoi l'amende", False),
+        ("je veux me lancer sur insta, c'est quoi les étapes ?", True),
     ],
 )
 def test_broad_questions_get_an_overview(question: str, broad: bool) -> None:
