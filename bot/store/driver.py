@@ -3,9 +3,10 @@
 Why: SQLAlchemy's execution of an already compiled statement (cache lookup, parameters,
 execution context, result) cost about 50 µs a statement against 10–25 µs this way (sqlite3's
 own `execute`, with the conversions), and a button press on the event loop runs six
-(benchmarks/results/press-session5.json, issue 12). The SQL and the parameters' conversions are SQLAlchemy's own, taken once from
-the compiled statement: the same SQL runs with the same values, on the connection (and in
-the transaction) the caller already holds. PostgreSQL keeps SQLAlchemy's execution.
+(benchmarks/results/press-session5.json, issue 12). The SQL and the parameters'
+conversions are SQLAlchemy's own, taken once from the compiled statement: the same SQL runs
+with the same values, on the connection (and in the transaction) the caller already holds.
+PostgreSQL keeps SQLAlchemy's execution.
 """
 
 from __future__ import annotations
