@@ -199,7 +199,7 @@ class Assistant:
             return False
         try:
             with self.services.db.connection(wait=wait) as connection:
-                turns.mark(connection, reply_ids, delivered=True)
+                turns.mark(connection, reply_ids, delivered=True, driver=self.services.db.driver)
         except WriterBusy:
             return False
         return True
@@ -208,7 +208,7 @@ class Assistant:
         """Telegram refused these replies: any worker's delivery job may retry them now."""
         if reply_ids:
             with self.services.db.connection() as connection:
-                turns.mark(connection, reply_ids, delivered=False)
+                turns.mark(connection, reply_ids, delivered=False, driver=self.services.db.driver)
 
     # -- one turn -----------------------------------------------------------------------
     def _over_limit(self, limit: flood.FloodLimit, incoming: Incoming, now: datetime) -> bool:
@@ -274,7 +274,7 @@ class Assistant:
             session.add(merchant)
             session.flush()
         if incoming.update_id is not None and not turns.record_update(
-            session, incoming.update_id, merchant.id
+            session, incoming.update_id, merchant.id, self.services.db.driver
         ):
             return Outcome([], [], merchant.id)  # already answered (re-delivery)
         if merchant.language != language:
@@ -335,7 +335,7 @@ class Assistant:
         # stored yet) and the replies in one insert, in order (ids ascending: the
         # conversation's order).
         new = [unstored, *stored] if unstored is not None else stored
-        ids = turns.insert_messages(session, new)
+        ids = turns.insert_messages(session, new, self.services.db.driver)
         return Outcome(replies, ids[len(new) - len(stored) :], merchant.id, message.intent)
 
     @staticmethod

@@ -139,7 +139,9 @@ class Turn:
 
     def save(self, now: datetime) -> None:
         """End of the turn: the merchant was seen now, in its flow (one UPDATE)."""
-        turns.save_merchant(self.session, self.merchant, now, flow=self.flow_changed)
+        turns.save_merchant(
+            self.session, self.merchant, now, flow=self.flow_changed, driver=self.services.db.driver
+        )
 
     def flow_value(self, key: str, default: Any = None) -> Any:
         return (self.merchant.flow_state or {}).get(key, default)

@@ -218,6 +218,9 @@ class TelegramChannel:
                 AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=3)
             )
         application = builder.build()
+        # Presses first: no other handler takes a callback query, and each one checked
+        # before it (ten command handlers, four message filters) was work on every press.
+        application.add_handler(CallbackQueryHandler(self.on_button))
         for name, _ in COMMANDS:
             application.add_handler(CommandHandler(name, self.on_command))
         application.add_handler(CommandHandler("help", self.on_command))
@@ -225,7 +228,6 @@ class TelegramChannel:
         application.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, self.on_edited))
         application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
         application.add_handler(MessageHandler(UNSUPPORTED, self.on_unsupported))
-        application.add_handler(CallbackQueryHandler(self.on_button))
         application.add_error_handler(self.on_error)
         self._application = application
         return application

@@ -68,7 +68,12 @@ def _current(turn: Turn) -> DiagnosticResult | None:
 def _save_answers(turn: Turn, result: DiagnosticResult, answers: dict[str, str]) -> None:
     """Every press records its answer: one Core UPDATE, the object kept in step without
     marking it changed (the ORM's unit of work for it cost several times the statement)."""
-    turn.session.connection().execute(SAVE_ANSWERS, {"result": result.id, "new": answers})
+    values = {"result": result.id, "new": answers}
+    direct = turn.services.db.driver.get(SAVE_ANSWERS)  # SQLite: its driver, directly
+    if direct is not None:
+        direct.execute(turn.session.connection(), values)
+    else:
+        turn.session.connection().execute(SAVE_ANSWERS, values)
     set_committed_value(result, "answers", answers)
 
 

@@ -13,6 +13,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .driver import DriverStatements
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest migration's revision (tests/bot/test_migrations.py checks it): a database
 # already there starts without loading Alembic, a quarter of a second of every start.
@@ -33,7 +35,15 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # LIFO: the event loop's turns take back the connection they last used. Each
+        # connection keeps its own page cache, which SQLite empties when another connection
+        # wrote since (WAL): taken in turn from the pool (FIFO), every press read its pages
+        # again from the files.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_use_lifo=True,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -58,6 +68,8 @@ class Database:
         # the previous one commits. PostgreSQL locks rows, so its writers run side by side.
         self._write_turn = threading.Lock() if self.engine.dialect.name == "sqlite" else None
         self._exclusive_local = threading.Lock()
+        # The turn's hot statements run on SQLite's driver directly (`bot.store.driver`).
+        self.driver = DriverStatements(self.engine.dialect)
 
     @property
     def shared_by_workers(self) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from .driver import DriverStatements
 from .models import Merchant, Message, ProcessedUpdate
 
 MERCHANT = select(Merchant).where(
@@ -28,6 +29,7 @@ MERCHANT_LOCKED = MERCHANT.with_for_update().execution_options(populate_existing
 # statement instead of a read then a write; on PostgreSQL a concurrent insert of the same
 # update_id waits for the other transaction and then finds it, instead of failing.
 _UPDATES = ProcessedUpdate.__table__
+_RECORD_UPDATE_COLUMNS = ("update_id", "merchant_id")
 _RECORD_UPDATE = {
     "postgresql": postgresql_insert(_UPDATES)
     .on_conflict_do_nothing()
@@ -57,6 +59,9 @@ _MESSAGE_DEFAULTS: dict[str, object] = {
     "flooded": False,
 }
 
+_MESSAGE_COLUMNS = ("merchant_id", "direction", "created_at", *_MESSAGE_DEFAULTS)
+_INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)  # one row (SQLite's driver)
+
 DELIVERED = (
     update(Message)
     .where(Message.id.in_(bindparam("ids", expanding=True)))
@@ -66,6 +71,15 @@ RELEASED = (
     update(Message)
     .where(Message.id.in_(bindparam("ids", expanding=True)))
     .values(claimed_until=None)
+)
+# The same, one id at a time (executemany on SQLite's driver: no expanding parameter).
+_DELIVERED_ONE = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("message_id"))
+    .values(delivered=True, claimed_until=None)
+)
+_RELEASED_ONE = (
+    update(_MESSAGES).where(_MESSAGES.c.id == bindparam("message_id")).values(claimed_until=None)
 )
 
 
@@ -85,39 +99,70 @@ def find_merchant(session: Session, channel: str, external_id: str, lock: bool) 
     return session.scalar(statement, {"channel": channel, "external_id": external_id})
 
 
-def record_update(session: Session, update_id: int, merchant_id: int) -> bool:
-    """Record a Telegram update as handled; False if it already was (a re-delivery)."""
+def record_update(
+    session: Session, update_id: int, merchant_id: int, driver: DriverStatements | None = None
+) -> bool:
+    """Record a Telegram update as handled; False if it already was (a re-delivery).
+    `driver`: run on SQLite's driver (`bot.store.driver`)."""
     statement = _RECORD_UPDATE[session.get_bind().dialect.name]
     values = {"update_id": update_id, "merchant_id": merchant_id}
+    direct = driver.get(statement, _RECORD_UPDATE_COLUMNS) if driver is not None else None
+    if direct is not None:
+        return bool(direct.execute(session.connection(), values))
     # (The row count is no answer: psycopg reports -1 for this statement.)
     return session.execute(statement, values).first() is not None
 
 
-def save_merchant(session: Session, merchant: Merchant, now: datetime, flow: bool) -> None:
+def save_merchant(
+    session: Session,
+    merchant: Merchant,
+    now: datetime,
+    flow: bool,
+    driver: DriverStatements | None = None,
+) -> None:
     """Write when the merchant was seen and, with `flow`, its flow and flow_state as they are
     on the object (set there with `set_committed_value`, so the unit of work, which flushes
-    only what an object was told changed, does not write them again)."""
+    only what an object was told changed, does not write them again). `driver`: run on
+    SQLite's driver (`bot.store.driver`)."""
     connection = session.connection()  # Core: no autoflush, no ORM bulk-update bookkeeping
+    statement = SEEN_IN_FLOW if flow else SEEN
+    values: dict[str, object] = {"merchant_id": merchant.id, "now": now}
     if flow:
-        values = {"new_flow": merchant.flow, "new_state": merchant.flow_state}
-        connection.execute(SEEN_IN_FLOW, {"merchant_id": merchant.id, "now": now, **values})
+        values.update(new_flow=merchant.flow, new_state=merchant.flow_state)
+    direct = driver.get(statement) if driver is not None else None
+    if direct is not None:
+        direct.execute(connection, values)
     else:
-        connection.execute(SEEN, {"merchant_id": merchant.id, "now": now})
+        connection.execute(statement, values)
     set_committed_value(merchant, "last_seen_at", now)
 
 
-def mark(connection: Connection, ids: list[int], delivered: bool) -> None:
-    """Replies sent (delivered) or given back to every worker's delivery job (released)."""
-    connection.execute(DELIVERED if delivered else RELEASED, {"ids": ids})
+def mark(
+    connection: Connection, ids: list[int], delivered: bool, driver: DriverStatements | None = None
+) -> None:
+    """Replies sent (delivered) or given back to every worker's delivery job (released).
+    `driver`: run on SQLite's driver (`bot.store.driver`), one id at a time."""
+    direct = driver.get(_DELIVERED_ONE if delivered else _RELEASED_ONE) if driver else None
+    if direct is not None:
+        direct.execute_many(connection, [{"message_id": i} for i in ids])
+    else:
+        connection.execute(DELIVERED if delivered else RELEASED, {"ids": ids})
 
 
-def insert_messages(session: Session, messages: list[Message]) -> list[int]:
+def insert_messages(
+    session: Session, messages: list[Message], driver: DriverStatements | None = None
+) -> list[int]:
     """Insert new messages (not added to the session) after the session's pending changes;
-    their ids, in order."""
+    their ids, in order. `driver`: run on SQLite's driver (`bot.store.driver`), one row at a
+    time as SQLAlchemy does there."""
     if not messages:
         return []
     session.flush()
     rows = [_row(message) for message in messages]
+    direct = driver.get(_INSERT_MESSAGE, _MESSAGE_COLUMNS) if driver is not None else None
+    if direct is not None:
+        connection = session.connection()
+        return [direct.execute(connection, row)[0][0] for row in rows]
     return [row.id for row in session.connection().execute(INSERT_MESSAGES, rows)]
 
 

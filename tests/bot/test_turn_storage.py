@@ -20,15 +20,33 @@ from bot.store.models import ChecklistProgress, ChecklistRun, Message, Processed
 def statements(services) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
     """The SQL statements sent to the database while the block runs (first word and table)."""
     sent: list[str] = []
+    engine = services.db.engine
+    if engine.dialect.name == "sqlite":
+        # What SQLite itself runs: the statements a turn sends on the driver directly
+        # (`bot.store.driver`) are no SQLAlchemy execution.
+        def trace(statement: str) -> None:
+            sent.append(" ".join(statement.split()[:4]))
 
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        sent.append(" ".join(statement.split()[:4]))
+        def checkout(dbapi_connection, record, proxy) -> None:  # type: ignore[no-untyped-def]
+            dbapi_connection.set_trace_callback(trace)
 
-    event.listen(services.db.engine, "before_cursor_execute", record)
+        def checkin(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+            dbapi_connection.set_trace_callback(None)
+
+        hooks = [("checkout", checkout), ("checkin", checkin)]
+    else:
+
+        def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+            sent.append(" ".join(statement.split()[:4]))
+
+        hooks = [("before_cursor_execute", record)]
+    for name, hook in hooks:
+        event.listen(engine, name, hook)
     try:
         yield sent
     finally:
-        event.remove(services.db.engine, "before_cursor_execute", record)
+        for name, hook in hooks:
+            event.remove(engine, name, hook)
 
 
 def message_inserts(services, rows: int) -> int:  # type: ignore[no-untyped-def]

@@ -1,0 +1,115 @@
+"""A turn's prebuilt Core statements, compiled once for SQLite and run on the driver's cursor.
+
+Why: SQLAlchemy's execution of an already compiled statement (cache lookup, parameters,
+execution context, result) cost about 50 µs a statement against 10–25 µs this way (sqlite3's
+own `execute`, with the conversions), and a button press on the event loop runs six
+(benchmarks/results/press-session5.json, issue 12). The SQL and the parameters'
+conversions are SQLAlchemy's own, taken once from the compiled statement: the same SQL runs
+with the same values, on the connection (and in the transaction) the caller already holds.
+PostgreSQL keeps SQLAlchemy's execution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.expression import Executable, Insert
+
+
+class DriverStatement:
+    """One statement compiled for a dialect whose driver takes positional (`?`) parameters.
+
+    Literal values of the statement (`.values(delivered=True)`) are bound like the caller's;
+    an INSERT's Python-side column defaults (`default=utcnow`) are computed per row, as
+    SQLAlchemy does for the columns a row leaves out."""
+
+    def __init__(
+        self, statement: Executable, dialect: Dialect, columns: Iterable[str] | None = None
+    ) -> None:
+        keys = list(columns) if columns is not None else None
+        compiled = statement.compile(dialect=dialect, column_keys=keys)  # type: ignore[attr-defined]
+        if compiled.positiontup is None:
+            raise ValueError(f"{dialect.name}: positional parameters expected")
+        self.sql = str(compiled)
+        self._errors: type[Exception] = dialect.loaded_dbapi.Error
+        self._fixed = {
+            name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
+        }
+        self._names = list(compiled.positiontup)
+        # SQLAlchemy's own conversions for this dialect (dates as its text format, JSON).
+        processors = compiled._bind_processors
+        self._processors: list[Callable[[Any], Any] | None] = [
+            processors.get(name) for name in self._names
+        ]
+        self._defaults: dict[str, Callable[[], Any]] = {}
+        if isinstance(statement, Insert):
+            for column in compiled.insert_prefetch:
+                default = column.default
+                if default is None or not (default.is_scalar or default.is_callable):
+                    raise ValueError(f"{column.key}: default not computable before the insert")
+                if default.is_scalar:
+                    self._defaults[column.key] = lambda value=default.arg: value
+                else:
+                    self._defaults[column.key] = lambda fn=default.arg: fn(None)
+
+    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        merged = {**self._fixed, **values}
+        for name, make in self._defaults.items():
+            if name not in values:
+                merged[name] = make()
+        return tuple(
+            merged[name] if process is None else process(merged[name])
+            for name, process in zip(self._names, self._processors, strict=True)
+        )
+
+    def execute(self, connection: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run on `connection`'s driver connection, in its transaction; the rows returned
+        (all read: a RETURNING statement is finished before the transaction goes on)."""
+        parameters = self.parameters(values)
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        try:
+            return driver.execute(self.sql, parameters).fetchall()
+        except self._errors as error:
+            raise self._wrapped(error, parameters) from error
+
+    def execute_many(self, connection: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+        parameters = [self.parameters(row) for row in rows]
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        try:
+            driver.executemany(self.sql, parameters)
+        except self._errors as error:
+            raise self._wrapped(error, parameters) from error
+
+    def _wrapped(self, error: Exception, parameters: Any) -> DBAPIError:
+        """SQLAlchemy's exception for the driver's, as its own execution raises (callers
+        tell a locked or missing database, `StoreUnavailable`, from an integrity error)."""
+        return DBAPIError.instance(self.sql, parameters, error, self._errors)
+
+
+class DriverStatements:
+    """A database's compiled statements, by statement (and columns), compiled on first use.
+    None where the dialect keeps SQLAlchemy's execution."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._dialect = dialect
+        self._compiled: dict[tuple[int, tuple[str, ...] | None], DriverStatement] = {}
+        self._kept: list[Executable] = []  # the statements keyed by id() stay alive
+
+    def get(
+        self, statement: Executable, columns: Iterable[str] | None = None
+    ) -> DriverStatement | None:
+        if self._dialect.name != "sqlite":
+            return None
+        key = (id(statement), tuple(columns) if columns is not None else None)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = DriverStatement(statement, self._dialect, key[1])
+            self._compiled[key] = compiled
+            self._kept.append(statement)
+        return compiled
