@@ -10,7 +10,8 @@ test split's FAQ questions are scored only once, with the chosen setting, as a c
 
 1. `comptoir kb build` + `comptoir kb search --jsonl` on it (the CLI's path, shipped setting);
 2. the same index searched in-process with other fusion parameters (the code `kb search`
-   runs, `params` given), coordinate-wise from the shipped setting, chosen by MRR then top-1,
+   runs, `params` given), coordinate-wise from the shipped setting (the fusion itself, rank
+   or normalised scores, is one coordinate), chosen by MRR then top-1,
    with a 2-fold check (chosen on one half of the questions, scored on the other);
 3. other answer cuts (words per passage), same fusion;
 4. `--cnil`: the CNIL FAQ measured (never chosen on) through the CLI, with the tree at
@@ -45,7 +46,8 @@ EVAL = ROOT / "knowledge_base" / "eval"
 CNIL = ROOT.parent / "shared" / "data" / "cnil_faq"
 RESULTS = ROOT / "benchmarks" / "results" / "faq-selection.json"
 
-GRID: dict[str, list[float]] = {
+GRID: dict[str, list[float] | list[str]] = {
+    "fusion": ["rrf", "minmax", "zscore"],
     "rrf_k": [2, 5, 10, 20, 40, 60, 100],
     "lexical_weight": [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0],
     "max_weight": [0.0, 0.15, 0.3, 0.5, 0.7, 0.85, 1.0],
@@ -128,7 +130,8 @@ def coordinate_search(
     for _round in range(2):
         for name, values in GRID.items():
             for value in values:
-                trial = dataclasses.replace(best, **{name: float(value)})
+                setting = value if isinstance(value, str) else float(value)
+                trial = dataclasses.replace(best, **{name: setting})
                 m = scorer.metrics(trial, subset)
                 if subset is None:
                     log.append({"param": name, "value": value, **m})
@@ -137,7 +140,7 @@ def coordinate_search(
     return best
 
 
-def fusion_fields(p: FusionParams) -> dict[str, float]:
+def fusion_fields(p: FusionParams) -> dict[str, float | str]:
     return {name: getattr(p, name) for name in GRID}
 
 

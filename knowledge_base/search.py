@@ -24,7 +24,7 @@ from nlu.text import fold
 from .index import SearchIndexError, current_version
 from .lexical import LexicalIndex
 from .passages import Passage
-from .scoring import Layout, best_per_zone
+from .scoring import Layout, ZoneBest, best_per_zone
 
 if TYPE_CHECKING:
     from .ranker import Ranker
@@ -53,20 +53,25 @@ class FusionParams:
     replaces_boost: float = 1.0  # "alternative à Gmail": tools replacing Gmail
     replaces_boost_off_topic: float = 0.1  # Gmail named in a question about something else
     name_boost: float = 0.6
+    # "rrf": reciprocal rank fusion; "minmax" / "zscore": each side's document scores
+    # normalised over the candidates, then summed with the same weights.
+    fusion: str = "rrf"
 
     @classmethod
     def for_faq(cls) -> FusionParams:
         """Question-titled FAQs (`kb build`), chosen on the project's own FAQ exported as a
         generic one (title, answer; no variants) against its train questions
-        (benchmarks/faq_selection.py): a sharp rank fusion that trusts words more, and the
-        answer's passages over the title's."""
+        (benchmarks/faq_selection.py): the two sides' scores z-normalised and summed (a clear
+        lead on one side survives, where ranks forget it), the answer's passages weighed
+        over the title's."""
         return cls(
             rrf_k=2.0,
-            lexical_weight=0.75,
-            max_weight=0.15,
+            lexical_weight=0.5,
+            max_weight=0.0,
             title_weight=0.5,
-            title_p_weight=0.5,
+            title_p_weight=1.0,
             body_weight=3.0,
+            fusion="zscore",
         )
 
     @classmethod
@@ -234,37 +239,12 @@ class SearchIndex:
         if not len(docs):
             return []
         rows, local = layout.rows_of(docs)
-        dense = (
-            self._matrix[rows] @ query if p.dense_weight else np.zeros(len(rows), dtype=np.float32)
-        )
         words = lexical[rows] if lexical is not None else np.zeros(len(rows), dtype=np.float32)
-        zones = best_per_zone(rows, local, layout.zone_of[rows], dense, len(docs))
-        present = zones.present
-        weights = np.array([p.title_weight, p.title_p_weight, p.body_weight])
-        # Kinds without some zone (a tool has no title passage) are averaged over the zones
-        # they have, so every kind competes on the same scale. Summed zone by zone in the
-        # zones' order (absent ones add an exact 0.0), as floats, for stable figures.
-        terms = np.where(present, weights * zones.cosine, 0.0)
-        shares = np.where(present, weights, 0.0)
-        average = (terms[:, 0] + terms[:, 1] + terms[:, 2]) / (
-            shares[:, 0] + shares[:, 1] + shares[:, 2]
-        )
-        best = np.where(present, zones.cosine, -np.inf).max(axis=1)
-        meaning = p.max_weight * best + (1.0 - p.max_weight) * average
         best_words = np.zeros(len(docs))
         np.maximum.at(best_words, local, words.astype(np.float64))
-        fused = np.zeros(len(docs))
-        dense_rank = np.full(len(docs), len(docs))
-        lexical_rank = np.full(len(docs), len(docs))
-        if p.dense_weight:
-            order = np.argsort(-meaning, kind="stable")
-            dense_rank[order] = np.arange(len(docs))
-            fused += p.dense_weight / (p.rrf_k + dense_rank + 1)
-        if lexical is not None:
-            worded = np.flatnonzero(best_words > 0)
-            order = worded[np.argsort(-best_words[worded], kind="stable")]
-            lexical_rank[order] = np.arange(len(order))
-            fused += np.where(best_words > 0, p.lexical_weight / (p.rrf_k + lexical_rank + 1), 0.0)
+        zones, meaning = self._meaning(p, rows, local, query, len(docs))
+        fused, dense_rank, lexical_rank = _fuse(p, meaning, best_words, lexical is not None)
+        present = zones.present
         boost = np.zeros(len(docs))
         for doc_id, value in self._mentions.boosts(text, tools or [], topic, p).items():
             at = int(np.searchsorted(docs, layout.index_of[doc_id]))
@@ -312,6 +292,26 @@ class SearchIndex:
             )
         ]
 
+    def _meaning(
+        self, p: FusionParams, rows: np.ndarray, local: np.ndarray, query: np.ndarray, docs: int
+    ) -> tuple[ZoneBest, np.ndarray]:
+        """Per candidate document: its best passage per zone and its blended cosine."""
+        layout = self._layout
+        dense = self._matrix[rows] @ query if p.dense_weight else np.zeros(len(rows), np.float32)
+        zones = best_per_zone(rows, local, layout.zone_of[rows], dense, docs)
+        present = zones.present
+        weights = np.array([p.title_weight, p.title_p_weight, p.body_weight])
+        # Kinds without some zone (a tool has no title passage) are averaged over the zones
+        # they have, so every kind competes on the same scale. Summed zone by zone in the
+        # zones' order (absent ones add an exact 0.0), as floats, for stable figures.
+        terms = np.where(present, weights * zones.cosine, 0.0)
+        shares = np.where(present, weights, 0.0)
+        average = (terms[:, 0] + terms[:, 1] + terms[:, 2]) / (
+            shares[:, 0] + shares[:, 1] + shares[:, 2]
+        )
+        best = np.where(present, zones.cosine, -np.inf).max(axis=1)
+        return zones, p.max_weight * best + (1.0 - p.max_weight) * average
+
     def sections(self, doc_id: str, vector: np.ndarray) -> list[tuple[str, float]]:
         """Each body passage of a document with its cosine to the query: ("", c) is the
         summary, ("heading", c) a section; the composer picks what to lead with."""
@@ -337,6 +337,48 @@ class SearchIndex:
             round(float(match), 4),
             round(float(confidence), 4),
         )
+
+
+def _fuse(
+    p: FusionParams, meaning: np.ndarray, best_words: np.ndarray, worded: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fused score of each candidate document, and its rank on each side."""
+    n = len(meaning)
+    fused = np.zeros(n)
+    dense_rank = np.full(n, n)
+    lexical_rank = np.full(n, n)
+    if p.dense_weight:
+        order = np.argsort(-meaning, kind="stable")
+        dense_rank[order] = np.arange(n)
+    if worded:
+        has = np.flatnonzero(best_words > 0)
+        order = has[np.argsort(-best_words[has], kind="stable")]
+        lexical_rank[order] = np.arange(len(order))
+    if p.fusion == "rrf":
+        if p.dense_weight:
+            fused += p.dense_weight / (p.rrf_k + dense_rank + 1)
+        if worded:
+            fused += np.where(best_words > 0, p.lexical_weight / (p.rrf_k + lexical_rank + 1), 0.0)
+        return fused, dense_rank, lexical_rank
+    # Score fusion: keeps how far ahead a side's first document is, which ranks forget.
+    if p.dense_weight:
+        fused += p.dense_weight * _normalised(meaning, p.fusion)
+    if worded:
+        fused += p.lexical_weight * _normalised(best_words, p.fusion)
+    # Shifted to stay positive: the boosts multiply it.
+    fused = fused - fused.min() + 1e-6 if n else fused
+    return fused, dense_rank, lexical_rank
+
+
+def _normalised(scores: np.ndarray, how: str) -> np.ndarray:
+    """Min-max to [0, 1], or z-score, over the candidate documents (flat: all zero)."""
+    if how == "minmax":
+        span = float(scores.max() - scores.min()) if len(scores) else 0.0
+        return (scores - scores.min()) / span if span > 0 else np.zeros_like(scores)
+    if how == "zscore":
+        spread = float(scores.std()) if len(scores) else 0.0
+        return (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
+    raise ValueError(f"fusion inconnue : {how!r} (rrf, minmax ou zscore)")
 
 
 class _MentionMatcher:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+import pytest
 
 from knowledge_base.lexical import LexicalIndex
 from knowledge_base.passages import faq_passages
@@ -71,3 +72,40 @@ def test_an_faq_index_weighs_the_answer_over_a_look_alike_title(tmp_path: Path) 
     assert [h.id for h in index.search(text, query, k=2)] == ["reponse", "titre"]
     kb_order = [h.id for h in index.search(text, query, k=2, params=FusionParams())]
     assert kb_order == ["titre", "reponse"]
+
+
+def test_score_fusion_keeps_a_clear_lead_that_rank_fusion_forgets(tmp_path: Path) -> None:
+    """Entry "sens" is far ahead on meaning and second on words; "mots" is barely second on
+    meaning and first on words. Reciprocal ranks see two seconds and a first and let the
+    heavier words side decide; z-normalised scores keep the size of the meaning lead."""
+    rng = np.random.default_rng(1)
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0].astype(np.float32)
+    query = basis[0]
+
+    def at(cosine: float, other: int) -> np.ndarray:
+        return cosine * query + np.sqrt(1 - cosine**2) * basis[other]
+
+    rows = [
+        {"id": "sens", "title": "Venir en voiture", "text": "Un parking est devant la porte."},
+        {"id": "mots", "title": "Parking", "text": "Parking payant, parking gratuit le soir."},
+        {"id": "autre", "title": "Horaires", "text": "Nous ouvrons le mardi."},
+    ]
+    # Passages: title (query), title (passage), body, for each entry in turn.
+    cosines = [0.9, 0.9, 0.9, 0.5, 0.5, 0.5, 0.48, 0.48, 0.48]
+    vectors = np.stack([at(c, 1 + i) for i, c in enumerate(cosines)]).astype(np.float32)
+    index = faq_index(tmp_path, rows, vectors)
+    text = "parking gratuit"
+    words = dict(rrf_k=2.0, lexical_weight=1.2)
+    rrf = FusionParams(**words, fusion="rrf")
+    assert [h.id for h in index.search(text, query, k=2, params=rrf)] == ["mots", "sens"]
+    for how in ("zscore", "minmax"):
+        scored = FusionParams(**words, fusion=how)
+        assert [h.id for h in index.search(text, query, k=2, params=scored)] == ["sens", "mots"]
+
+
+def test_an_unknown_fusion_is_a_clear_error(tmp_path: Path) -> None:
+    rows = [{"id": "a", "title": "Question ?", "text": "Réponse."}]
+    vectors = np.eye(3, 8, dtype=np.float32)
+    index = faq_index(tmp_path, rows, vectors)
+    with pytest.raises(ValueError, match="moyenne"):
+        index.search("question", vectors[0], params=FusionParams(fusion="moyenne"))

@@ -17,6 +17,16 @@ from knowledge_base.search import Candidate, FusionParams, SearchIndex
 EVAL = Path(__file__).resolve().parents[2] / "knowledge_base" / "eval"
 
 
+def normalised(values: list[float], how: str) -> np.ndarray:
+    """Min-max or z-score of one side's document scores (all zero when they are flat)."""
+    x = np.array(values)
+    if how == "minmax":
+        span = float(x.max() - x.min())
+        return (x - x.min()) / span if span > 0 else np.zeros_like(x)
+    spread = float(x.std())
+    return (x - x.mean()) / spread if spread > 0 else np.zeros_like(x)
+
+
 def reference_candidates(
     index: SearchIndex,
     text: str,
@@ -73,15 +83,24 @@ def reference_candidates(
     fused = {doc_id: 0.0 for doc_id in zones}
     dense_rank: dict[str, int] = {}
     lexical_rank: dict[str, int] = {}
+    by_rank = p.fusion == "rrf"
     if p.dense_weight:
         for rank, doc_id in enumerate(sorted(meaning, key=lambda d: -meaning[d])):
-            fused[doc_id] += p.dense_weight / (p.rrf_k + rank + 1)
+            fused[doc_id] += p.dense_weight / (p.rrf_k + rank + 1) if by_rank else 0.0
             dense_rank[doc_id] = rank
     if lexical is not None:
         ordered = sorted((d for d in best_words if best_words[d] > 0), key=lambda d: -best_words[d])
         for rank, doc_id in enumerate(ordered):
-            fused[doc_id] += p.lexical_weight / (p.rrf_k + rank + 1)
+            fused[doc_id] += p.lexical_weight / (p.rrf_k + rank + 1) if by_rank else 0.0
             lexical_rank[doc_id] = rank
+    if not by_rank:
+        ids = list(fused)
+        total = np.zeros(len(ids))
+        if p.dense_weight:
+            total += p.dense_weight * normalised([meaning[d] for d in ids], p.fusion)
+        if lexical is not None:
+            total += p.lexical_weight * normalised([best_words[d] for d in ids], p.fusion)
+        fused = dict(zip(ids, (total - total.min() + 1e-6).tolist(), strict=True))
     boosted_docs = index._mentions.boosts(text, tools or [], topic, p)
     scale = (p.rrf_k + 1) / max(p.dense_weight + p.lexical_weight, 1e-9)
     top_words = max(best_words.values(), default=0.0) or 1.0
@@ -145,6 +164,7 @@ def test_array_scoring_equals_the_reference_on_the_shipped_index(shipped: Search
     assert_same(shipped, "alternative a gmail", vector, tools=["Gmail", "Outlook"])
     for params in (
         FusionParams.for_faq(),
+        FusionParams(fusion="minmax"),
         FusionParams(lexical_weight=0.0),
         FusionParams(dense_weight=0.0),
     ):
