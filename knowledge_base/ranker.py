@@ -22,7 +22,7 @@ import numpy as np
 from .search import Candidate
 
 KINDS = ("guide", "faq", "tool", "checklist")
-FEATURES = (
+BASE_FEATURES = (
     "fused",
     "fused_ratio",
     "meaning",
@@ -39,8 +39,18 @@ FEATURES = (
     *(f"kind_{k}" for k in KINDS),
     *(f"title_x_{k}" for k in KINDS),
 )
+# Listwise evidence: each score read against the other candidates of the same question
+# (gap to the best, z-score, rank within the list) and the fused position. A cosine of 0.86
+# is strong for one question and weak for another; the list says which. Chosen by 5-fold
+# cross-validation by query on the train split (benchmarks/results/ranker-session5.json).
+LISTWISE = ("fused", "meaning", "title", "title_p", "body", "words")
+FEATURES = (
+    *BASE_FEATURES,
+    *(f"{name}_{kind}" for kind in ("gap", "z", "rank") for name in LISTWISE),
+    "position",
+)
 RERANK_DEPTH = 20  # only the best fused candidates are re-ordered
-FORMAT = 1
+FORMAT = 2  # 2: listwise features; a format-1 file (BASE_FEATURES only) still loads
 
 
 def features(candidates: Sequence[Candidate], text: str) -> np.ndarray:
@@ -69,7 +79,22 @@ def features(candidates: Sequence[Candidate], text: str) -> np.ndarray:
                 *(c.title * k for k in kinds),
             ]
         )
-    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+    base = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(BASE_FEATURES))
+    return np.hstack([base, _listwise(base)])
+
+
+def _listwise(base: np.ndarray) -> np.ndarray:
+    """Gap to the list's best, z-score within the list and log rank of each LISTWISE score,
+    then the log fused position (the candidates come best fused first)."""
+    n = len(base)
+    if not n:
+        return np.zeros((0, len(FEATURES) - len(BASE_FEATURES)))
+    x = base[:, [BASE_FEATURES.index(name) for name in LISTWISE]]
+    spread = x.std(axis=0)
+    spread[spread == 0] = 1.0
+    rank = np.argsort(np.argsort(-x, axis=0, kind="stable"), axis=0, kind="stable")
+    position = np.log1p(np.arange(n, dtype=np.float64))[:, None]
+    return np.hstack([x - x.max(axis=0), (x - x.mean(axis=0)) / spread, np.log1p(rank), position])
 
 
 @dataclass
@@ -79,6 +104,8 @@ class Ranker:
     coef: list[float]
     intercept: float
     report: dict[str, object] = field(default_factory=dict)
+    # The columns of FEATURES the model reads (a format-1 model: BASE_FEATURES).
+    names: list[str] = field(default_factory=lambda: list(FEATURES))
 
     @property
     def depth(self) -> int:
@@ -86,6 +113,9 @@ class Ranker:
         return RERANK_DEPTH
 
     def scores(self, x: np.ndarray) -> np.ndarray:
+        """Log-odds per row of `x` (rows of `features`, every column of FEATURES)."""
+        if len(self.names) != len(FEATURES):
+            x = x[:, [FEATURES.index(name) for name in self.names]]
         z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
         return z @ np.asarray(self.coef) + self.intercept
 
@@ -99,21 +129,29 @@ class Ranker:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"format": FORMAT, "features": list(FEATURES), **asdict(self)}
+        fields = asdict(self)
+        names = fields.pop("names")
+        layout = FORMAT if names == list(FEATURES) else 1  # a format-1 model stays one
+        data = {"format": layout, "features": names, **fields}
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
         tmp.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> Ranker | None:
-        """The model at `path`, or None if absent or written for other features."""
+        """The model at `path`, or None if absent or written for other features (format 1:
+        the base features alone, as shipped before the listwise ones)."""
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if data.get("format") != FORMAT or data.get("features") != list(FEATURES):
+        names = data.get("features")
+        known = {1: list(BASE_FEATURES), FORMAT: list(FEATURES)}.get(data.get("format"))
+        if names != known or not all(len(data[k]) == len(names) for k in ("mean", "scale", "coef")):
             return None
-        return cls(data["mean"], data["scale"], data["coef"], data["intercept"], data["report"])
+        return cls(
+            data["mean"], data["scale"], data["coef"], data["intercept"], data["report"], names
+        )
 
 
 @dataclass(frozen=True)

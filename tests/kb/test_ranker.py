@@ -8,7 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge_base.ranker import FEATURES, RERANK_DEPTH, Example, Ranker, features, train
+from knowledge_base.ranker import (
+    BASE_FEATURES,
+    FEATURES,
+    RERANK_DEPTH,
+    Example,
+    Ranker,
+    features,
+    train,
+)
 from knowledge_base.search import Candidate
 
 
@@ -94,3 +102,53 @@ def test_only_the_head_is_reordered() -> None:
     reranked = [c for c, _ in flip.rerank(found, "x")]
     assert reranked[0].doc_id == f"d{RERANK_DEPTH - 1}"
     assert [c.doc_id for c in reranked[RERANK_DEPTH:]] == [c.doc_id for c in found[RERANK_DEPTH:]]
+
+
+def test_listwise_features_read_each_score_against_the_same_list() -> None:
+    found, text = synthetic_queries(1, 3)[0]
+    x = features(found, text)
+    best_title = max(range(len(found)), key=lambda i: found[i].title)
+    assert x[best_title, FEATURES.index("title_gap")] == 0.0
+    assert x[best_title, FEATURES.index("title_rank")] == 0.0
+    assert (x[:, FEATURES.index("title_gap")] <= 0).all()
+    assert abs(x[:, FEATURES.index("title_z")].mean()) < 1e-9
+    assert x[0, FEATURES.index("position")] == 0.0 < x[1, FEATURES.index("position")]
+    # The same candidate among stronger rivals reads weaker: the list, not the value.
+    rivals = [candidate(f"r{i}", 2.0, 0.99) for i in range(3)]
+    alone, among = features(found[:1], text), features([*rivals, found[0]], text)
+    assert alone[0, FEATURES.index("title")] == among[-1, FEATURES.index("title")]
+    assert among[-1, FEATURES.index("title_gap")] < alone[0, FEATURES.index("title_gap")]
+    assert features([], text).shape == (0, len(FEATURES))
+    one = features(found[:1], text)  # a one-candidate list: no spread, no NaN
+    assert np.isfinite(one).all()
+
+
+def test_a_format_1_model_still_loads_and_reads_the_base_features(tmp_path: Path) -> None:
+    """A ranker retrained before the listwise features (data_dir/models) stays in service."""
+    rng = np.random.default_rng(0)
+    old = {
+        "format": 1,
+        "features": list(BASE_FEATURES),
+        "mean": rng.normal(size=len(BASE_FEATURES)).tolist(),
+        "scale": rng.uniform(0.5, 2, size=len(BASE_FEATURES)).tolist(),
+        "coef": rng.normal(size=len(BASE_FEATURES)).tolist(),
+        "intercept": 0.3,
+        "report": {"C": 1.0},
+    }
+    path = tmp_path / "ranker.json"
+    path.write_text(json.dumps(old))
+    loaded = Ranker.load(path)
+    assert loaded is not None and loaded.names == list(BASE_FEATURES)
+    found, text = synthetic_queries(1, 5)[0]
+    x = features(found, text)
+    base = x[:, : len(BASE_FEATURES)]
+    expected = (base - np.asarray(old["mean"])) / np.asarray(old["scale"]) @ np.asarray(
+        old["coef"]
+    ) + 0.3
+    assert np.allclose(loaded.scores(x), expected)
+    loaded.save(tmp_path / "again.json")  # saved again, it stays a base-feature model
+    again = Ranker.load(tmp_path / "again.json")
+    assert again is not None and again.names == list(BASE_FEATURES)
+    old["format"] = 2  # format 2 with the base features only is not a known layout
+    path.write_text(json.dumps(old))
+    assert Ranker.load(path) is None
