@@ -89,8 +89,12 @@ class Turn:
         if self.incoming is None:
             return None
         if self.incoming.id is None:
-            self.store_incoming()
-            self.session.flush()
+            if inspect(self.incoming).transient:
+                self._log_into(self.incoming)
+                turns.insert_now(self.session, self.incoming, self.services.db.driver)
+            else:
+                self.store_incoming()
+                self.session.flush()
         return self.incoming.id
 
     def store_incoming(self) -> None:

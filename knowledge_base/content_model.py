@@ -216,12 +216,26 @@ class KnowledgeBase:
             "categories": len({t.category for t in self.tools.values()}),
         }
 
+    # The tools by each folded name they replace, built on first use: folding every tool's
+    # `replaces` on every question cost several milliseconds an alternatives question
+    # (issue 12). Rebuilt if tools were added since (the loader fills `tools` in place).
+    _replacing: dict[str, list[Tool]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _replacing_count: int = field(default=-1, init=False, repr=False, compare=False)
+
     def tools_replacing(self, name: str) -> list[Tool]:
-        """Tools whose `replaces` names `name` (case and accent insensitive)."""
+        """Tools whose `replaces` names `name` (case and accent insensitive), in catalogue
+        order; a new list the caller may sort."""
         from nlu.text import fold
 
-        wanted = fold(name)
-        return [t for t in self.tools.values() if any(fold(r) == wanted for r in t.replaces)]
+        if self._replacing_count != len(self.tools):
+            index: dict[str, list[Tool]] = {}
+            for tool in self.tools.values():
+                for key in dict.fromkeys(fold(r) for r in tool.replaces):
+                    index.setdefault(key, []).append(tool)
+            self._replacing, self._replacing_count = index, len(self.tools)
+        return list(self._replacing.get(fold(name), ()))
 
     def faq_by_topic(self) -> dict[str, int]:
         counts: dict[str, int] = {}
