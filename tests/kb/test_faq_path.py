@@ -47,16 +47,23 @@ def faq_index(directory: Path, rows: list[dict[str, str]], vectors: np.ndarray) 
     return SearchIndex(directory, passages, dense, vectors, lexical, {"kind": "faq"})
 
 
-def test_an_faq_index_weighs_the_answer_over_a_look_alike_title(tmp_path: Path) -> None:
-    """A question whose meaning is close to entry "titre"'s title but closer to entry
-    "reponse"'s answer (no shared words): the FAQ fusion puts the answer first; the knowledge
-    base's own fusion (titles and bodies closer in weight) puts the title first."""
-    rng = np.random.default_rng(0)
-    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0].astype(np.float32)
+def at_cosine(seed: int):  # type: ignore[no-untyped-def]
+    """A query direction, and vectors at a chosen cosine from it (each along its own
+    orthogonal direction, so they differ from each other)."""
+    basis = np.linalg.qr(np.random.default_rng(seed).normal(size=(16, 16)))[0].astype(np.float32)
     query = basis[0]
 
     def at(cosine: float, other: int) -> np.ndarray:
         return cosine * query + np.sqrt(1 - cosine**2) * basis[other]
+
+    return query, at
+
+
+def test_an_faq_index_weighs_the_answer_over_a_look_alike_title(tmp_path: Path) -> None:
+    """A question whose meaning is close to entry "titre"'s title but closer to entry
+    "reponse"'s answer (no shared words): the FAQ fusion puts the answer first; the knowledge
+    base's own fusion (titles and bodies closer in weight) puts the title first."""
+    query, at = at_cosine(0)
 
     rows = [
         {"id": "titre", "title": "Horaires du magasin", "text": "Nous ouvrons le mardi."},
@@ -78,12 +85,7 @@ def test_score_fusion_keeps_a_clear_lead_that_rank_fusion_forgets(tmp_path: Path
     """Entry "sens" is far ahead on meaning and second on words; "mots" is barely second on
     meaning and first on words. Reciprocal ranks see two seconds and a first and let the
     heavier words side decide; z-normalised scores keep the size of the meaning lead."""
-    rng = np.random.default_rng(1)
-    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0].astype(np.float32)
-    query = basis[0]
-
-    def at(cosine: float, other: int) -> np.ndarray:
-        return cosine * query + np.sqrt(1 - cosine**2) * basis[other]
+    query, at = at_cosine(1)
 
     rows = [
         {"id": "sens", "title": "Venir en voiture", "text": "Un parking est devant la porte."},
