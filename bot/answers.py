@@ -16,13 +16,13 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from knowledge_base.content_model import EUROPE, FaqEntry, Guide, Section, Tool
+from knowledge_base.content_model import EUROPE, Checklist, FaqEntry, Guide, Section, Tool
 from knowledge_base.search import Hit
 from nlu.model import ParseResult
 
 from .context import Turn
 from .messages import Button, Reply, esc, short
-from .question_shape import asks_what_it_is, is_broad
+from .question_shape import asks_what_it_is, asks_where_to_start, is_broad
 
 COUNTRIES = {
     "FR": "France",
@@ -198,6 +198,10 @@ def answer_question(
     entry = _matching_faq(turn, hits, broad)
     if entry is not None:
         return faq_answer(turn, entry)
+    if hits and hits[0].kind == "checklist" and asks_where_to_start(text):
+        checklist = turn.kb.checklists.get(hits[0].id)
+        if checklist is not None:
+            return [checklist_answer(turn, checklist)]
     guide_hit = next((h for h in hits[:3] if h.kind == "guide" and h.id in turn.kb.guides), None)
     faq_hit = next((h for h in hits[:3] if h.kind == "faq" and h.id in turn.kb.faq), None)
     if guide_hit is None:
@@ -209,6 +213,40 @@ def answer_question(
         turn.log["answered"] = False
         return [Reply(turn.t("no_answer"))]
     return [guide_answer(turn, guide_hit, hits, broad, vector)]
+
+
+# A plan's first steps shown in the answer; the rest is one press away.
+FIRST_STEPS = 3
+
+
+def checklist_answer(turn: Turn, checklist: Checklist) -> Reply:
+    """ "Par où commencer ?" with a checklist ranked first: its goal and first steps lead,
+    and the checklist (which keeps the merchant's progress) is one press away."""
+    turn.log["answered"] = True
+    turn.log["checklist"] = checklist.id
+    steps = checklist.steps[:FIRST_STEPS]
+    numbered = "\n".join(
+        f"{i}. <b>{esc(step.title)}</b> ({esc(step.time)})" for i, step in enumerate(steps, 1)
+    )
+    parts = [
+        f"<b>{esc(checklist.title)}</b>",
+        esc(checklist.goal),
+        f"<b>{turn.t('first_steps')}</b>\n{numbered}",
+    ]
+    if len(checklist.steps) > len(steps):
+        parts.append(turn.t("more_steps", count=len(checklist.steps) - len(steps)))
+    start = Button(short(turn.t("start_checklist", title=checklist.title)), f"ck:o:{checklist.id}")
+    buttons: list[tuple[Button, ...]] = [(start,)]
+    guide = next(
+        (turn.kb.guides[g] for step in steps for g in step.guides if g in turn.kb.guides), None
+    )
+    if guide is not None:
+        read = Button(short(turn.t("read_guide", title=guide.title)), f"gd:{guide.id}")
+        buttons.append((read,))
+    feedback = feedback_buttons(turn)
+    if feedback:
+        buttons.append(feedback)
+    return Reply("\n\n".join(parts), tuple(buttons))
 
 
 def guide_answer(

@@ -85,6 +85,19 @@ _DEFINITION = re.compile(
 )
 
 
+# "par où commencer ?", "je commence par quoi ?", "quelles étapes ?": asks for a plan, which a
+# checklist gives step by step.
+_WHERE_TO_START = re.compile(
+    r"\b(?:par ou commencer|par quoi commencer|commence par quoi|commencer par quoi|"
+    r"comment (?:commencer|debuter|se lancer|me lancer|m y prendre)|je debute|les etapes|"
+    r"quelles etapes|where do i start|how do i start)\b"
+)
+
+
+def asks_where_to_start(question: str) -> bool:
+    return bool(_WHERE_TO_START.search(fold(question)))
+
+
 def asks_what_it_is(question: str) -> bool:
     """ "c'est quoi le FEC ?": an entry whose own question asks this defines a term, and
     answers a broad question about that term as well as an overview would."""

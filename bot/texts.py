@@ -77,6 +77,9 @@ FR: dict[str, str] = {
     "libre_tools": "Libres, hébergeables en Europe",
     "verified_on": "vérifié le {date}",
     "read_guide": "📖 Lire le guide : {title}",
+    "first_steps": "Les premières étapes",
+    "more_steps": "… puis {count} autres étapes, à votre rythme : je garde votre progression.",
+    "start_checklist": "▶️ Commencer : {title}",
     "libre_note": "éditeur hors d'Europe, logiciel libre hébergeable en Europe",
     "other_tools": "Autres outils cités",
     "non_eu_owner": "éditeur ou maison mère hors d'Europe",
@@ -282,6 +285,9 @@ EN: dict[str, str] = {
     "in_practice": "In practice",
     "verified_on": "checked on {date}",
     "read_guide": "📖 Read the guide: {title}",
+    "first_steps": "The first steps",
+    "more_steps": "… then {count} more steps, at your own pace: I keep your progress.",
+    "start_checklist": "▶️ Start: {title}",
     "news_question": (
         "Would you like to receive <b>news from your adviser</b> (1 or 2 messages a month)? "
         "You can stop at any time with /actus."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.answers import excerpt, source_label, source_links
-from bot.question_shape import is_broad, shape
+from bot.question_shape import asks_where_to_start, is_broad, shape
 
 
 @pytest.mark.parametrize(
@@ -278,3 +278,34 @@ def test_a_sure_answer_to_a_broad_question_prefers_the_overview() -> None:
     log.clear()
     sure_answer(turn, "combien risque une tpe", np.zeros(4), hits, SURE_WHEN_INTENT_UNSURE)  # type: ignore[arg-type]
     assert log["faq"] == "amende-cnil-petite-entreprise"
+
+
+@pytest.mark.parametrize(
+    ("question", "plan"),
+    [
+        ("je voudrais vendre mes gâteaux en ligne, je commence par quoi ?", True),
+        ("sécuriser l'informatique du commerce, par où commencer ?", True),
+        ("accepter la carte en boutique, les étapes", True),
+        ("c'est quoi le RGPD ?", False),
+        ("combien de temps garder les factures", False),
+    ],
+)
+def test_where_to_start_questions_ask_for_a_plan(question: str, plan: bool) -> None:
+    assert asks_where_to_start(question) is plan
+
+
+def test_a_plan_shows_the_goal_and_first_steps_and_starts_in_one_press() -> None:
+    from bot.answers import FIRST_STEPS, checklist_answer
+
+    log: dict[str, object] = {}
+    turn = _turn(log)
+    checklist = turn.kb.checklists["vendre-en-ligne"]
+    reply = checklist_answer(turn, checklist)  # type: ignore[arg-type]
+    assert reply.html.startswith(f"<b>{checklist.title}</b>") and checklist.goal in reply.html
+    shown = [step.title in reply.html for step in checklist.steps]
+    assert shown == [True] * FIRST_STEPS + [False] * (len(checklist.steps) - FIRST_STEPS)
+    assert f"{len(checklist.steps) - FIRST_STEPS} autres étapes" in reply.html
+    data = [button.data for row in reply.buttons for button in row]
+    assert data[0] == "ck:o:vendre-en-ligne"
+    assert f"gd:{checklist.steps[0].guides[0]}" in data
+    assert log == {"answered": True, "checklist": "vendre-en-ligne"}

@@ -105,6 +105,26 @@ def test_question_gets_a_sourced_answer_with_checklist_and_feedback(chat: Chat, 
         assert question.entities[0]["value"] == "boulangerie"
 
 
+def test_where_to_start_gets_the_plan_and_its_first_steps(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+    """The issue's first question: the introduction does not steer the search, and "je
+    commence par quoi ?" gets the checklist's first steps, started in one press."""
+    [reply] = chat.say(
+        "bonjour, je suis boulangère à Lyon et je voudrais vendre mes gâteaux en ligne, "
+        "je commence par quoi ?"
+    )
+    checklist = services.kb.checklists["vendre-en-ligne"]
+    text = reply.plain()
+    assert text.startswith(checklist.title)
+    assert checklist.steps[0].title in text and "Les premières étapes" in text
+    assert checklist.steps[3].title not in text  # the rest is one press away
+    [start, *_] = reply.button_list()
+    assert start["data"] == "ck:o:vendre-en-ligne"
+    chat.press(start["label"])  # opened as a new message, the answer stays in view
+    assert checklist.goal in chat.text()
+    chat.press("Commencer")
+    assert checklist.steps[0].title in chat.text()
+
+
 def test_faq_questions_get_their_short_answer_with_source_date_and_guide(services) -> None:  # type: ignore[no-untyped-def]
     """One FAQ entry per topic, asked with its own question: the short answer wins."""
     kb = services.kb
