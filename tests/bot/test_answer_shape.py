@@ -309,3 +309,47 @@ def test_a_plan_shows_the_goal_and_first_steps_and_starts_in_one_press() -> None
     assert data[0] == "ck:o:vendre-en-ligne"
     assert f"gd:{checklist.steps[0].guides[0]}" in data
     assert log == {"answered": True, "checklist": "vendre-en-ligne"}
+
+
+def test_an_unrelated_guide_further_down_does_not_replace_the_faq_entry() -> None:
+    """A broad question on a bounced cheque: the entry on it ranks first, a guide on instant
+    transfers third, far less likely to answer. The entry answers; a guide about as likely as
+    the entry still gives its overview."""
+    import numpy as np
+
+    from bot.answers import SURE_WHEN_INTENT_UNSURE, _overview_instead, sure_answer
+
+    log: dict[str, object] = {}
+    turn = _turn(log)
+    entry = _hit("paiement-cheque-sans-provision-que-faire", "faq", 0.90, 0.96)
+    other = _hit("paiement-cheque-duree-validite", "faq", 0.86, 0.55)
+    far = _hit("virement-instantane-et-wero", "guide", 0.85, 0.40)
+    question = "cheque sans provision, expliquez-moi"
+    assert _overview_instead(turn, [entry, other, far], broad=True) is None  # type: ignore[arg-type]
+    sure_answer(turn, question, np.zeros(4), [entry, other, far], SURE_WHEN_INTENT_UNSURE)  # type: ignore[arg-type]
+    assert log["faq"] == "paiement-cheque-sans-provision-que-faire" and "guide" not in log
+    close = _hit("virement-instantane-et-wero", "guide", 0.85, 0.93)
+    found = _overview_instead(turn, [entry, other, close], broad=True)  # type: ignore[arg-type]
+    assert found is not None and found.id == "virement-instantane-et-wero"
+
+
+def test_a_confident_intent_keeps_the_entry_over_an_unrelated_guide() -> None:
+    """The same rule on the path of a confident intent ("fait maison" under the entry on it,
+    a guide on loyalty cards far less likely to answer)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from bot.answers import answer_question
+
+    log: dict[str, object] = {}
+    turn = _turn(log)
+    hits = [
+        _hit("mention-fait-maison-restaurant", "faq", 0.886, 0.94),
+        _hit("carte-fidelite-numerique", "guide", 0.873, 0.49),
+    ]
+    turn.services = SimpleNamespace(search=SimpleNamespace(search=lambda *a, **k: hits))
+    parse = SimpleNamespace(intent="ask_marketing", entity_values=lambda name: [])
+    question = "qu'est ce qu'il faut pour mettre fait maison sur la carte ?"
+    answer_question(turn, question, np.zeros(4), parse)  # type: ignore[arg-type]
+    assert log["faq"] == "mention-fait-maison-restaurant" and "guide" not in log
