@@ -69,11 +69,7 @@ def _save_answers(turn: Turn, result: DiagnosticResult, answers: dict[str, str])
     """Every press records its answer: one Core UPDATE, the object kept in step without
     marking it changed (the ORM's unit of work for it cost several times the statement)."""
     values = {"result": result.id, "new": answers}
-    direct = turn.services.db.driver.get(SAVE_ANSWERS)  # SQLite: its driver, directly
-    if direct is not None:
-        direct.execute(turn.session.connection(), values)
-    else:
-        turn.session.connection().execute(SAVE_ANSWERS, values)
+    turn.services.db.driver.execute(turn.session.connection(), SAVE_ANSWERS, values)
     set_committed_value(result, "answers", answers)
 
 

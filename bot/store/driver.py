@@ -11,7 +11,7 @@ PostgreSQL keeps SQLAlchemy's execution.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -100,6 +100,21 @@ class DriverStatements:
         self._dialect = dialect
         self._compiled: dict[tuple[int, tuple[str, ...] | None], DriverStatement] = {}
         self._kept: list[Executable] = []  # the statements keyed by id() stay alive
+
+    def execute(
+        self,
+        connection: Connection,
+        statement: Executable,
+        values: Mapping[str, Any],
+        columns: Iterable[str] | None = None,
+    ) -> Sequence[Any]:
+        """Run `statement` with `values` on `connection`: on SQLite's driver, else by
+        SQLAlchemy; the rows it returns (none for a statement without RETURNING)."""
+        direct = self.get(statement, columns)
+        if direct is not None:
+            return direct.execute(connection, values)
+        result = connection.execute(statement, values)
+        return result.all() if result.returns_rows else []
 
     def get(
         self, statement: Executable, columns: Iterable[str] | None = None

@@ -100,17 +100,13 @@ def find_merchant(session: Session, channel: str, external_id: str, lock: bool) 
 
 
 def record_update(
-    session: Session, update_id: int, merchant_id: int, driver: DriverStatements | None = None
+    session: Session, update_id: int, merchant_id: int, driver: DriverStatements
 ) -> bool:
-    """Record a Telegram update as handled; False if it already was (a re-delivery).
-    `driver`: run on SQLite's driver (`bot.store.driver`)."""
+    """Record a Telegram update as handled; False if it already was (a re-delivery)."""
     statement = _RECORD_UPDATE[session.get_bind().dialect.name]
     values = {"update_id": update_id, "merchant_id": merchant_id}
-    direct = driver.get(statement, _RECORD_UPDATE_COLUMNS) if driver is not None else None
-    if direct is not None:
-        return bool(direct.execute(session.connection(), values))
     # (The row count is no answer: psycopg reports -1 for this statement.)
-    return session.execute(statement, values).first() is not None
+    return bool(driver.execute(session.connection(), statement, values, _RECORD_UPDATE_COLUMNS))
 
 
 def save_merchant(
@@ -118,31 +114,23 @@ def save_merchant(
     merchant: Merchant,
     now: datetime,
     flow: bool,
-    driver: DriverStatements | None = None,
+    driver: DriverStatements,
 ) -> None:
     """Write when the merchant was seen and, with `flow`, its flow and flow_state as they are
     on the object (set there with `set_committed_value`, so the unit of work, which flushes
-    only what an object was told changed, does not write them again). `driver`: run on
-    SQLite's driver (`bot.store.driver`)."""
+    only what an object was told changed, does not write them again)."""
     connection = session.connection()  # Core: no autoflush, no ORM bulk-update bookkeeping
-    statement = SEEN_IN_FLOW if flow else SEEN
     values: dict[str, object] = {"merchant_id": merchant.id, "now": now}
     if flow:
         values.update(new_flow=merchant.flow, new_state=merchant.flow_state)
-    direct = driver.get(statement) if driver is not None else None
-    if direct is not None:
-        direct.execute(connection, values)
-    else:
-        connection.execute(statement, values)
+    driver.execute(connection, SEEN_IN_FLOW if flow else SEEN, values)
     set_committed_value(merchant, "last_seen_at", now)
 
 
-def mark(
-    connection: Connection, ids: list[int], delivered: bool, driver: DriverStatements | None = None
-) -> None:
+def mark(connection: Connection, ids: list[int], delivered: bool, driver: DriverStatements) -> None:
     """Replies sent (delivered) or given back to every worker's delivery job (released).
-    `driver`: run on SQLite's driver (`bot.store.driver`), one id at a time."""
-    direct = driver.get(_DELIVERED_ONE if delivered else _RELEASED_ONE) if driver else None
+    On SQLite's driver one id at a time (it takes no list parameter)."""
+    direct = driver.get(_DELIVERED_ONE if delivered else _RELEASED_ONE)
     if direct is not None:
         direct.execute_many(connection, [{"message_id": i} for i in ids])
     else:
@@ -150,23 +138,22 @@ def mark(
 
 
 def insert_messages(
-    session: Session, messages: list[Message], driver: DriverStatements | None = None
+    session: Session, messages: list[Message], driver: DriverStatements
 ) -> list[int]:
     """Insert new messages (not added to the session) after the session's pending changes;
-    their ids, in order. `driver`: run on SQLite's driver (`bot.store.driver`), one row at a
-    time as SQLAlchemy does there."""
+    their ids, in order. On SQLite's driver one row at a time, as SQLAlchemy does there."""
     if not messages:
         return []
     session.flush()
     rows = [_row(message) for message in messages]
-    direct = driver.get(_INSERT_MESSAGE, _MESSAGE_COLUMNS) if driver is not None else None
+    direct = driver.get(_INSERT_MESSAGE, _MESSAGE_COLUMNS)
     if direct is not None:
         connection = session.connection()
         return [direct.execute(connection, row)[0][0] for row in rows]
     return [row.id for row in session.connection().execute(INSERT_MESSAGES, rows)]
 
 
-def insert_now(session: Session, message: Message, driver: DriverStatements | None = None) -> int:
+def insert_now(session: Session, message: Message, driver: DriverStatements) -> int:
     """Insert a new message (not in the session yet) now, after the session's pending
     changes, by `insert_messages`' Core statement, and attach it to the session as the unit
     of work would have: with its id and the values written, so that what changes on it later

@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from bot.store import turns
 from bot.store.database import Database
+from bot.store.driver import DriverStatements
 from bot.store.models import Merchant, Message
 
 NOW = datetime(2026, 12, 4, 19, 41, 16, 123456, tzinfo=UTC)
@@ -25,7 +27,8 @@ def _database(path: Path) -> Database:
 
 
 def _turn(db: Database, driver: bool) -> list[int]:
-    statements = db.driver if driver else None
+    # Statements for another dialect are never run on SQLite's driver: SQLAlchemy runs them.
+    statements = db.driver if driver else DriverStatements(postgresql.dialect())
     with db.writing() as session:
         merchant = turns.find_merchant(session, "telegram", "7", lock=False)
         assert merchant is not None
@@ -87,8 +90,4 @@ def test_driver_errors_are_sqlalchemys(tmp_path: Path) -> None:
 
 
 def test_postgresql_keeps_sqlalchemys_execution() -> None:
-    from sqlalchemy.dialects import postgresql
-
-    from bot.store.driver import DriverStatements
-
     assert DriverStatements(postgresql.dialect()).get(turns.SEEN) is None
