@@ -47,7 +47,7 @@ class Found:
     unit: int  # the sentence's position among that text's units
     text: str
     score: float  # the question's stems it holds, each weighted by its rarity in the texts
-    stems: int  # how many distinct stems of the question it holds
+    shared: frozenset[str]  # the question's stems it holds
 
 
 def scored_sentences(question: str, texts: Sequence[str]) -> list[Found]:
@@ -63,7 +63,7 @@ def scored_sentences(question: str, texts: Sequence[str]) -> list[Found]:
     every = [u for part in stems for u in part]
     rarity = {s: math.log(1 + len(every) / (1 + sum(s in u for u in every))) for s in asked}
     found = [
-        Found(p, i, units[p][i], sum(rarity[s] for s in asked & unit), len(asked & unit))
+        Found(p, i, units[p][i], sum(rarity[s] for s in asked & unit), frozenset(asked & unit))
         for p, part in enumerate(stems)
         for i, unit in enumerate(part)
         if asked & unit
@@ -72,9 +72,11 @@ def scored_sentences(question: str, texts: Sequence[str]) -> list[Found]:
 
 
 _COMPLETE = re.compile(r"^[A-ZÀ-ÖØ-Ý0-9«].*[.!?»)]$")
+# Shorter sentences lean on their neighbours ("Idéal seul, moins pratique en équipe.").
+MIN_ALONE_CHARS = 50
 
 
 def reads_alone(sentence: str) -> bool:
-    """A whole sentence, not a list's introduction ("… se rémunèrent :") or the lower-case
-    tail of a list item: only such a sentence makes sense quoted on its own."""
-    return bool(_COMPLETE.match(sentence))
+    """A whole sentence, not a list's introduction ("… se rémunèrent :"), the lower-case
+    tail of a list item or a short aside: only such a sentence makes sense quoted alone."""
+    return len(sentence) >= MIN_ALONE_CHARS and bool(_COMPLETE.match(sentence))
