@@ -29,7 +29,7 @@ from .context import Services, Turn
 from .flows import checklists, clarify, data_rights, diagnostic, handoff, news, profile
 from .messages import Button, Incoming, Reply, esc, in_place
 from .question_shape import shape
-from .store import turns
+from .store import rows, turns
 from .store.database import StoreUnavailable, WriterBusy
 from .store.models import Merchant, Message, utcnow
 from .texts import text
@@ -142,6 +142,10 @@ class Assistant:
         limit = flood.FloodLimit.from_settings(self.services.settings)
         db = self.services.db
         try:
+            if quick_press(incoming):
+                outcome = self._press(incoming, language, now, limit, wait)
+                if outcome is not None:
+                    return outcome
             if not db.shared_by_workers:
                 # A flooding chat is found by one cheap read, before anything costly: for a
                 # text, before it is understood (encoding, intent, entities: most of a
@@ -307,6 +311,57 @@ class Assistant:
             return Outcome(replies, [], None)  # nothing about the merchant may remain
         if notice:
             replies.append(Reply(turn.t("flood")))
+        return self._close(turn, replies, now)
+
+    def _press(
+        self,
+        incoming: Incoming,
+        language: str,
+        now: datetime,
+        limit: flood.FloodLimit | None,
+        wait: bool,
+    ) -> Outcome | None:
+        """A quick press's turn on a bare connection: the merchant and what the flows read
+        as plain rows, every write a Core statement, no ORM session (its objects, the session
+        and its commit were half of such a turn's CPU: benchmarks/RESULTS.md, issue 12).
+        None when the ORM turn must run instead, having written nothing: a merchant not
+        known yet, a chat over the flood limit, a language to change, a merchant who had
+        blocked the bot."""
+        db, driver = self.services.db, self.services.db.driver
+        channel, user = incoming.channel, incoming.user_id
+        with db.connection(wait=wait) as connection:
+            if db.shared_by_workers:
+                db.lock_for_transaction(connection, f"chat:{channel}:{user}")
+            if limit is None:
+                merchant, over = rows.find_merchant(connection, driver, channel, user), False
+            else:
+                merchant, over = limit.merchant_row_and_over(connection, driver, channel, user, now)
+            if (
+                merchant is None
+                or over
+                or merchant.language != language
+                or merchant.unreachable_at is not None
+            ):
+                return None
+            if incoming.update_id is not None and not turns.record_update(
+                connection, incoming.update_id, merchant.id, driver
+            ):
+                return Outcome([], [], merchant.id)  # already answered (re-delivery)
+            message = Message(
+                merchant_id=merchant.id,
+                direction="in",
+                author="merchant",
+                kind=incoming.kind,
+                text=self._stored_text(incoming)[:MAX_STORED_TEXT],
+                flooded=False,
+                created_at=now,
+            )
+            turn = Turn(self.services, None, merchant, incoming=message, bare=connection)
+            return self._close(turn, self._route(turn, incoming), now)
+
+    def _close(self, turn: Turn, replies: list[Reply], now: datetime) -> Outcome:
+        """The end of a turn: the merchant, its message and the replies written."""
+        merchant = turn.merchant
         # Written after routing (when the merchant was seen, and its flow if a flow moved
         # on: one Core UPDATE), and only what the turn learnt: a button press leaves its
         # message row as inserted.
@@ -335,8 +390,13 @@ class Assistant:
         # stored yet) and the replies in one insert, in order (ids ascending: the
         # conversation's order).
         new = [unstored, *stored] if unstored is not None else stored
-        ids = turns.insert_messages(session, new, self.services.db.driver)
-        return Outcome(replies, ids[len(new) - len(stored) :], merchant.id, message.intent)
+        driver = self.services.db.driver
+        if turn.session is not None:
+            ids = turns.insert_messages(turn.session, new, driver)
+        else:
+            ids = turns.insert_rows(turn.connection, new, driver) if new else []
+        intent = turn.incoming.intent if turn.incoming is not None else None
+        return Outcome(replies, ids[len(new) - len(stored) :], merchant.id, intent)
 
     @staticmethod
     def _stored_text(incoming: Incoming) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import Connection, inspect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -21,6 +21,7 @@ from .config import Settings
 from .store import turns
 from .store.database import Database
 from .store.models import Merchant, Message
+from .store.rows import MerchantRow
 from .texts import text
 
 
@@ -70,9 +71,13 @@ LOGGED_FIELDS = ("intent", "confidence", "entities", "hits", "answered")
 
 @dataclass
 class Turn:
+    """One merchant message's turn. Most turns hold an ORM session and the `Merchant`; a
+    quick press (`bot.assistant.QUICK_PRESSES`) holds a bare connection and a `MerchantRow`
+    (`session` None): the flows it reaches read and write through `connection` only."""
+
     services: Services
-    session: Session
-    merchant: Merchant
+    session: Session | None
+    merchant: Merchant | MerchantRow
     # The merchant's message, added to the session only when something needs its row (a
     # reply's buttons carry its id) or at the end of the turn: then it is inserted once,
     # with what the turn learnt, alongside the replies.
@@ -82,13 +87,28 @@ class Turn:
     # The flow was changed (`set_flow`): `save` writes it. Whoever runs a turn that may
     # change the flow calls `save` before committing (the assistant's `_turn` does).
     flow_changed: bool = False
+    # A quick press's connection (and transaction), where `session` is None.
+    bare: Connection | None = None
+
+    @property
+    def connection(self) -> Connection:
+        """The turn's connection, in its transaction: for Core statements."""
+        if self.bare is not None:
+            return self.bare
+        assert self.session is not None
+        return self.session.connection()
 
     @property
     def incoming_message_id(self) -> int | None:
         """The merchant's message id (it is stored now if it was not yet)."""
         if self.incoming is None:
             return None
-        if self.incoming.id is None:
+        if self.incoming.id is None and self.session is None:
+            self._log_into(self.incoming)
+            [self.incoming.id] = turns.insert_rows(
+                self.connection, [self.incoming], self.services.db.driver
+            )
+        elif self.incoming.id is None:
             if inspect(self.incoming).transient:
                 self._log_into(self.incoming)
                 turns.insert_now(self.session, self.incoming, self.services.db.driver)
@@ -104,6 +124,7 @@ class Turn:
         if message is None:
             return
         self._log_into(message)
+        assert self.session is not None
         self.session.add(message)
 
     def unstored_incoming(self) -> Message | None:
@@ -111,6 +132,11 @@ class Turn:
         session yet (the turn's end inserts it with the replies, in one statement); None if
         it is there already (what it learnt since is written at the next flush)."""
         message = self.incoming
+        if self.session is None:  # a quick press: stored already, or now with the replies
+            if message is None or message.id is not None:
+                return None
+            self._log_into(message)
+            return message
         if message is None or not inspect(message).transient:
             self.store_incoming()
             return None
@@ -137,14 +163,31 @@ class Turn:
     def set_flow(self, name: str | None, **state: Any) -> None:
         """The merchant's flow, written by `save` at the end of the turn (not by the ORM's
         unit of work: see `bot.store.turns.save_merchant`)."""
-        set_committed_value(self.merchant, "flow", name)
-        set_committed_value(self.merchant, "flow_state", dict(state) if name else {})
+        flow_state = dict(state) if name else {}
+        if isinstance(self.merchant, MerchantRow):
+            self.merchant.flow, self.merchant.flow_state = name, flow_state
+        else:
+            set_committed_value(self.merchant, "flow", name)
+            set_committed_value(self.merchant, "flow_state", flow_state)
         self.flow_changed = True
+
+    def set_merchant(self, **values: Any) -> None:
+        """Set the merchant's profile columns (trade, sells_online, reminders): on a
+        `MerchantRow` written by `save`'s UPDATE, on the ORM object by its unit of work."""
+        if isinstance(self.merchant, MerchantRow):
+            self.merchant.changes.update(values)
+            return
+        for name, value in values.items():
+            setattr(self.merchant, name, value)
 
     def save(self, now: datetime) -> None:
         """End of the turn: the merchant was seen now, in its flow (one UPDATE)."""
         turns.save_merchant(
-            self.session, self.merchant, now, flow=self.flow_changed, driver=self.services.db.driver
+            self.connection if self.session is None else self.session,
+            self.merchant,
+            now,
+            flow=self.flow_changed,
+            driver=self.services.db.driver,
         )
 
     def flow_value(self, key: str, default: Any = None) -> Any:

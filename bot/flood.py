@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from .config import Settings
 from .messages import Incoming
+from .store import rows
+from .store.driver import DriverStatements
 from .store.models import Merchant, Message
 
 # What a flood never holds back, once per window each: erasure (data protection first: the
@@ -44,6 +46,11 @@ _RECENT = (
 RECENT_COUNT = select(func.count()).select_from(_RECENT)
 # The chat's merchant and that count in one statement: a turn's first read.
 MERCHANT_AND_RECENT = select(Merchant, RECENT_COUNT.scalar_subquery()).where(
+    Merchant.channel == bindparam("channel"), Merchant.external_id == bindparam("external_id")
+)
+
+# The same for a quick press, as a plain row (`bot.store.rows.MerchantRow`).
+MERCHANT_ROW_AND_RECENT = select(*rows.MERCHANT_COLUMNS, RECENT_COUNT.scalar_subquery()).where(
     Merchant.channel == bindparam("channel"), Merchant.external_id == bindparam("external_id")
 )
 
@@ -79,6 +86,21 @@ class FloodLimit:
             return None, False
         merchant, count = row
         return merchant, (count or 0) >= self.max_messages
+
+    def merchant_row_and_over(
+        self,
+        connection: Connection,
+        driver: DriverStatements,
+        channel: str,
+        user_id: str,
+        now: datetime,
+    ) -> tuple[rows.MerchantRow | None, bool]:
+        """`merchant_and_over`, the merchant as a plain row (a quick press: no session)."""
+        values = self._values(channel, user_id, now)
+        found = driver.execute(connection, MERCHANT_ROW_AND_RECENT, values)
+        if not found:
+            return None, False
+        return rows.MerchantRow.of(found[0]), (found[0][-1] or 0) >= self.max_messages
 
     def _values(self, channel: str, user_id: str, now: datetime) -> dict[str, object]:
         return {

@@ -29,23 +29,12 @@ REMINDER_DELAY = timedelta(days=3)
 
 
 def _statuses(turn: Turn, checklist_id: str) -> dict[str, str]:
-    return progress_store.statuses(turn.session, turn.merchant.id, checklist_id)
+    driver = turn.services.db.driver
+    return progress_store.statuses(turn.connection, driver, turn.merchant.id, checklist_id)
 
 
 def done_count(checklist: Checklist, statuses: dict[str, str]) -> int:
     return sum(1 for step in checklist.steps if statuses.get(step.id) == "done")
-
-
-def _run(turn: Turn, checklist_id: str) -> ChecklistRun:
-    run = turn.session.scalar(
-        select(ChecklistRun).where(
-            ChecklistRun.merchant_id == turn.merchant.id, ChecklistRun.checklist_id == checklist_id
-        )
-    )
-    if run is None:
-        run = ChecklistRun(merchant_id=turn.merchant.id, checklist_id=checklist_id)
-        turn.session.add(run)
-    return run
 
 
 def list_checklists(turn: Turn) -> list[Reply]:
@@ -92,10 +81,8 @@ def show_next(
         index = (after + offset) % count
         if statuses.get(checklist.steps[index].id) not in FINISHED_STATUSES:
             return step_reply(turn, checklist, index, note)
-    run = _run(turn, checklist.id)
-    if run.finished_at is None:
-        run.finished_at = utcnow()
-    run.remind_at = None
+    driver = turn.services.db.driver
+    progress_store.finish_run(turn.connection, driver, turn.merchant.id, checklist.id, utcnow())
     turn.set_flow(None)
     finished = turn.t("checklist_finished", title=esc(checklist.title))
     return Reply(f"{note}\n\n{finished}" if note else finished)
@@ -166,8 +153,10 @@ def on_button(turn: Turn, action: str, checklist_id: str, index_text: str) -> li
         return [Reply(turn.t("stale_button")), *list_checklists(turn)]
     index = int(index_text)
     step = checklist.steps[index]
-    if not progress_store.touch_run(turn.session, turn.merchant.id, checklist.id, utcnow()):
-        _run(turn, checklist.id)  # the first step pressed: the run starts
+    connection, driver, now = turn.connection, turn.services.db.driver, utcnow()
+    if not progress_store.touch_run(connection, driver, turn.merchant.id, checklist.id, now):
+        # the first step pressed: the run starts
+        progress_store.start_run(connection, driver, turn.merchant.id, checklist.id, now)
     if action == "g":  # go: show this step
         return [step_reply(turn, checklist, index).replacing()]
     if action == "e":
@@ -186,16 +175,19 @@ def on_button(turn: Turn, action: str, checklist_id: str, index_text: str) -> li
 
 
 def _set_status(turn: Turn, checklist_id: str, step_id: str, status: str) -> None:
-    session, merchant_id = turn.session, turn.merchant.id
-    progress_store.set_status(session, merchant_id, checklist_id, step_id, status, utcnow())
+    connection, driver, merchant_id = turn.connection, turn.services.db.driver, turn.merchant.id
+    now = utcnow()
+    progress_store.set_status(connection, driver, merchant_id, checklist_id, step_id, status, now)
 
 
 def set_reminder(turn: Turn, checklist_id: str) -> list[Reply]:
     if checklist_id not in turn.kb.checklists:
         return [Reply(turn.t("stale_button"))]
-    run = _run(turn, checklist_id)
-    run.remind_at = utcnow() + REMINDER_DELAY
-    turn.merchant.reminders = True
+    now = utcnow()
+    driver = turn.services.db.driver
+    at = now + REMINDER_DELAY
+    progress_store.remind_run(turn.connection, driver, turn.merchant.id, checklist_id, now, at)
+    turn.set_merchant(reminders=True)
     return [Reply(turn.t("remind_set"))]
 
 

@@ -12,14 +12,12 @@ leaves unchanged.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm.attributes import set_committed_value
-
 from knowledge_base.content_model import Diagnostic
 
 from ..context import Turn
 from ..messages import Button, Reply, esc, short
-from ..store.models import DiagnosticResult, utcnow
+from ..store import rows
+from ..store.rows import DiagnosticRow
 
 BAR_WIDTH = 10
 PLAN_THRESHOLD = 70
@@ -44,33 +42,13 @@ def scores(diagnostic: Diagnostic, answers: dict[str, str]) -> dict[str, int]:
     }
 
 
-# Built once: every diagnostic press reads it.
-CURRENT = (
-    select(DiagnosticResult)
-    .where(
-        DiagnosticResult.merchant_id == bindparam("merchant"),
-        DiagnosticResult.completed.is_(False),
-    )
-    .order_by(DiagnosticResult.id.desc())
-)
+def _current(turn: Turn) -> DiagnosticRow | None:
+    return rows.open_diagnostic(turn.connection, turn.services.db.driver, turn.merchant.id)
 
 
-_RESULTS = DiagnosticResult.__table__
-SAVE_ANSWERS = (
-    update(_RESULTS).where(_RESULTS.c.id == bindparam("result")).values(answers=bindparam("new"))
-)
-
-
-def _current(turn: Turn) -> DiagnosticResult | None:
-    return turn.session.scalar(CURRENT, {"merchant": turn.merchant.id})
-
-
-def _save_answers(turn: Turn, result: DiagnosticResult, answers: dict[str, str]) -> None:
-    """Every press records its answer: one Core UPDATE, the object kept in step without
-    marking it changed (the ORM's unit of work for it cost several times the statement)."""
-    values = {"result": result.id, "new": answers}
-    turn.services.db.driver.execute(turn.session.connection(), SAVE_ANSWERS, values)
-    set_committed_value(result, "answers", answers)
+def _save_answers(turn: Turn, result: DiagnosticRow, answers: dict[str, str]) -> None:
+    """Every press records its answer: one Core UPDATE."""
+    rows.save_answers(turn.connection, turn.services.db.driver, result, answers)
 
 
 def start(turn: Turn) -> list[Reply]:
@@ -80,9 +58,7 @@ def start(turn: Turn) -> list[Reply]:
     result = _current(turn)
     replies = []
     if result is None:
-        result = DiagnosticResult(merchant_id=turn.merchant.id, answers={})
-        turn.session.add(result)
-        turn.session.flush()
+        result = rows.new_diagnostic(turn.connection, turn.services.db.driver, turn.merchant.id)
         replies.append(
             Reply(turn.t("diag_intro", title=esc(diagnostic.title), intro=esc(diagnostic.intro)))
         )
@@ -93,11 +69,11 @@ def start(turn: Turn) -> list[Reply]:
 
 
 def _next_question(
-    turn: Turn, diagnostic: Diagnostic, result: DiagnosticResult, answered: int | None = None
+    turn: Turn, diagnostic: Diagnostic, result: DiagnosticRow, answered: int | None = None
 ) -> Reply:
     """The first unanswered question (or the result); `answered`: the index of a question
     whose recorded answer is recalled above it."""
-    answers = result.answers or {}
+    answers = result.answers
     for index, question in enumerate(diagnostic.questions):
         if question.id not in answers:
             turn.set_flow("diagnostic", result=result.id, question=index)
@@ -132,31 +108,22 @@ def answer(turn: Turn, index_text: str, option_id: str) -> list[Reply]:
         return [Reply(turn.t("stale_button")), _next_question(turn, diagnostic, result)]
     index = int(index_text)
     question = diagnostic.questions[index]
-    if index != expected and question.id in (result.answers or {}):
+    if index != expected and question.id in result.answers:
         # Answered already (a double tap, an older copy of the question): the recorded
         # answer and the current question, in place of the pressed message.
         return [_next_question(turn, diagnostic, result, answered=index).replacing()]
     if index != expected or question.option(option_id) is None:
         return [Reply(turn.t("stale_button")), _next_question(turn, diagnostic, result)]
-    _save_answers(turn, result, {**(result.answers or {}), question.id: option_id})
+    _save_answers(turn, result, {**result.answers, question.id: option_id})
     return [_next_question(turn, diagnostic, result, answered=index).replacing()]
 
 
-def finish(turn: Turn, diagnostic: Diagnostic, result: DiagnosticResult) -> Reply:
-    axis_scores = scores(diagnostic, result.answers or {})
+def finish(turn: Turn, diagnostic: Diagnostic, result: DiagnosticRow) -> Reply:
+    axis_scores = scores(diagnostic, result.answers)
     overall = round(sum(axis_scores.values()) / max(len(axis_scores), 1))
-    previous = turn.session.scalar(
-        select(DiagnosticResult)
-        .where(
-            DiagnosticResult.merchant_id == turn.merchant.id,
-            DiagnosticResult.completed.is_(True),
-            DiagnosticResult.id != result.id,
-        )
-        .order_by(DiagnosticResult.id.desc())
-    )
-    result.scores = {**axis_scores, "overall": overall}
-    result.completed = True
-    result.completed_at = utcnow()
+    driver = turn.services.db.driver
+    previous = rows.previous_scores(turn.connection, driver, turn.merchant.id, result.id)
+    rows.complete(turn.connection, driver, result.id, {**axis_scores, "overall": overall})
     turn.set_flow(None)
     lines = [turn.t("diag_result"), ""]
     for axis in diagnostic.axes:
@@ -167,8 +134,8 @@ def finish(turn: Turn, diagnostic: Diagnostic, result: DiagnosticResult) -> Repl
             + (f" — {esc(band.label)}" if band else "")
         )
     lines += ["", turn.t("diag_overall", score=overall)]
-    if previous is not None and previous.scores:
-        delta = overall - int(previous.scores.get("overall", 0))
+    if previous:
+        delta = overall - int(previous.get("overall", 0))
         lines.append(turn.t("diag_compare", delta=f"{delta:+d} points"))
     weak = sorted(
         (a for a in diagnostic.axes if axis_scores[a.id] < PLAN_THRESHOLD),

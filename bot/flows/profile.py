@@ -33,14 +33,14 @@ def on_button(turn: Turn, field: str, value: str) -> list[Reply]:
         turn.set_flow(None)
         return [Reply(turn.t("profile_skipped")).replacing()]
     if field == "t" and value in TRADES:
-        turn.merchant.trade = value
+        turn.set_merchant(trade=value)
         turn.set_flow("profile", step="online")
         buttons = tuple((Button(label, f"pf:o:{key}"),) for key, label in ONLINE.items())
         text = turn.t("profile_trade_noted", trade=esc(TRADES[value]))
         text += "\n\n" + turn.t("profile_online")
         return [Reply(text, (*buttons, (Button("Passer", "pf:skip"),))).replacing()]
     if field == "o" and value in ONLINE:
-        turn.merchant.sells_online = value
+        turn.set_merchant(sells_online=value)
         turn.set_flow(None)
         text = turn.t("profile_done") + "\n\n" + turn.t("news_question")
         return [Reply(text, news.question_buttons(turn)).replacing()]

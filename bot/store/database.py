@@ -108,7 +108,7 @@ class Database:
                     connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                     connection.commit()
 
-    def lock_for_transaction(self, session: Session, name: str) -> None:
+    def lock_for_transaction(self, session: Session | Connection, name: str) -> None:
         """Hold the lock `name` until the session's transaction ends (PostgreSQL advisory
         lock; other workers asking for the same name wait). SQLite has one writer at a time
         and one process, so `writing()` already serialises."""

@@ -45,6 +45,12 @@ class DriverStatement:
         self._processors: list[Callable[[Any], Any] | None] = [
             processors.get(name) for name in self._names
         ]
+        # The rows' conversions (JSON text, dates, booleans), as SQLAlchemy's results apply
+        # them: a SELECT read this way gives the values SQLAlchemy's execution gives.
+        results = [
+            entry.type._cached_result_processor(dialect, None) for entry in compiled._result_columns
+        ]
+        self._results: list[Callable[[Any], Any] | None] | None = results if any(results) else None
         self._defaults: dict[str, Callable[[], Any]] = {}
         if isinstance(statement, Insert):
             for column in compiled.insert_prefetch:
@@ -73,9 +79,29 @@ class DriverStatement:
         driver = connection.connection.driver_connection
         assert driver is not None
         try:
-            return driver.execute(self.sql, parameters).fetchall()
+            rows = driver.execute(self.sql, parameters).fetchall()
         except self._errors as error:
             raise self._wrapped(error, parameters) from error
+        if self._results is None:
+            return rows
+        return [self._converted(row) for row in rows]
+
+    def changed(self, connection: Connection, values: Mapping[str, Any]) -> int:
+        """Run an UPDATE or DELETE on `connection`'s driver connection; the rows it changed."""
+        parameters = self.parameters(values)
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        try:
+            return int(driver.execute(self.sql, parameters).rowcount)
+        except self._errors as error:
+            raise self._wrapped(error, parameters) from error
+
+    def _converted(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        assert self._results is not None
+        return tuple(
+            value if process is None or value is None else process(value)
+            for value, process in zip(row, self._results, strict=True)
+        )
 
     def execute_many(self, connection: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
         parameters = [self.parameters(row) for row in rows]
@@ -115,6 +141,15 @@ class DriverStatements:
             return direct.execute(connection, values)
         result = connection.execute(statement, values)
         return result.all() if result.returns_rows else []
+
+    def changed(
+        self, connection: Connection, statement: Executable, values: Mapping[str, Any]
+    ) -> int:
+        """Run an UPDATE or DELETE like `execute`; the number of rows it changed."""
+        direct = self.get(statement)
+        if direct is not None:
+            return direct.changed(connection, values)
+        return int(connection.execute(statement, values).rowcount)  # type: ignore[attr-defined]
 
     def get(
         self, statement: Executable, columns: Iterable[str] | None = None

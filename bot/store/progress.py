@@ -1,22 +1,26 @@
-"""A checklist step press's writes, as Core statements built once: the step's status in one
-upsert, the run's "used now" in one UPDATE. Through the ORM the same press read the step's
-row, changed it or added one, and flushed both objects: a unit of work that cost several
-times the statements (benchmarks/RESULTS.md, issue 12)."""
+"""A checklist press's reads and writes, as Core statements built once: the step's status in
+one upsert, the run's "used now" in one UPDATE, the run started, finished or set to remind
+by one statement each. Through the ORM the same press read the step's row, changed it or
+added one, and flushed both objects: a unit of work that cost several times the statements
+(benchmarks/RESULTS.md, issue 12). They run on the turn's connection (a quick press holds
+no ORM session), on SQLite's driver (`bot.store.driver`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
 
+from .driver import DriverStatements
 from .models import ChecklistProgress, ChecklistRun
 
 _PROGRESS = ChecklistProgress.__table__
 _RUNS = ChecklistRun.__table__
 _KEY = ("merchant_id", "checklist_id", "step_id")  # the table's unique constraint
+_STATUS_COLUMNS = (*_KEY, "status", "updated_at")
+_RUN_COLUMNS = ("merchant_id", "checklist_id", "started_at", "updated_at")
 
 
 def _upsert(insert):  # type: ignore[no-untyped-def]
@@ -32,19 +36,34 @@ STATUSES = select(_PROGRESS.c.step_id, _PROGRESS.c.status).where(
     _PROGRESS.c.merchant_id == bindparam("merchant"),
     _PROGRESS.c.checklist_id == bindparam("checklist"),
 )
-TOUCH_RUN = (
-    update(_RUNS)
-    .where(_RUNS.c.merchant_id == bindparam("merchant"))
-    .where(_RUNS.c.checklist_id == bindparam("checklist"))
-    .values(updated_at=bindparam("now"))
+_THE_RUN = (
+    _RUNS.c.merchant_id == bindparam("merchant"),
+    _RUNS.c.checklist_id == bindparam("checklist"),
 )
+TOUCH_RUN = update(_RUNS).where(*_THE_RUN).values(updated_at=bindparam("now"))
+# A run starts once (the table's unique constraint): a second start does nothing.
+START_RUN = {
+    "postgresql": postgresql_insert(_RUNS).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(_RUNS).on_conflict_do_nothing(),
+}
+FINISH_RUN = (
+    update(_RUNS)
+    .where(*_THE_RUN)
+    .values(finished_at=func.coalesce(_RUNS.c.finished_at, bindparam("now")), remind_at=None)
+)
+REMIND_RUN = update(_RUNS).where(*_THE_RUN).values(remind_at=bindparam("at"))
 
 
 def set_status(
-    session: Session, merchant_id: int, checklist_id: str, step_id: str, status: str, now: datetime
+    connection: Connection,
+    driver: DriverStatements,
+    merchant_id: int,
+    checklist_id: str,
+    step_id: str,
+    status: str,
+    now: datetime,
 ) -> None:
     """The step's status (done, later, skipped), its row added on the first press."""
-    statement = SET_STATUS[session.get_bind().dialect.name]
     values = {
         "merchant_id": merchant_id,
         "checklist_id": checklist_id,
@@ -52,18 +71,70 @@ def set_status(
         "status": status,
         "updated_at": now,
     }
-    session.connection().execute(statement, values)
+    statement = SET_STATUS[connection.dialect.name]
+    driver.execute(connection, statement, values, _STATUS_COLUMNS)
 
 
-def statuses(session: Session, merchant_id: int, checklist_id: str) -> dict[str, str]:
-    """Step id -> status: plain rows (never a stale object of the session's identity map)."""
-    rows = session.connection().execute(
-        STATUSES, {"merchant": merchant_id, "checklist": checklist_id}
-    )
+def statuses(
+    connection: Connection, driver: DriverStatements, merchant_id: int, checklist_id: str
+) -> dict[str, str]:
+    """Step id -> status: plain rows (never a stale object of a session's identity map)."""
+    values = {"merchant": merchant_id, "checklist": checklist_id}
+    rows = driver.execute(connection, STATUSES, values)
     return {step_id: status for step_id, status in rows}
 
 
-def touch_run(session: Session, merchant_id: int, checklist_id: str, now: datetime) -> bool:
-    """The run was used now; False when there is no run yet (the caller adds it)."""
+def touch_run(
+    connection: Connection,
+    driver: DriverStatements,
+    merchant_id: int,
+    checklist_id: str,
+    now: datetime,
+) -> bool:
+    """The run was used now; False when there is no run yet (the caller starts it)."""
     values = {"merchant": merchant_id, "checklist": checklist_id, "now": now}
-    return session.connection().execute(TOUCH_RUN, values).rowcount > 0
+    return driver.changed(connection, TOUCH_RUN, values) > 0
+
+
+def start_run(
+    connection: Connection,
+    driver: DriverStatements,
+    merchant_id: int,
+    checklist_id: str,
+    now: datetime,
+) -> None:
+    """The merchant's run of this checklist, started now unless it already was."""
+    values = {
+        "merchant_id": merchant_id,
+        "checklist_id": checklist_id,
+        "started_at": now,
+        "updated_at": now,
+    }
+    driver.execute(connection, START_RUN[connection.dialect.name], values, _RUN_COLUMNS)
+
+
+def finish_run(
+    connection: Connection,
+    driver: DriverStatements,
+    merchant_id: int,
+    checklist_id: str,
+    now: datetime,
+) -> None:
+    """Every step finished: the run ends (its first end kept) and reminds no more."""
+    start_run(connection, driver, merchant_id, checklist_id, now)
+    values = {"merchant": merchant_id, "checklist": checklist_id, "now": now}
+    driver.execute(connection, FINISH_RUN, values)
+
+
+def remind_run(
+    connection: Connection,
+    driver: DriverStatements,
+    merchant_id: int,
+    checklist_id: str,
+    now: datetime,
+    at: datetime,
+) -> None:
+    """A reminder of this checklist due `at` (the run started now if it was not)."""
+    start_run(connection, driver, merchant_id, checklist_id, now)
+    values = {"merchant": merchant_id, "checklist": checklist_id, "at": at}
+    driver.execute(connection, REMIND_RUN, values)

@@ -8,6 +8,7 @@ session or on a bare connection where no ORM object is involved.
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import combinations
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -17,6 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from .driver import DriverStatements
 from .models import Merchant, Message, ProcessedUpdate
+from .rows import MerchantRow
 
 MERCHANT = select(Merchant).where(
     Merchant.channel == bindparam("channel"), Merchant.external_id == bindparam("external_id")
@@ -99,32 +101,60 @@ def find_merchant(session: Session, channel: str, external_id: str, lock: bool) 
     return session.scalar(statement, {"channel": channel, "external_id": external_id})
 
 
+def _connection(target: Session | Connection) -> Connection:
+    """The connection (and transaction) of a session, or the bare connection itself."""
+    return target.connection() if isinstance(target, Session) else target
+
+
 def record_update(
-    session: Session, update_id: int, merchant_id: int, driver: DriverStatements
+    target: Session | Connection, update_id: int, merchant_id: int, driver: DriverStatements
 ) -> bool:
     """Record a Telegram update as handled; False if it already was (a re-delivery)."""
-    statement = _RECORD_UPDATE[session.get_bind().dialect.name]
+    connection = _connection(target)
+    statement = _RECORD_UPDATE[connection.dialect.name]
     values = {"update_id": update_id, "merchant_id": merchant_id}
     # (The row count is no answer: psycopg reports -1 for this statement.)
-    return bool(driver.execute(session.connection(), statement, values, _RECORD_UPDATE_COLUMNS))
+    return bool(driver.execute(connection, statement, values, _RECORD_UPDATE_COLUMNS))
+
+
+# The columns a quick press's flows may set on a `MerchantRow` (its `changes`), and the
+# turn's UPDATE for each set of them, with or without the flow: built once.
+_CHANGEABLE = ("reminders", "sells_online", "trade")
+_SEEN_WITH = {
+    (flow, changed): _SEEN.values(
+        last_seen_at=bindparam("now"),
+        **({"flow": bindparam("new_flow"), "flow_state": bindparam("new_state")} if flow else {}),
+        **{name: bindparam(f"new_{name}") for name in changed},
+    )
+    for flow in (False, True)
+    for size in range(1, len(_CHANGEABLE) + 1)
+    for changed in combinations(_CHANGEABLE, size)
+}
 
 
 def save_merchant(
-    session: Session,
-    merchant: Merchant,
+    target: Session | Connection,
+    merchant: Merchant | MerchantRow,
     now: datetime,
     flow: bool,
     driver: DriverStatements,
 ) -> None:
     """Write when the merchant was seen and, with `flow`, its flow and flow_state as they are
     on the object (set there with `set_committed_value`, so the unit of work, which flushes
-    only what an object was told changed, does not write them again)."""
-    connection = session.connection()  # Core: no autoflush, no ORM bulk-update bookkeeping
+    only what an object was told changed, does not write them again); a `MerchantRow`'s
+    `changes` with them."""
+    connection = _connection(target)  # Core: no autoflush, no ORM bulk-update bookkeeping
     values: dict[str, object] = {"merchant_id": merchant.id, "now": now}
     if flow:
         values.update(new_flow=merchant.flow, new_state=merchant.flow_state)
-    driver.execute(connection, SEEN_IN_FLOW if flow else SEEN, values)
-    set_committed_value(merchant, "last_seen_at", now)
+    statement = SEEN_IN_FLOW if flow else SEEN
+    if isinstance(merchant, MerchantRow) and merchant.changes:
+        statement = _SEEN_WITH[flow, tuple(sorted(merchant.changes))]
+        values.update({f"new_{name}": value for name, value in merchant.changes.items()})
+        merchant.changes = {}
+    driver.execute(connection, statement, values)
+    if isinstance(merchant, Merchant):
+        set_committed_value(merchant, "last_seen_at", now)
 
 
 def mark(connection: Connection, ids: list[int], delivered: bool, driver: DriverStatements) -> None:
@@ -145,12 +175,18 @@ def insert_messages(
     if not messages:
         return []
     session.flush()
+    return insert_rows(session.connection(), messages, driver)
+
+
+def insert_rows(
+    connection: Connection, messages: list[Message], driver: DriverStatements
+) -> list[int]:
+    """`insert_messages` on a bare connection (a quick press: no session to flush)."""
     rows = [_row(message) for message in messages]
     direct = driver.get(_INSERT_MESSAGE, _MESSAGE_COLUMNS)
     if direct is not None:
-        connection = session.connection()
         return [direct.execute(connection, row)[0][0] for row in rows]
-    return [row.id for row in session.connection().execute(INSERT_MESSAGES, rows)]
+    return [row.id for row in connection.execute(INSERT_MESSAGES, rows)]
 
 
 def insert_now(session: Session, message: Message, driver: DriverStatements) -> int:

@@ -13,7 +13,7 @@ from sqlalchemy import event, select
 
 from bot.assistant import Assistant
 from bot.messages import Incoming
-from bot.store.models import ChecklistProgress, ChecklistRun, Message, ProcessedUpdate
+from bot.store.models import ChecklistProgress, ChecklistRun, Merchant, Message, ProcessedUpdate
 
 
 @contextmanager
@@ -194,3 +194,45 @@ def test_a_checklist_step_is_written_in_one_statement_and_a_second_press_overwri
     first = services.kb.checklists[checklist].steps[0].id
     assert steps == [(first, "done")]
     assert run.updated_at >= run.started_at
+
+
+def test_quick_presses_open_no_orm_session_and_write_what_the_orm_did(services) -> None:  # type: ignore[no-untyped-def]
+    """A known merchant's diagnostic answer, checklist step, reminder and profile choice run
+    on a bare connection (plain rows, Core statements): no ORM session begins; the rows they
+    leave are the flows' usual ones."""
+    from sqlalchemy.orm import Session
+
+    assistant = Assistant(services)
+    checklist = sorted(services.kb.checklists)[0]
+    assistant.process(Incoming("test", "14", "command", "start"))
+    assistant.process(Incoming("test", "14", "command", "diagnostic"))
+    begun: list[object] = []
+
+    def on_begin(session, transaction, connection) -> None:  # type: ignore[no-untyped-def]
+        begun.append(session)
+
+    event.listen(Session, "after_begin", on_begin)
+    try:
+        profile = assistant.process(Incoming("test", "14", "button", "pf:t:resto"))
+        answer = assistant.process(Incoming("test", "14", "button", "dg:a:0:x"))  # stale option
+        step = assistant.process(Incoming("test", "14", "button", f"ck:g:{checklist}:0"))
+        later = assistant.process(Incoming("test", "14", "button", f"ck:l:{checklist}:0"))
+        remind = assistant.process(Incoming("test", "14", "button", f"rm:{checklist}"))
+    finally:
+        event.remove(Session, "after_begin", on_begin)
+    assert begun == []
+    assert profile.replies[0].replaces_pressed and "Question" in answer.replies[-1].plain()
+    assert step.replies[0].replaces_pressed and later.replies[0].replaces_pressed
+    assert remind.replies and remind.reply_ids
+    with services.db.session() as session:
+        merchant = session.scalar(select(Merchant).where(Merchant.external_id == "14"))
+        assert merchant is not None
+        assert (merchant.trade, merchant.reminders, merchant.flow) == ("resto", True, "checklist")
+        [run] = session.scalars(select(ChecklistRun).where(ChecklistRun.merchant_id == merchant.id))
+        assert run.remind_at is not None and run.finished_at is None
+        texts = session.scalars(
+            select(Message.text).where(
+                Message.merchant_id == merchant.id, Message.direction == "in"
+            )
+        ).all()
+    assert texts[-3:] == [f"ck:g:{checklist}:0", f"ck:l:{checklist}:0", f"rm:{checklist}"]
