@@ -32,8 +32,11 @@ from .vector_cache import encode_with_cache
 # 3: the sentence vector weighs `features.VECTOR_WEIGHT` (3.5, cross-validated) beside the
 # n-grams; a version 2 folder keeps its own weight when loaded, and the default model is
 # retrained from it once.
-FORMAT_VERSION = 3
-READABLE_FORMATS = (1, 2, 3)
+# 4: the full model's scores add the nearest training examples' (`neighbours.Neighbours`,
+# cross-validated). A version 3 folder still loads and parses with
+# its one-vs-rest linear scores alone; the default model is retrained from it once.
+FORMAT_VERSION = 4
+READABLE_FORMATS = (1, 2, 3, 4)
 MANIFEST = "nlu-model.json"
 ENTITY_TYPES = ("tool", "sector")
 
@@ -249,6 +252,11 @@ def train_model(
                 "out_of_fold": classifier.cascade.selection,
             }
             if classifier.cascade is not None
+            else None
+        ),
+        "neighbours": (
+            {"k": classifier.neighbours.k, "weight": classifier.neighbours.weight}
+            if classifier.neighbours is not None
             else None
         ),
         "timings_s": {
