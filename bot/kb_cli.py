@@ -303,16 +303,23 @@ def train_ranker_command(
         Path | None,
         typer.Option(help="Fichier du modèle ; par défaut COMPTOIR_DATA_DIR/models/ranker.json."),
     ] = None,
+    objective: Annotated[
+        str,
+        typer.Option(help="pointwise (livré), pairwise ou mixed : voir knowledge_base/ranker.py."),
+    ] = "pointwise",
 ) -> None:
     """Entraîner le classement appris sur des questions étiquetées (validation croisée)."""
     from knowledge_base.evaluation import load_queries
+    from knowledge_base.ranker import OBJECTIVES
 
     from .kb_eval import EVAL_DIR
     from .ranking import train_ranker
 
+    if objective not in OBJECTIVES:
+        raise fail(f"objectif inconnu : {objective} ({', '.join(OBJECTIVES)})")
     settings = settings_of(ctx)
     services = services_of(ctx, kb_ranker="off")
-    ranker = train_ranker(services, load_queries(queries or EVAL_DIR / "train.yml"))
+    ranker = train_ranker(services, load_queries(queries or EVAL_DIR / "train.yml"), objective)
     target = out or settings.retrained_kb_ranker
     ranker.save(target)
     typer.echo(json.dumps({"out": str(target), **ranker.report}, ensure_ascii=False))

@@ -3,7 +3,7 @@ search produces (the same shaping, encoding, intent and tool entities as a real 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from knowledge_base.ranker import FEATURES, Ranker, examples, ranking_metrics, t
 from knowledge_base.search import Candidate
 from nlu.intents import ASK_INTENTS
 from nlu.query_cache import query_vector
+from nlu.text import fold
 from nlu.training_data import load_training_data
 
 from .context import Services
@@ -48,12 +49,34 @@ def negative_queries(training_dir: Path = TRAIN_DIR) -> list[dict[str, object]]:
     return [{"text": t, "answers": [], "negative": True} for t in texts[::step]]
 
 
-def train_ranker(services: Services, queries: Sequence[dict[str, object]]) -> Ranker:
+def fact_finder(services: Services) -> Callable[[str, Sequence[str]], bool]:
+    """Whether an item's text (what a reply can quote: its body passages) contains one of a
+    question's expected terms, compared as `comptoir kb eval` compares replies."""
+    index = services.search.index
+    texts: dict[str, str] = {}
+    for passage in index.passages if index is not None else []:
+        if passage.zone == "body":
+            texts[passage.doc_id] = f"{texts.get(passage.doc_id, ' ')}{fold(passage.text)} "
+
+    def states(doc_id: str, terms: Sequence[str]) -> bool:
+        text = texts.get(doc_id, "")
+        return any(f" {fold(term)} " in text for term in terms if fold(term))
+
+    return states
+
+
+def train_ranker(
+    services: Services, queries: Sequence[dict[str, object]], objective: str = "pointwise"
+) -> Ranker:
     """Labelled questions plus negatives; the right answers recorded in the chat and the
-    inbox are added by `retrain_ranker`."""
+    inbox are added by `retrain_ranker`. `objective`: see `knowledge_base.ranker.fit`."""
     labelled = [*queries, *negative_queries()]
-    rows = examples(labelled, lambda q: candidates_as_the_bot_searches(services, str(q["text"])))
-    return train(rows)
+    rows = examples(
+        labelled,
+        lambda q: candidates_as_the_bot_searches(services, str(q["text"])),
+        fact_finder(services),
+    )
+    return train(rows, objective=objective)
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from knowledge_base.ranker import (
     BASE_FEATURES,
@@ -14,7 +16,9 @@ from knowledge_base.ranker import (
     RERANK_DEPTH,
     Example,
     Ranker,
+    examples,
     features,
+    fit,
     train,
 )
 from knowledge_base.search import Candidate
@@ -152,3 +156,66 @@ def test_a_format_1_model_still_loads_and_reads_the_base_features(tmp_path: Path
     old["format"] = 2  # format 2 with the base features only is not a known layout
     path.write_text(json.dumps(old))
     assert Ranker.load(path) is None
+
+
+def two_right_answers(n: int, seed: int) -> list[Example]:
+    """Two right answers per question: one states the fact (a weaker question match, a
+    closer body), the other does not (the closest question); six wrong ones."""
+    rng = random.Random(seed)
+    text = "quel est le délai"
+    rows = []
+    for q in range(n):
+        found = [
+            candidate(f"d{q}-{i}", rng.uniform(0.5, 1.5), rng.uniform(0.70, 0.80)) for i in range(6)
+        ]
+        says = candidate(f"says-{q}", rng.uniform(0.5, 1.0), rng.uniform(0.83, 0.87))
+        says = replace(says, body=rng.uniform(0.84, 0.88))
+        silent = candidate(f"silent-{q}", rng.uniform(0.5, 1.0), rng.uniform(0.90, 0.96))
+        found = sorted([*found, says, silent], key=lambda c: -c.score)
+        query = {"text": text, "answers": [says.doc_id, silent.doc_id], "must_mention_any": ["x"]}
+        rows += examples([query], lambda _q, f=found: (f, text), lambda d, _t: d.startswith("says"))
+    return rows
+
+
+def test_pairwise_training_prefers_the_right_answer_that_states_the_fact() -> None:
+    rows = two_right_answers(60, 4)
+    assert all(r.states is not None and r.states.sum() == 1 for r in rows)
+    held_out = two_right_answers(30, 5)
+
+    def stating_first(ranker: Ranker) -> float:
+        firsts = [r.states[int(np.argmax(ranker.scores(r.x)))] for r in held_out]  # type: ignore[index]
+        return float(np.mean(firsts))
+
+    indifferent = train(rows, folds=3, objective="pairwise", prefer=0.0)
+    preferring = train(rows, folds=3, objective="pairwise", prefer=1.0)
+    assert preferring.report["objective"] == "pairwise"
+    assert stating_first(preferring) > stating_first(indifferent)
+    assert stating_first(preferring) >= 0.9
+
+
+def test_pairwise_scores_are_probabilities_that_separate_right_from_wrong() -> None:
+    rows = []
+    for found, text in synthetic_queries(60, 6):
+        y = np.asarray([1.0 if c.doc_id.startswith("right") else 0.0 for c in found])
+        rows.append(Example(features(found, text), y))
+    for objective in ("pairwise", "pointwise", "mixed"):
+        ranker = fit(rows, 1.0, objective)
+        p = np.concatenate([1 / (1 + np.exp(-ranker.scores(r.x))) for r in rows])
+        y = np.concatenate([r.y for r in rows])
+        assert p.min() > 0 and p.max() < 1
+        # Platt scaling with the pointwise model's class balance: right answers sit high,
+        # wrong ones low, on both sides of one half.
+        assert p[y > 0].mean() > 0.5 > p[y == 0].mean()
+    with pytest.raises(ValueError):
+        fit(rows, 1.0, "listwise")
+
+
+def test_questions_without_expected_terms_carry_no_fact_preference() -> None:
+    found, text = synthetic_queries(1, 7)[0]
+    rows = examples(
+        [{"text": text, "answers": ["right-0"]}, {"text": "salut", "negative": True}],
+        lambda _q: (found, text),
+        lambda _d, _t: True,
+    )
+    assert [r.states for r in rows] == [None, None]
+    assert rows[1].y.sum() == 0  # a negative: every candidate wrong
