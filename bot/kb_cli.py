@@ -3,6 +3,7 @@ measure the bot's answers and train the ranker."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -301,28 +302,53 @@ def train_ranker_command(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Fichier du modèle ; par défaut COMPTOIR_DATA_DIR/models/ranker.json."),
+        typer.Option(
+            help="Écrire le modèle dans ce fichier, sans garde ; par défaut, le modèle du "
+            "bot (COMPTOIR_DATA_DIR/models/ranker.json), avec la garde."
+        ),
     ] = None,
     objective: Annotated[
         str,
         typer.Option(help="pointwise (livré), pairwise ou mixed : voir knowledge_base/ranker.py."),
     ] = "pointwise",
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Mettre le nouveau modèle en service même s'il est moins bon."
+        ),
+    ] = False,
 ) -> None:
-    """Entraîner le classement appris sur des questions étiquetées (validation croisée)."""
+    """Entraîner le classement appris sur des questions étiquetées (validation croisée).
+
+    Sans --out, le modèle est celui du bot : comme depuis le back office, il n'est mis en
+    service (et partagé avec les autres workers) que s'il n'est pas moins bon que l'actuel
+    sur les questions de test. Avec --out, le fichier est écrit tel quel."""
     from knowledge_base.evaluation import load_queries
     from knowledge_base.ranker import OBJECTIVES
 
     from .kb_eval import EVAL_DIR
-    from .ranking import train_ranker
+    from .ranking import retrain_ranker, train_ranker
 
     if objective not in OBJECTIVES:
         raise fail(f"objectif inconnu : {objective} ({', '.join(OBJECTIVES)})")
-    settings = settings_of(ctx)
+    labelled = load_queries(queries) if queries is not None else None
+    if out is None:
+        outcome = retrain_ranker(
+            services_of(ctx), EVAL_DIR, queries=labelled, objective=objective, force=force
+        )
+        typer.echo(json.dumps(dataclasses.asdict(outcome), ensure_ascii=False))
+        if not outcome.switched:
+            raise fail(
+                f"Le nouveau modèle est moins bon sur les questions de test (MRR "
+                f"{outcome.new['mrr']:.3f} contre {outcome.current['mrr']:.3f}) : l'actuel "
+                "reste en service. --force pour le remplacer quand même, --out pour "
+                "l'écrire ailleurs."
+            )
+        return
     services = services_of(ctx, kb_ranker="off")
-    ranker = train_ranker(services, load_queries(queries or EVAL_DIR / "train.yml"), objective)
-    target = out or settings.retrained_kb_ranker
-    ranker.save(target)
-    typer.echo(json.dumps({"out": str(target), **ranker.report}, ensure_ascii=False))
+    ranker = train_ranker(services, labelled or load_queries(EVAL_DIR / "train.yml"), objective)
+    ranker.save(out)
+    typer.echo(json.dumps({"out": str(out), **ranker.report}, ensure_ascii=False))
 
 
 @app.command("export-edits")

@@ -106,18 +106,28 @@ def held_out(
     return ranking_metrics(rows, ranker.scores)
 
 
-def retrain_ranker(services: Services, eval_dir: Path) -> RankerRetrain:
-    """Train on the train split plus the recorded labels; put the new model in service
-    (and in COMPTOIR_DATA_DIR/models) only if it is not worse on the test split."""
+def retrain_ranker(
+    services: Services,
+    eval_dir: Path,
+    *,
+    queries: Sequence[dict[str, object]] | None = None,
+    objective: str = "pointwise",
+    force: bool = False,
+) -> RankerRetrain:
+    """Train on the train split (or `queries`) plus the recorded labels; put the new model
+    in service (COMPTOIR_DATA_DIR/models, and the database for the other workers) only if
+    it is not worse on the test split, or if `force` says so (the figures still tell)."""
     labels = answer_label_queries(services)
-    new = train_ranker(services, [*load_queries(eval_dir / "train.yml"), *labels])
+    train_queries = load_queries(eval_dir / "train.yml") if queries is None else queries
+    new = train_ranker(services, [*train_queries, *labels], objective)
     test = load_queries(eval_dir / "test.yml")
     current_figures = held_out(services, services.search.ranker, test)
     new_figures = held_out(services, new, test)
-    switched = (new_figures["mrr"], new_figures["top1"]) >= (
+    not_worse = (new_figures["mrr"], new_figures["top1"]) >= (
         current_figures["mrr"],
         current_figures["top1"],
     )
+    switched = force or not_worse
     if switched:
         new.report["held_out"] = new_figures
         new.save(services.settings.retrained_kb_ranker)

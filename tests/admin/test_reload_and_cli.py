@@ -19,6 +19,7 @@ from bot.reload import refresh
 from bot.store.models import StaffUser
 from bot.wiring import retrain_intent_model
 from knowledge_base.editing import read_item
+from knowledge_base.evaluation import load_queries
 from nlu.corrections import write_corrections
 
 from .conftest import private_services
@@ -80,6 +81,31 @@ def test_a_bot_in_another_process_picks_up_publish_and_retrain(
     assert bot.search.ranker.coef == back_office.search.ranker.coef  # type: ignore[union-attr]
     assert refresh(bot) == []
     back_office.db.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_worse_ranker_stays_out_of_service_unless_forced(
+    ready, tmp_path: Path, database_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    """The guard `comptoir kb train-ranker` (without --out) shares with the back office:
+    a model trained on three questions does not replace the shipped one, unless forced."""
+    services = private_services(ready, tmp_path, database_url)
+    shipped = services.search.ranker
+    assert shipped is not None
+    few = load_queries(EVAL_DIR / "train.yml")[:3]
+
+    kept = retrain_ranker(services, EVAL_DIR, queries=few)
+    assert not kept.switched
+    assert kept.new["mrr"] < kept.current["mrr"]
+    assert services.search.ranker is shipped
+    assert not services.settings.retrained_kb_ranker.is_file()
+
+    forced = retrain_ranker(services, EVAL_DIR, queries=few, force=True)
+    assert forced.switched
+    assert forced.current == kept.current
+    assert services.search.ranker is not shipped
+    assert services.settings.retrained_kb_ranker.is_file()
+    services.db.dispose()
 
 
 def comptoir(args: list[str], tmp_path: Path, stdin: str = "", **env: str):  # type: ignore[no-untyped-def]
