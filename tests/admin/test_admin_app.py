@@ -686,7 +686,8 @@ def test_right_answers_from_the_inbox_train_the_ranker(app, accounts, admin_serv
     done = client.post("/training/ranker", data={"csrf_token": csrf})
     assert "Classement réentraîné" in done.text
     switched = admin_services.settings.retrained_kb_ranker.is_file()
-    assert ("l'actuel reste en service" in done.text) is not switched
+    # (the page escapes the apostrophe of "l'actuel": match the words after it)
+    assert ("actuel reste en service" in done.text) is not switched
     if switched:  # the new model serves this process and its figures are shown
         assert admin_services.search.ranker.report["held_out"]["mrr"] > 0
         assert "questions de test : top-1" in client.get("/training").text
