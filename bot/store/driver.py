@@ -6,7 +6,11 @@ own `execute`, with the conversions), and a button press on the event loop runs 
 (benchmarks/results/press-session5.json, issue 12). The SQL and the parameters'
 conversions are SQLAlchemy's own, taken once from the compiled statement: the same SQL runs
 with the same values, on the connection (and in the transaction) the caller already holds.
-PostgreSQL keeps SQLAlchemy's execution.
+On PostgreSQL the same runs on psycopg's connection (named `%(name)s` parameters): a press
+there runs in a worker thread whose CPU is most of the gap to a bare bot (issue 12); psycopg
+prepares a statement on the server after a few executions on a connection. A turn's
+multi-row INSERT and the replies' marking keep SQLAlchemy's one statement there
+(`bot.store.turns`). Other dialects keep SQLAlchemy's execution.
 """
 
 from __future__ import annotations
@@ -19,9 +23,13 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable, Insert
 
+# The dialects whose driver runs the statements directly.
+DIRECT_DIALECTS = frozenset({"sqlite", "postgresql"})
+
 
 class DriverStatement:
-    """One statement compiled for a dialect whose driver takes positional (`?`) parameters.
+    """One statement compiled for a dialect whose driver takes positional (`?`, sqlite3)
+    or named (`%(name)s`, psycopg) parameters.
 
     Literal values of the statement (`.values(delivered=True)`) are bound like the caller's;
     an INSERT's Python-side column defaults (`default=utcnow`) are computed per row, as
@@ -32,14 +40,21 @@ class DriverStatement:
     ) -> None:
         keys = list(columns) if columns is not None else None
         compiled = statement.compile(dialect=dialect, column_keys=keys)  # type: ignore[attr-defined]
-        if compiled.positiontup is None:
-            raise ValueError(f"{dialect.name}: positional parameters expected")
+        # Positional (sqlite3): a tuple in `positiontup`'s order; named (psycopg): a dict.
+        self._positional = compiled.positiontup is not None
+        if not self._positional and dialect.paramstyle != "pyformat":
+            raise ValueError(f"{dialect.name}: positional or pyformat parameters expected")
+        if any(bind.expanding for bind in compiled.binds.values()):
+            raise ValueError("expanding parameters are rendered per execution")
         self.sql = str(compiled)
         self._errors: type[Exception] = dialect.loaded_dbapi.Error
+        self._dialect = dialect
         self._fixed = {
             name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
         }
-        self._names = list(compiled.positiontup)
+        self._names = list(
+            compiled.positiontup if compiled.positiontup is not None else compiled.binds
+        )
         # SQLAlchemy's own conversions for this dialect (dates as its text format, JSON).
         processors = compiled._bind_processors
         self._processors: list[Callable[[Any], Any] | None] = [
@@ -62,15 +77,18 @@ class DriverStatement:
                 else:
                     self._defaults[column.key] = lambda fn=default.arg: fn(None)
 
-    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         merged = {**self._fixed, **values}
         for name, make in self._defaults.items():
             if name not in values:
                 merged[name] = make()
-        return tuple(
+        converted = [
             merged[name] if process is None else process(merged[name])
             for name, process in zip(self._names, self._processors, strict=True)
-        )
+        ]
+        if self._positional:
+            return tuple(converted)
+        return dict(zip(self._names, converted, strict=True))
 
     def execute(self, connection: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run on `connection`'s driver connection, in its transaction; the rows returned
@@ -79,9 +97,11 @@ class DriverStatement:
         driver = connection.connection.driver_connection
         assert driver is not None
         try:
-            rows = driver.execute(self.sql, parameters).fetchall()
+            cursor = driver.execute(self.sql, parameters)
+            # (psycopg refuses `fetchall` after a statement that returns no rows.)
+            rows = cursor.fetchall() if cursor.description is not None else []
         except self._errors as error:
-            raise self._wrapped(error, parameters) from error
+            raise self._wrapped(connection, error, parameters) from error
         if self._results is None:
             return rows
         return [self._converted(row) for row in rows]
@@ -94,7 +114,7 @@ class DriverStatement:
         try:
             return int(driver.execute(self.sql, parameters).rowcount)
         except self._errors as error:
-            raise self._wrapped(error, parameters) from error
+            raise self._wrapped(connection, error, parameters) from error
 
     def _converted(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
         assert self._results is not None
@@ -110,20 +130,32 @@ class DriverStatement:
         try:
             driver.executemany(self.sql, parameters)
         except self._errors as error:
-            raise self._wrapped(error, parameters) from error
+            raise self._wrapped(connection, error, parameters) from error
 
-    def _wrapped(self, error: Exception, parameters: Any) -> DBAPIError:
+    def _wrapped(self, connection: Connection, error: Exception, parameters: Any) -> DBAPIError:
         """SQLAlchemy's exception for the driver's, as its own execution raises (callers
-        tell a locked or missing database, `StoreUnavailable`, from an integrity error)."""
-        return DBAPIError.instance(self.sql, parameters, error, self._errors)
+        tell a locked or missing database, `StoreUnavailable`, from an integrity error); a
+        connection the server dropped is invalidated as SQLAlchemy's execution does, so the
+        pool opens a new one instead of handing it out again."""
+        driver = connection.connection.driver_connection
+        lost = self._dialect.is_disconnect(error, driver, None)  # type: ignore[arg-type]
+        if lost:
+            connection.invalidate(error)
+        return DBAPIError.instance(
+            self.sql, parameters, error, self._errors, connection_invalidated=lost
+        )
 
 
 class DriverStatements:
     """A database's compiled statements, by statement (and columns), compiled on first use.
     None where the dialect keeps SQLAlchemy's execution."""
 
-    def __init__(self, dialect: Dialect) -> None:
+    # (Compiling twice in racing threads is harmless: both results are the same.)
+
+    def __init__(self, dialect: Dialect, direct: bool = True) -> None:
+        """`direct=False`: every statement by SQLAlchemy (tests compare the two ways)."""
         self._dialect = dialect
+        self._direct = direct and dialect.name in DIRECT_DIALECTS
         self._compiled: dict[tuple[int, tuple[str, ...] | None], DriverStatement] = {}
         self._kept: list[Executable] = []  # the statements keyed by id() stay alive
 
@@ -134,8 +166,8 @@ class DriverStatements:
         values: Mapping[str, Any],
         columns: Iterable[str] | None = None,
     ) -> Sequence[Any]:
-        """Run `statement` with `values` on `connection`: on SQLite's driver, else by
-        SQLAlchemy; the rows it returns (none for a statement without RETURNING)."""
+        """Run `statement` with `values` on `connection`: on the driver (SQLite, PostgreSQL),
+        else by SQLAlchemy; the rows it returns (none for a statement without RETURNING)."""
         direct = self.get(statement, columns)
         if direct is not None:
             return direct.execute(connection, values)
@@ -154,7 +186,7 @@ class DriverStatements:
     def get(
         self, statement: Executable, columns: Iterable[str] | None = None
     ) -> DriverStatement | None:
-        if self._dialect.name != "sqlite":
+        if not self._direct:
             return None
         key = (id(statement), tuple(columns) if columns is not None else None)
         compiled = self._compiled.get(key)

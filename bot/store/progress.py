@@ -3,7 +3,7 @@ one upsert, the run's "used now" in one UPDATE, the run started, finished or set
 by one statement each. Through the ORM the same press read the step's row, changed it or
 added one, and flushed both objects: a unit of work that cost several times the statements
 (benchmarks/RESULTS.md, issue 12). They run on the turn's connection (a quick press holds
-no ORM session), on SQLite's driver (`bot.store.driver`)."""
+no ORM session), on the driver: sqlite3 or psycopg (`bot.store.driver`)."""
 
 from __future__ import annotations
 

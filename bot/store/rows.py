@@ -5,7 +5,7 @@ loading the merchant as an object (with the flood count) a quarter, opening and 
 a session a seventh, loading the open diagnostic another seventh (benchmarks/RESULTS.md,
 issue 12). The flows a quick press reaches read and change these dataclasses; the turn
 writes them back with Core statements (`bot.store.turns.save_merchant`, below).
-On SQLite the statements run on the driver (`bot.store.driver`), on PostgreSQL by SQLAlchemy.
+The statements run on the driver, sqlite3 or psycopg (`bot.store.driver`).
 """
 
 from __future__ import annotations

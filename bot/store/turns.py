@@ -159,8 +159,10 @@ def save_merchant(
 
 def mark(connection: Connection, ids: list[int], delivered: bool, driver: DriverStatements) -> None:
     """Replies sent (delivered) or given back to every worker's delivery job (released).
-    On SQLite's driver one id at a time (it takes no list parameter)."""
-    direct = driver.get(_DELIVERED_ONE if delivered else _RELEASED_ONE)
+    On SQLite's driver one id at a time (it takes no list parameter); on PostgreSQL one
+    statement for them all, by SQLAlchemy."""
+    one_by_one = connection.dialect.name == "sqlite"
+    direct = driver.get(_DELIVERED_ONE if delivered else _RELEASED_ONE) if one_by_one else None
     if direct is not None:
         direct.execute_many(connection, [{"message_id": i} for i in ids])
     else:
@@ -181,9 +183,11 @@ def insert_messages(
 def insert_rows(
     connection: Connection, messages: list[Message], driver: DriverStatements
 ) -> list[int]:
-    """`insert_messages` on a bare connection (a quick press: no session to flush)."""
+    """`insert_messages` on a bare connection (a quick press: no session to flush). On
+    PostgreSQL one multi-row INSERT by SQLAlchemy (one round trip), not a row at a time."""
     rows = [_row(message) for message in messages]
-    direct = driver.get(_INSERT_MESSAGE, _MESSAGE_COLUMNS)
+    one_by_one = connection.dialect.name == "sqlite"
+    direct = driver.get(_INSERT_MESSAGE, _MESSAGE_COLUMNS) if one_by_one else None
     if direct is not None:
         return [direct.execute(connection, row)[0][0] for row in rows]
     return [row.id for row in connection.execute(INSERT_MESSAGES, rows)]

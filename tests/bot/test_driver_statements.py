@@ -1,5 +1,6 @@
-"""The turn's statements run on SQLite's driver store exactly what SQLAlchemy's execution
-stores: two databases, one written each way, compared row by row as SQLite holds them."""
+"""The turn's statements run on the driver (sqlite3, psycopg) store exactly what SQLAlchemy's
+execution stores: the same turn written each way, compared row by row as the database holds
+them (SQLite: two files; PostgreSQL: one database, emptied between the two)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import text
+from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import IntegrityError
 
-from bot.store import turns
-from bot.store.database import Database
+from bot.store import rows, turns
+from bot.store.database import Database, StoreUnavailable
 from bot.store.driver import DriverStatements
 from bot.store.models import Merchant, Message
 
 NOW = datetime(2026, 12, 4, 19, 41, 16, 123456, tzinfo=UTC)
 
 
-def _database(path: Path) -> Database:
-    db = Database(f"sqlite:///{path}")
+def _database(url: str) -> Database:
+    db = Database(url)
     db.migrate()
     with db.session() as session:
         session.add(Merchant(channel="telegram", external_id="7", first_name="Léa", flow_state={}))
@@ -27,8 +29,7 @@ def _database(path: Path) -> Database:
 
 
 def _turn(db: Database, driver: bool) -> list[int]:
-    # Statements for another dialect are never run on SQLite's driver: SQLAlchemy runs them.
-    statements = db.driver if driver else DriverStatements(postgresql.dialect())
+    statements = db.driver if driver else DriverStatements(db.engine.dialect, direct=False)
     with db.writing() as session:
         merchant = turns.find_merchant(session, "telegram", "7", lock=False)
         assert merchant is not None
@@ -64,8 +65,8 @@ def _rows(db: Database, table: str, columns: str = "*") -> list[tuple[object, ..
 
 
 def test_driver_statements_store_what_sqlalchemy_stores(tmp_path: Path) -> None:
-    by_sqlalchemy = _database(tmp_path / "a.sqlite3")
-    by_driver = _database(tmp_path / "b.sqlite3")
+    by_sqlalchemy = _database(f"sqlite:///{tmp_path / 'a.sqlite3'}")
+    by_driver = _database(f"sqlite:///{tmp_path / 'b.sqlite3'}")
     assert _turn(by_sqlalchemy, driver=False) == _turn(by_driver, driver=True) == [1, 2]
     assert _rows(by_driver, "messages") == _rows(by_sqlalchemy, "messages")
     # (A merchant's created_at is when each test database was made.)
@@ -82,12 +83,96 @@ def test_driver_statements_store_what_sqlalchemy_stores(tmp_path: Path) -> None:
     assert len(str(a[2])) == len(str(b[2])) and str(b[2])[4] == "-" and str(b[2])[10] == " "
 
 
-def test_driver_errors_are_sqlalchemys(tmp_path: Path) -> None:
+def _written(db: Database, driver: bool) -> dict[str, list[tuple[object, ...]]]:
+    """The rows one turn writes on PostgreSQL, from an empty database."""
+    with db.engine.begin() as connection:
+        connection.execute(
+            text("TRUNCATE merchants, messages, processed_updates RESTART IDENTITY CASCADE")
+        )
+    with db.session() as session:
+        session.add(
+            Merchant(
+                channel="telegram", external_id="7", first_name="Léa", flow_state={}, created_at=NOW
+            )
+        )
+    assert _turn(db, driver) == [1, 2]
+    seen = "id, flow, flow_state::text, last_seen_at"
+    return {
+        "messages": _rows(db, "messages"),
+        "merchants": _rows(db, "merchants", seen),
+        "processed_updates": _rows(db, "processed_updates", "update_id, merchant_id"),
+    }
+
+
+def test_psycopg_statements_store_what_sqlalchemy_stores(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("psycopg's driver: PostgreSQL")
+    db = _database(database_url)
+    try:
+        assert db.driver.get(turns.SEEN) is not None  # run on psycopg's connection
+        by_sqlalchemy = _written(db, driver=False)
+        by_driver = _written(db, driver=True)
+    finally:
+        db.dispose()
+    assert by_driver == by_sqlalchemy
+    note = '{"step": 2, "note": "\\u00e9\\"<b>"}'  # as SQLAlchemy's JSON writes it
+    assert by_driver["merchants"][0][1:] == ("diagnostic", note, NOW)
+    assert by_driver["processed_updates"] == [(41, 1)]
+
+
+def test_driver_errors_are_sqlalchemys(database_url: str) -> None:
     """Callers tell an integrity error (or a locked database) from SQLAlchemy's exceptions."""
-    db = _database(tmp_path / "c.sqlite3")
-    with pytest.raises(IntegrityError), db.writing() as session:
-        turns.record_update(session, 5, 999, db.driver)  # no merchant 999: foreign key
+    db = _database(database_url)
+    try:
+        with pytest.raises(IntegrityError), db.writing() as session:
+            turns.record_update(session, 5, 999, db.driver)  # no merchant 999: foreign key
+    finally:
+        db.dispose()
 
 
-def test_postgresql_keeps_sqlalchemys_execution() -> None:
-    assert DriverStatements(postgresql.dialect()).get(turns.SEEN) is None
+def test_other_dialects_keep_sqlalchemys_execution() -> None:
+    assert DriverStatements(mysql.dialect()).get(turns.SEEN) is None
+
+
+def _terminate_others(db: Database) -> None:
+    """End every other session on the database, as a PostgreSQL restart does."""
+    with db.engine.connect() as connection:
+        connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+
+
+def test_a_connection_lost_under_the_driver_is_replaced(database_url: str) -> None:
+    """A backend gone mid-turn: SQLAlchemy's OperationalError (the turn answers "store
+    down"), the connection invalidated, and the next turn runs on a new one."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a server that drops connections: PostgreSQL")
+    db = _database(database_url)
+    try:
+        with db.connection() as connection:
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with pytest.raises(StoreUnavailable), db.connection() as connection:
+            assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() == pid
+            _terminate_others_from_new_engine(database_url)
+            rows.find_merchant(connection, db.driver, "telegram", "7")
+        with db.connection() as connection:
+            assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
+            found = rows.find_merchant(connection, db.driver, "telegram", "7")
+            assert found is not None and found.language == "fr"
+        # Dropped while idle in the pool (a restart between turns): the checkout's ping.
+        _terminate_others_from_new_engine(database_url)
+        with db.connection() as connection:
+            assert rows.find_merchant(connection, db.driver, "telegram", "7") is not None
+    finally:
+        db.dispose()
+
+
+def _terminate_others_from_new_engine(url: str) -> None:
+    other = Database(url)
+    try:
+        _terminate_others(other)
+    finally:
+        other.dispose()

@@ -1,6 +1,6 @@
 """A quick press's plain-row reads and Core writes (`bot.store.rows`, `bot.store.progress`,
-`FloodLimit.merchant_row_and_over`, `save_merchant` of a `MerchantRow`), on SQLite (the
-driver's statements) and PostgreSQL (SQLAlchemy's execution): the values the ORM reads."""
+`FloodLimit.merchant_row_and_over`, `save_merchant` of a `MerchantRow`), on SQLite and
+PostgreSQL (statements on the driver: sqlite3, psycopg): the values the ORM reads."""
 
 from __future__ import annotations
 

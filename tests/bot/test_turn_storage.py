@@ -35,11 +35,25 @@ def statements(services) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
 
         hooks = [("checkout", checkout), ("checkin", checkin)]
     else:
+        # What psycopg's cursors run, SQLAlchemy's execution and the driver's alike.
+        import psycopg
 
-        def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-            sent.append(" ".join(statement.split()[:4]))
+        class Traced(psycopg.Cursor):  # type: ignore[type-arg]
+            def execute(self, query, params=None, **kwargs):  # type: ignore[no-untyped-def]
+                sent.append(" ".join(str(query).split()[:4]))
+                return super().execute(query, params, **kwargs)
 
-        hooks = [("before_cursor_execute", record)]
+            def executemany(self, query, params_seq, **kwargs):  # type: ignore[no-untyped-def]
+                sent.append(" ".join(str(query).split()[:4]))
+                return super().executemany(query, params_seq, **kwargs)
+
+        def traced(dbapi_connection, record, proxy) -> None:  # type: ignore[no-untyped-def]
+            dbapi_connection.cursor_factory = Traced
+
+        def untraced(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+            dbapi_connection.cursor_factory = psycopg.Cursor
+
+        hooks = [("checkout", traced), ("checkin", untraced)]
     for name, hook in hooks:
         event.listen(engine, name, hook)
     try:
