@@ -104,9 +104,8 @@ def _written(db: Database, driver: bool) -> dict[str, list[tuple[object, ...]]]:
     }
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_psycopg_statements_store_what_sqlalchemy_stores(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("psycopg's driver: PostgreSQL")
     db = _database(database_url)
     try:
         assert db.driver.get(turns.SEEN) is not None  # run on psycopg's connection
@@ -145,11 +144,10 @@ def _terminate_others(db: Database) -> None:
         )
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_connection_lost_under_the_driver_is_replaced(database_url: str) -> None:
     """A backend gone mid-turn: SQLAlchemy's OperationalError (the turn answers "store
     down"), the connection invalidated, and the next turn runs on a new one."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("a server that drops connections: PostgreSQL")
     db = _database(database_url)
     try:
         with db.connection() as connection:
