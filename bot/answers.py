@@ -259,7 +259,7 @@ def guide_answer(
     hits: list[Hit],
     broad: bool,
     vector: np.ndarray,
-    question: str = "",
+    question: str,
 ) -> Reply:
     """A guide as the answer: its overview for a broad question, else the section that
     answers, with the sentence that holds the question's own words if it is not shown;
@@ -449,7 +449,6 @@ def key_sentence(question: str, guide: Guide, section: Section | None) -> tuple[
     words, if it is better than any the reply shows (the overview or `section`'s excerpt),
     holds one the reply lacks, reads alone, and is not in a section that only motivates or
     lists mistakes ("Publier le même texte partout.", quoted alone, reads as advice)."""
-    texts = [guide.summary, *(s.text for s in guide.sections)]
     headings = ["", *(s.heading for s in guide.sections)]
     shown = (
         excerpt(section.text)
@@ -458,7 +457,7 @@ def key_sentence(question: str, guide: Guide, section: Section | None) -> tuple[
     )
     shown = " ".join(shown.split())
     visible = 0.0  # the best sentence the reply already shows
-    for found in scored_sentences(question, texts):  # best first
+    for found in scored_sentences(question, guide.sentences):  # best first
         if found.text[:60] in shown:
             visible = max(visible, found.score)
         elif reads_alone(found.text) and not _NOT_QUOTED.match(headings[found.part]):

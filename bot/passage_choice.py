@@ -16,29 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from knowledge_base.lexical import tokens
-
-_LIST_ITEM = re.compile(r"^(?:[-*]|\d+[.)])\s+")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÀ-ÖØ-Ý«\"(0-9])")
-
-
-def plain_units(markdown: str) -> list[str]:
-    """The sentences and list items of a markdown text, wrapped lines joined."""
-    text = markdown.replace("**", "").replace("__", "").replace("`", "")
-    paragraphs: list[str] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            paragraphs.append("")
-        elif _LIST_ITEM.match(line) or not paragraphs or not paragraphs[-1]:
-            paragraphs.append(line)
-        else:
-            paragraphs[-1] += " " + line
-    return [
-        sentence.strip()
-        for paragraph in paragraphs
-        for sentence in _SENTENCE_END.split(_LIST_ITEM.sub("", paragraph))
-        if sentence.strip()
-    ]
+from knowledge_base.sentences import Sentence
 
 
 @dataclass(frozen=True)
@@ -50,23 +28,22 @@ class Found:
     shared: frozenset[str]  # the question's stems it holds
 
 
-def scored_sentences(question: str, texts: Sequence[str]) -> list[Found]:
-    """Every sentence of `texts` (a guide's summary and sections) that holds some of the
-    question's words, best first: the rarer the words within these texts, the better."""
+def scored_sentences(question: str, parts: Sequence[Sequence[Sentence]]) -> list[Found]:
+    """Every sentence of `parts` (a guide's summary and sections, `Guide.sentences`) that
+    holds some of the question's words, best first: the rarer the words within these texts,
+    the better."""
     # The merchant's own figures ("80 €", "tva à 5,5 ou 10 ?") are what they know, not what
     # they ask: a sentence holding the same number is no closer to the answer.
     asked = {s for s in tokens(question) if not s.isdigit()}
     if not asked:
         return []
-    units = [plain_units(t) for t in texts]
-    stems = [[set(tokens(u)) for u in part] for part in units]
-    every = [u for part in stems for u in part]
+    every = [stems for part in parts for _, stems in part]
     rarity = {s: math.log(1 + len(every) / (1 + sum(s in u for u in every))) for s in asked}
     found = [
-        Found(p, i, units[p][i], sum(rarity[s] for s in asked & unit), frozenset(asked & unit))
-        for p, part in enumerate(stems)
-        for i, unit in enumerate(part)
-        if asked & unit
+        Found(p, i, text, sum(rarity[s] for s in asked & stems), frozenset(asked & stems))
+        for p, part in enumerate(parts)
+        for i, (text, stems) in enumerate(part)
+        if asked & stems
     ]
     return sorted(found, key=lambda f: (-f.score, f.part, f.unit))
 

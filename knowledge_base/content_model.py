@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
+
+from .sentences import Sentence, split_sentences
 
 # "1. text" up to the next numbered item or blank line (items may wrap over lines).
 NUMBERED_ITEM = re.compile(r"^\s*\d+\.\s+(.+?)(?=\n\s*\d+\.\s|\n\s*\n|\Z)", re.M | re.S)
@@ -45,6 +48,11 @@ class Guide:
             if len(items) >= 2:
                 return [" ".join(item.split()) for item in items]
         return []
+
+    @cached_property
+    def sentences(self) -> tuple[tuple[Sentence, ...], ...]:
+        """The summary's, then each section's, sentences with their stems (split once)."""
+        return split_sentences([self.summary, *(s.text for s in self.sections)])
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ from datetime import date
 import pytest
 
 from bot.answers import guide_reply, key_sentence
-from bot.passage_choice import plain_units, reads_alone, scored_sentences
+from bot.passage_choice import reads_alone, scored_sentences
 from knowledge_base.content_model import Guide, Section
+from knowledge_base.sentences import plain_units
 
 COOKIES = Guide(
     id="cookies",
@@ -44,8 +45,8 @@ def test_units_join_wrapped_lines_and_split_sentences_and_items() -> None:
 
 
 def test_a_rare_word_of_the_question_outweighs_the_guide_subject() -> None:
-    texts = [COOKIES.summary, *(s.text for s in COOKIES.sections)]
-    best = scored_sentences("les cookies, je redemande au bout de combien de temps ?", texts)[0]
+    question = "les cookies, je redemande au bout de combien de temps ?"
+    best = scored_sentences(question, COOKIES.sentences)[0]
     assert "six mois avant de redemander" in best.text
     assert "redemand" in " ".join(best.shared) and best.part == 2
 
