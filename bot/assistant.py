@@ -125,8 +125,9 @@ class Assistant:
         thread and back cost more CPU than the turn: the two threads trade the GIL
         (benchmarks/RESULTS.md, issue 12), and a turn that is Python all along holds the GIL
         in a thread too, so other chats gain nothing from the thread. On PostgreSQL a turn
-        waits on the network and on the chat's lock, which would hold every other chat up:
-        it always goes to a thread."""
+        waits on the network, on the chat's lock and on its commit's WAL flush (several
+        milliseconds under load, measured: benchmarks/RESULTS.md), which would hold every
+        other chat up: it always goes to a thread."""
         if self.services.db.shared_by_workers or not quick_press(incoming):
             return None
         try:
@@ -202,7 +203,7 @@ class Assistant:
         if not wait and self.services.db.shared_by_workers:
             return False
         try:
-            with self.services.db.connection(wait=wait) as connection:
+            with self.services.db.connection(wait=wait, pipelined=True) as connection:
                 turns.mark(connection, reply_ids, delivered=True, driver=self.services.db.driver)
         except WriterBusy:
             return False
@@ -329,7 +330,8 @@ class Assistant:
         blocked the bot."""
         db, driver = self.services.db, self.services.db.driver
         channel, user = incoming.channel, incoming.user_id
-        with db.connection(wait=wait) as connection:
+        # PostgreSQL: in pipeline mode, every statement run on the driver (`Database.connection`).
+        with db.connection(wait=wait, pipelined=True) as connection:
             if db.shared_by_workers:
                 db.lock_for_transaction(connection, f"chat:{channel}:{user}")
             if limit is None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import select
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import BigInteger, Connection, Engine, bindparam, create_engine, event, func, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .driver import DriverStatements
@@ -19,6 +21,10 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest migration's revision (tests/bot/test_migrations.py checks it): a database
 # already there starts without loading Alembic, a quarter of a second of every start.
 SCHEMA_REVISION = "0008"
+
+
+# The chat's lock (PostgreSQL), a prebuilt statement run on the driver (`bot.store.driver`).
+_ADVISORY_XACT_LOCK = func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)).select()
 
 
 class StoreUnavailable(RuntimeError):
@@ -54,7 +60,43 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    _ping_when_dropped(engine)
+    return engine
+
+
+# A connection idle in the pool longer than this is pinged at checkout whatever its socket
+# says (a connection silently cut by the network sends nothing).
+PING_AFTER_IDLE = 30.0
+
+
+def _ping_when_dropped(engine: Engine) -> None:
+    """SQLAlchemy's `pool_pre_ping`, only when it can find something: a connection the server
+    dropped (a restart, a terminated backend) has its socket readable in the pool (the
+    server's last message, then the end of the stream), where a live idle connection has
+    nothing to read; one idle for long is pinged anyway. A failed ping raises
+    `DisconnectionError`: the pool replaces the connection and checks out again.
+
+    Why: the pre-ping's `SELECT 1` was a round trip of every checkout, two a PostgreSQL press
+    (the turn and the delivery mark), for connections used milliseconds before (issue 12)."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_since(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None:
+            return  # just opened
+        socket = select.poll()  # (not `select.select`: no limit on the descriptor's number)
+        socket.register(dbapi_connection.fileno(), select.POLLIN)
+        if not socket.poll(0) and time.monotonic() - idle_since < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError(str(error)) from error
 
 
 class Database:
@@ -68,8 +110,10 @@ class Database:
         # the previous one commits. PostgreSQL locks rows, so its writers run side by side.
         self._write_turn = threading.Lock() if self.engine.dialect.name == "sqlite" else None
         self._exclusive_local = threading.Lock()
-        # The turn's hot statements run on SQLite's driver directly (`bot.store.driver`).
+        # The turn's hot statements run on the driver directly (`bot.store.driver`).
         self.driver = DriverStatements(self.engine.dialect)
+        # `connection(pipelined=True)` uses psycopg's pipeline mode (tests compare without).
+        self.pipelines = True
 
     @property
     def shared_by_workers(self) -> bool:
@@ -113,7 +157,11 @@ class Database:
         lock; other workers asking for the same name wait). SQLite has one writer at a time
         and one process, so `writing()` already serialises."""
         if self.shared_by_workers:
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})
+            connection = session.connection() if isinstance(session, Session) else session
+            # Sent without waiting for its reply in pipeline mode (`connection(pipelined=)`):
+            # the statements after it still start once it is granted (the server runs them
+            # in order, each READ COMMITTED statement with its own snapshot).
+            self.driver.send(connection, _ADVISORY_XACT_LOCK, {"key": lock_key(name)})
 
     @contextmanager
     def exclusive(self, name: str) -> Iterator[None]:
@@ -162,21 +210,37 @@ class Database:
             yield session
 
     @contextmanager
-    def connection(self, write: bool = True, wait: bool = True) -> Iterator[Connection]:
+    def connection(
+        self, write: bool = True, wait: bool = True, pipelined: bool = False
+    ) -> Iterator[Connection]:
         """A bare connection in a transaction, for statements that need no ORM object
         (marking replies sent, the flood count): no session to set up, nothing to flush.
         `write`: queued behind this process's other writers on SQLite, like `writing()`
-        (`wait=False`: `WriterBusy` at once instead)."""
+        (`wait=False`: `WriterBusy` at once instead). `pipelined` (PostgreSQL): the
+        transaction in psycopg's pipeline mode, for statements run on the driver only
+        (`bot.store.driver`; SQLAlchemy's execution reads a result at once): a statement
+        whose result is not read is sent with the next one whose result is, and the
+        `BEGIN` with the first; a press waited for each reply in turn (issue 12)."""
         try:
             with (
                 self._write_turn_held(wait) if write else nullcontext(),
-                self.engine.begin() as connection,
+                self.engine.connect() as connection,
+                self._pipeline(connection) if pipelined else nullcontext(),
+                connection.begin(),
             ):
                 yield connection
         except SQLAlchemyError as exc:
             if _is_connection_error(exc):
                 raise StoreUnavailable(str(exc)) from exc
             raise
+
+    def _pipeline(self, connection: Connection):  # type: ignore[no-untyped-def]
+        """psycopg's pipeline mode on `connection` (nothing on SQLite)."""
+        if not (self.shared_by_workers and self.pipelines):
+            return nullcontext()
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        return driver.pipeline()
 
     @contextmanager
     def _write_turn_held(self, wait: bool) -> Iterator[None]:

@@ -8,9 +8,12 @@ conversions are SQLAlchemy's own, taken once from the compiled statement: the sa
 with the same values, on the connection (and in the transaction) the caller already holds.
 On PostgreSQL the same runs on psycopg's connection (named `%(name)s` parameters): a press
 there runs in a worker thread whose CPU is most of the gap to a bare bot (issue 12); psycopg
-prepares a statement on the server after a few executions on a connection. A turn's
-multi-row INSERT and the replies' marking keep SQLAlchemy's one statement there
-(`bot.store.turns`). Other dialects keep SQLAlchemy's execution.
+prepares a statement on the server after a few executions on a connection. In psycopg's
+pipeline mode (`Database.connection(pipelined=True)`, a quick press) a statement whose
+result is not read is only queued (`send`), and a turn's messages are inserted a row at a
+time, all sent before the first id is read (`returning_each`); outside it a turn's
+multi-row INSERT keeps SQLAlchemy's one statement (`bot.store.turns`). Other dialects keep
+SQLAlchemy's execution.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ class DriverStatement:
         if any(bind.expanding for bind in compiled.binds.values()):
             raise ValueError("expanding parameters are rendered per execution")
         self.sql = str(compiled)
+        # Known from the statement, not from the cursor: in psycopg's pipeline mode a
+        # cursor has no description until its result comes back.
+        self.returns_rows = bool(compiled._result_columns)
         self._errors: type[Exception] = dialect.loaded_dbapi.Error
         self._dialect = dialect
         self._fixed = {
@@ -99,12 +105,24 @@ class DriverStatement:
         try:
             cursor = driver.execute(self.sql, parameters)
             # (psycopg refuses `fetchall` after a statement that returns no rows.)
-            rows = cursor.fetchall() if cursor.description is not None else []
+            rows = cursor.fetchall() if self.returns_rows else []
         except self._errors as error:
             raise self._wrapped(connection, error, parameters) from error
         if self._results is None:
             return rows
         return [self._converted(row) for row in rows]
+
+    def send(self, connection: Connection, values: Mapping[str, Any]) -> None:
+        """Run without reading what it returns: in psycopg's pipeline mode the statement is
+        only queued, and goes with the next one whose result is read (its errors come back
+        there, or at the commit)."""
+        parameters = self.parameters(values)
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        try:
+            driver.execute(self.sql, parameters)
+        except self._errors as error:
+            raise self._wrapped(connection, error, parameters) from error
 
     def changed(self, connection: Connection, values: Mapping[str, Any]) -> int:
         """Run an UPDATE or DELETE on `connection`'s driver connection; the rows it changed."""
@@ -112,9 +130,32 @@ class DriverStatement:
         driver = connection.connection.driver_connection
         assert driver is not None
         try:
-            return int(driver.execute(self.sql, parameters).rowcount)
+            if not _pipelined(driver):
+                return int(driver.execute(self.sql, parameters).rowcount)
+            with driver.pipeline():  # its end waits for the count (a nested pipeline)
+                cursor = driver.execute(self.sql, parameters)
+            return int(cursor.rowcount)
         except self._errors as error:
             raise self._wrapped(connection, error, parameters) from error
+
+    def returning_each(
+        self, connection: Connection, rows: Sequence[Mapping[str, Any]]
+    ) -> list[tuple[Any, ...]]:
+        """Run once per row (psycopg: all sent before the first result is read); each run's
+        first returned row, in the rows' order."""
+        parameters = [self.parameters(row) for row in rows]
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        try:
+            cursor = driver.cursor()
+            cursor.executemany(self.sql, parameters, returning=True)
+            returned = []
+            for _ in parameters:
+                returned.append(cursor.fetchone())
+                cursor.nextset()
+        except self._errors as error:
+            raise self._wrapped(connection, error, parameters) from error
+        return returned
 
     def _converted(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
         assert self._results is not None
@@ -146,6 +187,12 @@ class DriverStatement:
         )
 
 
+def _pipelined(driver: Any) -> bool:
+    """Whether a psycopg connection is in pipeline mode (sqlite3's never is)."""
+    pgconn = getattr(driver, "pgconn", None)
+    return pgconn is not None and pgconn.pipeline_status != 0
+
+
 class DriverStatements:
     """A database's compiled statements, by statement (and columns), compiled on first use.
     None where the dialect keeps SQLAlchemy's execution."""
@@ -174,6 +221,16 @@ class DriverStatements:
         result = connection.execute(statement, values)
         return result.all() if result.returns_rows else []
 
+    def send(
+        self, connection: Connection, statement: Executable, values: Mapping[str, Any]
+    ) -> None:
+        """Run `statement` whose result the caller does not read (`DriverStatement.send`)."""
+        direct = self.get(statement)
+        if direct is not None:
+            direct.send(connection, values)
+        else:
+            connection.execute(statement, values)
+
     def changed(
         self, connection: Connection, statement: Executable, values: Mapping[str, Any]
     ) -> int:
@@ -182,6 +239,11 @@ class DriverStatements:
         if direct is not None:
             return direct.changed(connection, values)
         return int(connection.execute(statement, values).rowcount)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def pipelined(connection: Connection) -> bool:
+        """Whether `connection` is in psycopg's pipeline mode (`Database.connection`)."""
+        return _pipelined(connection.connection.driver_connection)
 
     def get(
         self, statement: Executable, columns: Iterable[str] | None = None

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from itertools import combinations
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Integer, any_, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -83,6 +84,10 @@ _DELIVERED_ONE = (
 _RELEASED_ONE = (
     update(_MESSAGES).where(_MESSAGES.c.id == bindparam("message_id")).values(claimed_until=None)
 )
+# The same on psycopg's driver: the ids as one array parameter (no expanding parameter).
+_ANY_ID = _MESSAGES.c.id == any_(bindparam("ids", type_=ARRAY(Integer)))
+_DELIVERED_ANY = update(_MESSAGES).where(_ANY_ID).values(delivered=True, claimed_until=None)
+_RELEASED_ANY = update(_MESSAGES).where(_ANY_ID).values(claimed_until=None)
 
 
 # The end of a turn: when the merchant was seen, and (when a flow moved on) its flow. One
@@ -160,13 +165,19 @@ def save_merchant(
 def mark(connection: Connection, ids: list[int], delivered: bool, driver: DriverStatements) -> None:
     """Replies sent (delivered) or given back to every worker's delivery job (released).
     On SQLite's driver one id at a time (it takes no list parameter); on PostgreSQL one
-    statement for them all, by SQLAlchemy."""
-    one_by_one = connection.dialect.name == "sqlite"
-    direct = driver.get(_DELIVERED_ONE if delivered else _RELEASED_ONE) if one_by_one else None
-    if direct is not None:
-        direct.execute_many(connection, [{"message_id": i} for i in ids])
-    else:
-        connection.execute(DELIVERED if delivered else RELEASED, {"ids": ids})
+    statement for them all, the ids as an array."""
+    name = connection.dialect.name
+    if name == "sqlite":
+        direct = driver.get(_DELIVERED_ONE if delivered else _RELEASED_ONE)
+        if direct is not None:
+            direct.execute_many(connection, [{"message_id": i} for i in ids])
+            return
+    elif name == "postgresql":
+        statement = _DELIVERED_ANY if delivered else _RELEASED_ANY
+        if driver.get(statement) is not None:
+            driver.send(connection, statement, {"ids": ids})
+            return
+    connection.execute(DELIVERED if delivered else RELEASED, {"ids": ids})
 
 
 def insert_messages(
@@ -184,13 +195,18 @@ def insert_rows(
     connection: Connection, messages: list[Message], driver: DriverStatements
 ) -> list[int]:
     """`insert_messages` on a bare connection (a quick press: no session to flush). On
-    PostgreSQL one multi-row INSERT by SQLAlchemy (one round trip), not a row at a time."""
+    PostgreSQL one multi-row INSERT by SQLAlchemy (one round trip); in pipeline mode, where
+    SQLAlchemy's execution cannot read a result, a row at a time on psycopg's driver, every
+    row sent before the first id is read (one round trip with the pending statements)."""
     rows = [_row(message) for message in messages]
-    one_by_one = connection.dialect.name == "sqlite"
-    direct = driver.get(_INSERT_MESSAGE, _MESSAGE_COLUMNS) if one_by_one else None
-    if direct is not None:
-        return [direct.execute(connection, row)[0][0] for row in rows]
-    return [row.id for row in connection.execute(INSERT_MESSAGES, rows)]
+    direct = driver.get(_INSERT_MESSAGE, _MESSAGE_COLUMNS)
+    if direct is None:
+        return [row.id for row in connection.execute(INSERT_MESSAGES, rows)]
+    if connection.dialect.name == "postgresql":
+        if not driver.pipelined(connection):
+            return [row.id for row in connection.execute(INSERT_MESSAGES, rows)]
+        return [returned[0] for returned in direct.returning_each(connection, rows)]
+    return [direct.execute(connection, row)[0][0] for row in rows]
 
 
 def insert_now(session: Session, message: Message, driver: DriverStatements) -> int:

@@ -120,11 +120,26 @@ def test_psycopg_statements_store_what_sqlalchemy_stores(database_url: str) -> N
 
 
 def test_driver_errors_are_sqlalchemys(database_url: str) -> None:
-    """Callers tell an integrity error (or a locked database) from SQLAlchemy's exceptions."""
+    """Callers tell an integrity error (or a locked database) from SQLAlchemy's exceptions;
+    in psycopg's pipeline mode too, where it comes back with the first result read."""
     db = _database(database_url)
     try:
         with pytest.raises(IntegrityError), db.writing() as session:
             turns.record_update(session, 5, 999, db.driver)  # no merchant 999: foreign key
+        with pytest.raises(IntegrityError), db.connection(pipelined=True) as connection:
+            db.lock_for_transaction(connection, "chat:test:7")
+            turns.record_update(connection, 5, 999, db.driver)
+        with pytest.raises(IntegrityError), db.connection(pipelined=True) as connection:
+            merchant = rows.find_merchant(connection, db.driver, "telegram", "7")
+            assert merchant is not None
+            merchant.flow_state = {"step": 1}
+            turns.save_merchant(connection, merchant, NOW, flow=True, driver=db.driver)  # sent
+            turns.record_update(connection, 5, 999, db.driver)  # its error read here
+        # Nothing of those transactions was kept, and the connections work.
+        with db.connection(pipelined=True) as connection:
+            merchant = rows.find_merchant(connection, db.driver, "telegram", "7")
+            assert merchant is not None and merchant.flow_state == {}
+            assert turns.record_update(connection, 5, merchant.id, db.driver)
     finally:
         db.dispose()
 
@@ -138,31 +153,36 @@ def _terminate_others(db: Database) -> None:
     with db.engine.connect() as connection:
         connection.execute(
             text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                # (Waiting up to 5 s for each to end, as a restart ends them all.)
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
         )
 
 
+@pytest.mark.parametrize("pipelined", [False, True])
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_a_connection_lost_under_the_driver_is_replaced(database_url: str) -> None:
+def test_a_connection_lost_under_the_driver_is_replaced(database_url: str, pipelined: bool) -> None:
     """A backend gone mid-turn: SQLAlchemy's OperationalError (the turn answers "store
-    down"), the connection invalidated, and the next turn runs on a new one."""
+    down"), the connection invalidated, and the next turn runs on a new one; in pipeline
+    mode too."""
     db = _database(database_url)
     try:
         with db.connection() as connection:
             pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-        with pytest.raises(StoreUnavailable), db.connection() as connection:
-            assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() == pid
+        with pytest.raises(StoreUnavailable), db.connection(pipelined=pipelined) as connection:
+            assert connection.connection.driver_connection.info.backend_pid == pid
             _terminate_others_from_new_engine(database_url)
+            db.lock_for_transaction(connection, "chat:telegram:7")
             rows.find_merchant(connection, db.driver, "telegram", "7")
         with db.connection() as connection:
             assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
             found = rows.find_merchant(connection, db.driver, "telegram", "7")
             assert found is not None and found.language == "fr"
-        # Dropped while idle in the pool (a restart between turns): the checkout's ping.
+        # Dropped while idle in the pool (a restart between turns): the checkout sees its
+        # socket readable and pings it.
         _terminate_others_from_new_engine(database_url)
-        with db.connection() as connection:
+        with db.connection(pipelined=pipelined) as connection:
             assert rows.find_merchant(connection, db.driver, "telegram", "7") is not None
     finally:
         db.dispose()
@@ -174,3 +194,28 @@ def _terminate_others_from_new_engine(url: str) -> None:
         _terminate_others(other)
     finally:
         other.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_checkout_pings_only_a_dropped_or_long_idle_connection(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection used a moment ago, with nothing to read on its socket, is handed out
+    without a round trip; one idle longer than `PING_AFTER_IDLE` is pinged first."""
+    from bot.store import database
+
+    db = _database(database_url)
+    pings: list[object] = []
+    ping = db.engine.dialect.do_ping
+    monkeypatch.setattr(db.engine.dialect, "do_ping", lambda c: pings.append(c) or ping(c))
+    try:
+        for _ in range(3):
+            with db.connection() as connection:
+                assert rows.find_merchant(connection, db.driver, "telegram", "7") is not None
+        assert pings == []
+        monkeypatch.setattr(database, "PING_AFTER_IDLE", 0.0)
+        with db.connection() as connection:
+            assert rows.find_merchant(connection, db.driver, "telegram", "7") is not None
+        assert len(pings) == 1
+    finally:
+        db.dispose()

@@ -250,3 +250,67 @@ def test_quick_presses_open_no_orm_session_and_write_what_the_orm_did(services) 
             )
         ).all()
     assert texts[-3:] == [f"ck:g:{checklist}:0", f"ck:l:{checklist}:0", f"rm:{checklist}"]
+
+
+def _press_rows(services, user: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """What a merchant's presses left, without ids and times: the merchant's flow and
+    choices, the messages, the diagnostics, the checklist's steps and run."""
+    from bot.store.models import DiagnosticResult
+
+    with services.db.session() as session:
+        merchant = session.scalar(select(Merchant).where(Merchant.external_id == user))
+        assert merchant is not None
+        messages = session.scalars(
+            select(Message).where(Message.merchant_id == merchant.id).order_by(Message.id)
+        ).all()
+        results = session.scalars(
+            select(DiagnosticResult)
+            .where(DiagnosticResult.merchant_id == merchant.id)
+            .order_by(DiagnosticResult.id)
+        ).all()
+        steps = session.execute(
+            select(ChecklistProgress.step_id, ChecklistProgress.status)
+            .where(ChecklistProgress.merchant_id == merchant.id)
+            .order_by(ChecklistProgress.step_id)
+        ).all()
+        runs = session.scalars(select(ChecklistRun).where(ChecklistRun.merchant_id == merchant.id))
+        return {
+            "merchant": (merchant.flow, merchant.flow_state, merchant.trade, merchant.reminders),
+            "messages": [
+                (m.direction, m.kind, m.text, m.html, m.buttons, m.delivered) for m in messages
+            ],
+            "results": [(r.answers, r.scores, r.completed) for r in results],
+            "steps": [tuple(step) for step in steps],
+            "runs": [(r.finished_at is None, r.remind_at is None) for r in runs],
+            "released": [m.claimed_until is None for m in messages],
+        }
+
+
+def test_a_pipelined_press_writes_what_a_plain_one_writes(services) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL: a quick press's transaction in psycopg's pipeline mode (statements sent
+    without waiting for each reply) leaves the rows the same presses leave with every
+    statement waited for; SQLite has no pipeline (both runs are the same path there)."""
+    assistant = Assistant(services)
+    checklist = sorted(services.kb.checklists)[0]
+    for user, pipelines in (("30", True), ("31", False)):
+        services.db.pipelines = pipelines
+        outcome = assistant.process(Incoming("test", user, "command", "diagnostic"))
+        assistant.mark_delivered(outcome.reply_ids)
+        update_id = 3000 + 100 * int(user == "31")
+        for step in range(len(services.kb.diagnostic.questions)):
+            buttons = [b.data for row in outcome.replies[-1].buttons for b in row]
+            answer = next(d for d in buttons if d.startswith(f"dg:a:{step}:"))
+            outcome = assistant.process(Incoming("test", user, "button", answer))
+            assistant.mark_delivered(outcome.reply_ids)
+        presses = ["pf:t:resto", f"ck:g:{checklist}:0", f"ck:l:{checklist}:1", f"rm:{checklist}"]
+        for data in presses:
+            update_id += 1
+            outcome = assistant.process(Incoming("test", user, "button", data, update_id=update_id))
+            assert outcome.replies and outcome.reply_ids
+            assistant.mark_delivered(outcome.reply_ids[:1])
+            assistant.release(outcome.reply_ids[1:])
+        # The same update again: answered once.
+        again = assistant.process(Incoming("test", user, "button", data, update_id=update_id))
+        assert again.replies == [] and again.reply_ids == []
+    assert _press_rows(services, "30") == _press_rows(services, "31")
+    assert _press_rows(services, "30")["results"][0][2] is True  # the diagnostic completed
