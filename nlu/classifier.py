@@ -91,9 +91,16 @@ class IntentClassifier:
         seed: int = 0,
         progress: Progress | None = None,
         cascade_margin: float = DEFAULT_CASCADE_MARGIN,
+        weights: Sequence[float] | None = None,
     ) -> IntentClassifier:
+        """`weights`: how much each example counts (1 by default) in the SVM's loss, the
+        calibration and the cascade's threshold; the nearest-neighbour scores use every
+        example alike."""
         if len(texts) != len(labels) or len(texts) != len(vectors):
             raise ValueError("texts, vectors and labels must have the same length")
+        w = np.ones(len(texts)) if weights is None else np.asarray(weights, dtype=np.float64)
+        if len(w) != len(texts) or not (w > 0).all():
+            raise ValueError("one positive weight per example")
         classes = sorted(set(labels))
         if len(classes) < 2:
             raise ValueError("il faut au moins deux intentions pour entraîner un modèle")
@@ -102,32 +109,33 @@ class IntentClassifier:
 
         report("calibration", 0.0)
         out_of_fold = _out_of_fold_scores(
-            list(texts), vectors, y, c, calibration_folds, seed, report
+            list(texts), vectors, y, w, c, calibration_folds, seed, report
         )
         temperature, cascade_temperature, threshold = 1.0, 1.0, None
         selection: dict[str, float] = {}
         if out_of_fold is not None:
             full_scores, ngram_scores = out_of_fold
-            temperature = _fit_temperature(full_scores, y)
-            cascade_temperature = _fit_temperature(ngram_scores, y)
+            temperature = _fit_temperature(full_scores, y, w)
+            cascade_temperature = _fit_temperature(ngram_scores, y, w)
             threshold, selection = choose_threshold(
                 softmax(ngram_scores * cascade_temperature, axis=1),
                 softmax(full_scores * temperature, axis=1),
                 y,
                 cascade_margin,
+                w,
             )
         report("entraînement final", 0.9)
         featurizer = Featurizer().fit(texts)
         features = featurizer.transform(texts, vectors)
         from sklearn.svm import LinearSVC  # training only: the bot starts without sklearn
 
-        svm = LinearSVC(C=c, random_state=seed).fit(features, y)
+        svm = LinearSVC(C=c, random_state=seed).fit(features, y, sample_weight=w)
         coef, intercept = _as_multiclass(svm, len(classes))
         neighbours = Neighbours.fit(vectors, y, len(classes))
         cascade = None
         if out_of_fold is not None:
             ngram_svm = LinearSVC(C=c, random_state=seed).fit(
-                features[:, : featurizer.n_features], y
+                features[:, : featurizer.n_features], y, sample_weight=w
             )
             ngram_coef, ngram_intercept = _as_multiclass(ngram_svm, len(classes))
             cascade = NgramCascade(
@@ -286,6 +294,7 @@ def _out_of_fold_scores(
     texts: list[str],
     vectors: np.ndarray,
     y: np.ndarray,
+    weights: np.ndarray,
     c: float,
     folds: int,
     seed: int,
@@ -311,34 +320,45 @@ def _out_of_fold_scores(
         train_x = featurizer.transform([texts[i] for i in train_idx], vectors[train_idx])
         held_x = featurizer.transform([texts[i] for i in held_idx], vectors[held_idx])
         # folds <= the smallest class count, so every class is in every training fold.
-        svm = LinearSVC(C=c, random_state=seed).fit(train_x, y[train_idx])
+        fold_weights = weights[train_idx]
+        svm = LinearSVC(C=c, random_state=seed).fit(
+            train_x, y[train_idx], sample_weight=fold_weights
+        )
         coef, intercept = _as_multiclass(svm, n_classes)
         neighbours = Neighbours.fit(vectors[train_idx], y[train_idx], n_classes)
         full[held_idx] = (
             np.asarray(held_x @ coef.T) + intercept + neighbours.scores(vectors[held_idx])
         )
-        svm = LinearSVC(C=c, random_state=seed).fit(train_x[:, :n_ngrams], y[train_idx])
+        svm = LinearSVC(C=c, random_state=seed).fit(
+            train_x[:, :n_ngrams], y[train_idx], sample_weight=fold_weights
+        )
         coef, intercept = _as_multiclass(svm, n_classes)
         ngrams[held_idx] = np.asarray(held_x[:, :n_ngrams] @ coef.T) + intercept
         report("calibration", 0.8 * (k + 1) / folds)
     return full, ngrams
 
 
-def _fit_temperature(out_of_fold: np.ndarray, y: np.ndarray) -> float:
-    """Temperature minimising the log-loss of out-of-fold decision scores."""
+def _fit_temperature(
+    out_of_fold: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
+) -> float:
+    """Temperature minimising the (weighted) log-loss of out-of-fold decision scores."""
     from scipy.optimize import minimize_scalar
     from scipy.special import log_softmax
 
     def nll(log_t: float) -> float:
         logp = log_softmax(out_of_fold * math.exp(log_t), axis=1)
-        return float(-logp[np.arange(len(y)), y].mean())
+        return float(-np.average(logp[np.arange(len(y)), y], weights=weights))
 
     result = minimize_scalar(nll, bounds=(-3.0, 4.0), method="bounded")
     return float(math.exp(result.x))
 
 
 def choose_threshold(
-    cascade_proba: np.ndarray, full_proba: np.ndarray, y: np.ndarray, margin: float
+    cascade_proba: np.ndarray,
+    full_proba: np.ndarray,
+    y: np.ndarray,
+    margin: float,
+    weights: np.ndarray | None = None,
 ) -> tuple[float | None, dict[str, float]]:
     """The lowest cascade confidence to trust, from out-of-fold probabilities.
 
@@ -346,18 +366,20 @@ def choose_threshold(
     decides swaps the full model's answer for the cascade's. The threshold stops before the
     first point where the cascaded accuracy would fall more than `margin` below the full
     model's, so every higher threshold keeps within the margin too. None when even the
-    cascade's surest group costs too much."""
+    cascade's surest group costs too much. Accuracies count each example's weight."""
     n = len(y)
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    total = float(w.sum())
     confidence = cascade_proba.max(axis=1)
-    cascade_right = cascade_proba.argmax(axis=1) == y
-    full_right = full_proba.argmax(axis=1) == y
-    full_accuracy = float(full_right.mean())
+    cascade_right = (cascade_proba.argmax(axis=1) == y) * w
+    full_right = (full_proba.argmax(axis=1) == y) * w
+    full_accuracy = float(full_right.sum() / total)
     order = np.argsort(-confidence, kind="stable")
     sorted_confidence = confidence[order]
     # Accuracy when the k surest go to the cascade: its right answers among them plus the
     # full model's among the rest.
-    gain = np.cumsum(cascade_right[order].astype(np.int64) - full_right[order].astype(np.int64))
-    accuracy = (full_right.sum() + gain) / n
+    gain = np.cumsum(cascade_right[order] - full_right[order])
+    accuracy = (full_right.sum() + gain) / total
     ends = np.flatnonzero(np.append(sorted_confidence[1:] != sorted_confidence[:-1], True))
     target = full_accuracy - margin - 1e-12
     chosen = -1
@@ -367,7 +389,7 @@ def choose_threshold(
         chosen = int(end)
     figures = {
         "full_accuracy": round(full_accuracy, 4),
-        "cascade_alone_accuracy": round(float(cascade_right.mean()), 4),
+        "cascade_alone_accuracy": round(float(cascade_right.sum() / total), 4),
         "margin": margin,
         "examples": n,
     }
@@ -377,5 +399,5 @@ def choose_threshold(
     return threshold, {
         **figures,
         "cascaded_accuracy": round(float(accuracy[chosen]), 4),
-        "decided": round((chosen + 1) / n, 4),
+        "decided": round(float(w[order][: chosen + 1].sum() / total), 4),
     }

@@ -229,7 +229,12 @@ def train_model(
     vectors = encode_with_cache(encoder, texts, cache_dir, on_encoded)
     encoded = time.perf_counter()
     classifier = IntentClassifier.train(
-        texts, vectors, data.labels(), progress=on_stage, calibration_folds=calibration_folds
+        texts,
+        vectors,
+        data.labels(),
+        progress=on_stage,
+        calibration_folds=calibration_folds,
+        weights=data.weights(),
     )
     extractor = EntityExtractor.from_training_data(data)
     manifest: dict[str, object] = {

@@ -5,6 +5,9 @@ data sets, and so that any Rasa `nlu.yml` trains here. Supported, as in Rasa 3.x
 `intent` + `examples` (a block of `- ` lines, or a list of `{text, metadata}`), inline
 entities `[Gmail](tool)` and `[gmail]{"entity": "tool", "value": "Gmail"}`, `synonym`,
 `lookup` and `regex` sections. Other top-level keys (stories, rules, responses) are ignored.
+One Comptoir reading of Rasa's intent-level `metadata`: `weight` (a number > 0, default 1)
+is how much each example of that block counts in training, for examples borrowed from
+elsewhere (`knowledge_base.yml`, the FAQ's questions); Rasa itself ignores it.
 Every problem is reported with its file and line, all at once.
 """
 
@@ -43,6 +46,7 @@ class Example:
     intent: str
     entities: tuple[EntitySpan, ...] = ()
     source: str = ""  # "file:line", for error messages and the operator's inbox
+    weight: float = 1.0  # how much the example counts in training (intent-level metadata)
 
 
 @dataclass
@@ -65,6 +69,9 @@ class TrainingData:
     def labels(self) -> list[str]:
         return [e.intent for e in self.examples]
 
+    def weights(self) -> list[float]:
+        return [e.weight for e in self.examples]
+
     def merge(self, other: TrainingData) -> TrainingData:
         lookups: dict[str, list[str]] = defaultdict(list)
         for table in (self.lookups, other.lookups):
@@ -86,6 +93,9 @@ class TrainingData:
         payload = {
             "examples": sorted(
                 (e.intent, e.text, [(s.start, s.end, s.entity, s.value) for s in e.entities])
+                # A weight other than 1 is part of what was trained on (the default keeps
+                # the hashes of unweighted data as they were).
+                + ((e.weight,) if e.weight != 1.0 else ())
                 for e in self.examples
             ),
             "synonyms": sorted(self.synonyms.items()),
@@ -254,6 +264,7 @@ def _load_file(file: Path) -> tuple[TrainingData, list[str]]:
         lines = list(_example_lines(fields["examples"], file, problems))
         if not lines:
             problems.append(f"{where}: `{kind}: {name}` n'a aucun exemple")
+        weight = _block_weight(fields.get("metadata"), f"{file}", problems)
         for line_no, raw in lines:
             if kind == "intent":
                 try:
@@ -267,7 +278,7 @@ def _load_file(file: Path) -> tuple[TrainingData, list[str]]:
                         f"d'entité mal formée : {raw!r}"
                     )
                     continue
-                data.examples.append(Example(text, name, spans, f"{file}:{line_no}"))
+                data.examples.append(Example(text, name, spans, f"{file}:{line_no}", weight))
             elif kind == "synonym":
                 data.synonyms[fold(raw)] = name
             elif kind == "lookup":
@@ -286,6 +297,24 @@ def _load_file(file: Path) -> tuple[TrainingData, list[str]]:
             if span.value != surface:
                 data.synonyms.setdefault(fold(surface), span.value)
     return data, problems
+
+
+def _block_weight(node: yaml.Node | None, file: str, problems: list[str]) -> float:
+    """`metadata: {weight: 0.25}` of an intent block; 1 when absent."""
+    if not isinstance(node, yaml.MappingNode):
+        return 1.0
+    fields = {key.value: value for key, value in node.value}
+    raw = fields.get("weight")
+    if raw is None:
+        return 1.0
+    try:
+        weight = float(raw.value) if isinstance(raw, yaml.ScalarNode) else 0.0
+    except ValueError:
+        weight = 0.0
+    if not weight > 0:
+        problems.append(f"{file}:{raw.start_mark.line + 1}: `weight` doit être un nombre > 0")
+        return 1.0
+    return weight
 
 
 def _load_jsonl(file: Path) -> tuple[TrainingData, list[str]]:
@@ -351,11 +380,13 @@ def _unquote(value: str) -> str:
 def dump_training_data(data: TrainingData) -> str:
     """Rasa 3.x YAML for `data` (round-trips through `load_training_data`)."""
     lines = ['version: "3.1"', "nlu:"]
-    by_intent: dict[str, list[Example]] = defaultdict(list)
+    by_intent: dict[tuple[str, float], list[Example]] = defaultdict(list)
     for example in data.examples:
-        by_intent[example.intent].append(example)
-    for intent, examples in by_intent.items():
+        by_intent[(example.intent, example.weight)].append(example)
+    for (intent, weight), examples in by_intent.items():
         lines.append(f"- intent: {_yaml_scalar(intent)}")
+        if weight != 1.0:
+            lines.append(f"  metadata: {{weight: {weight:g}}}")
         lines.append("  examples: |")
         lines.extend(f"    - {render_example(e)}" for e in examples)
     canonical: dict[str, list[str]] = defaultdict(list)

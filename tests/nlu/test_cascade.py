@@ -235,3 +235,16 @@ def test_a_version_2_model_keeps_its_vector_weight_and_the_default_is_retrained(
     retrained = load_or_train(folder, encoder, cache_dir=session_data_dir / "cache")
     assert retrained.manifest["format_version"] == FORMAT_VERSION
     assert retrained.classifier.featurizer.vector_weight == VECTOR_WEIGHT
+
+
+def test_a_weight_counts_as_that_many_copies_of_the_example() -> None:
+    y = np.array([0, 1, 2, 0, 1, 2])
+    full = one_hot([0, 1, 2, 0, 1, 2], [0.9] * 6)
+    cascade = one_hot([0, 1, 2, 1, 1, 2], [0.99, 0.95, 0.9, 0.8, 0.7, 0.6])
+    weights = np.array([1.0, 2.0, 1.0, 3.0, 1.0, 2.0])
+    copies = np.repeat(np.arange(6), weights.astype(int))
+    weighted = choose_threshold(cascade, full, y, 0.2, weights)
+    repeated = choose_threshold(cascade[copies], full[copies], y[copies], 0.2)
+    assert weighted[0] == repeated[0]
+    for key in ("full_accuracy", "cascaded_accuracy", "decided"):
+        assert weighted[1][key] == pytest.approx(repeated[1][key], abs=1e-4)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -186,3 +188,47 @@ def test_shipped_data_covers_every_intent_of_the_contract() -> None:
     assert not {t.lower() for t in test.texts()} & {t.lower() for t in train.texts()}
     assert len(train.lookups["tool"]) >= 150
     assert len(train.lookups["sector"]) >= 40
+
+
+def test_an_intent_block_weight_applies_to_its_examples(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        'version: "3.1"\nnlu:\n- intent: ask_payment\n  metadata: {weight: 0.25}\n'
+        "  examples: |\n    - frais cb\n    - tpe pas cher\n"
+        "- intent: greet\n  examples: |\n    - bonjour\n",
+    )
+    data = load_training_data(path)
+    assert data.weights() == [0.25, 0.25, 1.0]
+    back = write(tmp_path, dump_training_data(data), "back.yml")
+    assert load_training_data(back).weights() == [0.25, 0.25, 1.0]
+    unweighted = write(
+        tmp_path, path.read_text(encoding="utf-8").replace("  metadata: {weight: 0.25}\n", "")
+    )
+    assert load_training_data(unweighted).content_hash() != data.content_hash()
+
+
+@pytest.mark.parametrize("weight", ["0", "-1", "beaucoup"])
+def test_a_weight_must_be_a_positive_number(tmp_path: Path, weight: str) -> None:
+    path = write(
+        tmp_path,
+        f'version: "3.1"\nnlu:\n- intent: greet\n  metadata: {{weight: {weight}}}\n'
+        "  examples: |\n    - bonjour\n",
+    )
+    with pytest.raises(TrainingDataError, match=r"nlu\.yml:4: `weight`"):
+        load_training_data(path)
+
+
+def test_the_faq_questions_in_the_training_data_are_up_to_date() -> None:
+    """`nlu/data/train/knowledge_base.yml` is exported from the FAQ: an edited FAQ entry
+    must be re-exported, or the intent model learns from stale questions."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(root / "scripts" / "export_kb_questions.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    exported = load_training_data(DEFAULT_TRAIN_DIR / "knowledge_base.yml")
+    assert len(exported.examples) > 1000
+    assert set(exported.weights()) == {0.2}
