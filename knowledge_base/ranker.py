@@ -1,16 +1,17 @@
 """A learned ranker over the hybrid candidates: a small linear model on each candidate's
 evidence (cosines per zone, BM25, ranks, intent agreement, tool named, kind, passage
-position, length of the question) that re-orders the best fused candidates.
+position, length of the question, the intent model's probability of the item's topic and of
+a tool being asked for) that re-orders the best fused candidates.
 
-Trained with scikit-learn on labelled queries, cross-validated by query: a pairwise logistic
-regression (a right answer against a wrong one of the same question, and a right answer
-that states the expected fact against a right one that does not), then Platt-scaled on the
-training rows so that its output is a probability on the scale the reply's "sure"
-thresholds were chosen on; saved as plain JSON (the same linear model as a pointwise one)
-and applied with numpy, so answering never imports scikit-learn. Its features name no
-document, but they were learned on the knowledge base's mix of kinds: on a generic FAQ
-index (`comptoir kb build`) it is not applied, having measured slightly worse there than
-the fusion alone (see `SearchIndex.reranked`).
+Trained with scikit-learn on labelled queries, cross-validated by query: a logistic
+regression on the candidates (pointwise, shipped) or on pairs (a right answer against a
+wrong one of the same question, and one that states the expected fact against one that
+does not), then Platt-scaled on the training rows so that its output is a probability on
+the scale the reply's "sure" thresholds were chosen on; saved as plain JSON (the same
+linear model as a pointwise one) and applied with numpy, so answering never imports
+scikit-learn. Its features name no document, but they were learned on the knowledge base's
+mix of kinds: on a generic FAQ index (`comptoir kb build`) it is not applied, having
+measured slightly worse there than the fusion alone (see `SearchIndex.reranked`).
 """
 
 from __future__ import annotations
@@ -273,7 +274,11 @@ def ranking_metrics(examples_: Sequence[Example], score: Callable[[np.ndarray], 
 # but through the assistant, in-sample on train, the replies stated the expected fact less
 # often (305 of 316 -> 301 pairwise, 303 mixed): the reply's thresholds (a paraphrase's
 # log-odds gap, "sure" at 0.85) were chosen on the pointwise model's scale, so the default
-# stays pointwise (benchmarks/results/rank-session6.json).
+# stays pointwise (benchmarks/results/rank-session6.json). Session 7, cross-fitted through
+# the assistant (5 models, each answering the fifth of train it did not see), with the
+# intent features: mixed top-1 0.897 against pointwise 0.891, the same 305 facts only with
+# the gap at 1.5 and "sure" at 0.80, where 8.2 % of junk messages reach "sure" instead of
+# 5.1 %: not shipped either (benchmarks/results/rank-session7.json).
 OBJECTIVES = ("pairwise", "pointwise", "mixed")
 MIX = 0.5  # "mixed": this share of the pairwise model's log-odds, the rest the pointwise one's
 PREFER_FACT = 1.0  # weight of "states the fact" over "right but silent on it", per query
