@@ -188,7 +188,9 @@ def answer_question(
 ) -> list[Reply]:
     topic = topic or parse.intent
     tools_named = parse.entity_values("tool")
-    hits = turn.services.search.search(text, vector, topic=topic, k=5, tools=tools_named)
+    hits = turn.services.search.search(
+        text, vector, topic=topic, k=5, tools=tools_named, intents=parse.intent_scores()
+    )
     log_hits(turn, hits)
     if topic == "find_alternative":
         known = any(turn.kb.tools_replacing(name) for name in tools_named)

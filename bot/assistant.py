@@ -542,7 +542,9 @@ class Assistant:
         if intent == "start_diagnostic":
             return diagnostic.start(turn)
         if intent == "start_checklist":
-            return self._checklist_from_text(turn, message, understood.vector)
+            return self._checklist_from_text(
+                turn, message, understood.vector, parse.intent_scores()
+            )
         name = f" {turn.merchant.first_name}" if turn.merchant.first_name else ""
         if intent == "greet":
             return [Reply(turn.t("greet", name=esc(name)))]
@@ -554,7 +556,13 @@ class Assistant:
 
     def _off_topic(self, turn: Turn, understood: Understanding) -> list[Reply]:
         """ "Off topic" for the intent model, unless the knowledge base is very sure."""
-        hits = self.services.search.search(understood.focus, understood.vector, topic=None, k=3)
+        hits = self.services.search.search(
+            understood.focus,
+            understood.vector,
+            topic=None,
+            k=3,
+            intents=understood.parse.intent_scores(),
+        )
         sure = answers.sure_answer(
             turn, understood.focus, understood.vector, hits, answers.SURE_WHEN_OUT_OF_SCOPE
         )
@@ -580,9 +588,13 @@ class Assistant:
         turn.understood = None
         return self._answer(turn, other)
 
-    def _checklist_from_text(self, turn: Turn, message: str, vector) -> list[Reply]:  # type: ignore[no-untyped-def]
+    def _checklist_from_text(  # type: ignore[no-untyped-def]
+        self, turn: Turn, message: str, vector, intents: dict[str, float]
+    ) -> list[Reply]:
         """ "checklist rgpd" opens that one; "mes checklists" lists them."""
-        hits = self.services.search.search(message, vector, topic="start_checklist", k=3)
+        hits = self.services.search.search(
+            message, vector, topic="start_checklist", k=3, intents=intents
+        )
         named = next((h for h in hits[:1] if h.kind == "checklist"), None)
         if named is not None and named.score > 1.0:
             return checklists.open_checklist(turn, named.id)

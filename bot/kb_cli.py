@@ -215,8 +215,13 @@ def search(
     ranker_file = settings.resolved_kb_ranker if use_ranker else None
     ranker = Ranker.load(ranker_file) if ranker_file else None
 
+    # No intent model here (the bot's turn runs one): the topic given, if any, is taken as
+    # the intent model's certain answer, which the ranker also reads.
+    intents = {topic: 1.0} if topic else None
+
     def run(text: str) -> list[dict[str, object]]:
-        hits = searcher.search(text, encode_query(encoder, text), topic=topic, k=k, ranker=ranker)
+        vector = encode_query(encoder, text)
+        hits = searcher.search(text, vector, topic=topic, k=k, ranker=ranker, intents=intents)
         return [h.to_dict() for h in hits]
 
     if not jsonl:

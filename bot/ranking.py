@@ -30,16 +30,20 @@ NEGATIVE_INTENTS = ("out_of_scope", "greet", "goodbye", "thanks", "bot_challenge
 MAX_NEGATIVES = 200
 
 
-def candidates_as_the_bot_searches(services: Services, text: str) -> tuple[list[Candidate], str]:
+def candidates_as_the_bot_searches(
+    services: Services, text: str
+) -> tuple[list[Candidate], str, dict[str, float]]:
+    """The candidates, the searched text and the intent model's probabilities, as a turn
+    gets them (the n-gram cascade decides when it is sure, as in a turn)."""
     asked = shape(text)
     vector = query_vector(services.encoder, asked.focus)  # as a turn does, without the cache
-    parse = services.nlu.parse(asked.asked, vector)
+    parse = services.nlu.parse(asked.asked, encode=lambda: vector)
     index = services.search.index
     if index is None:
-        return [], asked.focus
+        return [], asked.focus, {}
     topic = parse.intent if parse.intent in ASK_INTENTS else None
     found = index.candidates(asked.focus, vector, topic=topic, tools=parse.entity_values("tool"))
-    return found, asked.focus
+    return found, asked.focus, parse.intent_scores()
 
 
 def negative_queries(training_dir: Path = TRAIN_DIR) -> list[dict[str, object]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -121,6 +122,7 @@ class Candidate:
     boost: float  # tool named in the message
     on_topic: bool
     section_rank: int  # 0 = the first body passage (a guide's summary)
+    topic: str = ""  # the item's topic: an intent name, weighed by the intent model
 
 
 class SearchIndex:
@@ -195,16 +197,18 @@ class SearchIndex:
         params: FusionParams | None = None,
         tools: list[str] | None = None,
         ranker: Ranker | None = None,
+        intents: Mapping[str, float] | None = None,
     ) -> list[Hit]:
         """`topic`: the intent, a soft boost; `tools`: tool names the NLU recognised;
-        `ranker`: a learned model that re-orders the best fused candidates."""
+        `ranker`: a learned model that re-orders the best fused candidates; `intents`: the
+        intent model's probability per intent, which the ranker reads."""
         reranks = ranker is not None and self.reranked
         # Only the candidates that can be shown are built: the ranker re-orders its depth.
         limit = max(k, ranker.depth) if ranker is not None and reranks else k
         candidates = self.candidates(text, vector, topic, params, tools, limit=limit)
         if ranker is None or not candidates or not reranks:
             return [self._hit(c.shown, c.score, c.title) for c in candidates[:k]]
-        ranked = ranker.rerank(candidates, text)
+        ranked = ranker.rerank(candidates, text, intents)
         return [self._hit(c.shown, c.score, c.title, p) for c, p in ranked[:k]]
 
     def candidates(
@@ -276,6 +280,7 @@ class SearchIndex:
                 boost=b,
                 on_topic=t,
                 section_rank=layout.section_rank[s],
+                topic=self.passages[s].topic,
             )
             for d, s, sc, m, c, w, dr, lr, b, t in zip(
                 docs[ranked].tolist(),
@@ -479,10 +484,18 @@ class KnowledgeSearch:
         topic: str | None = None,
         k: int = 5,
         tools: list[str] | None = None,
+        intents: Mapping[str, float] | None = None,
     ) -> list[Hit]:
         index = self._index  # the object stays valid even if a reload swaps meanwhile
         if index is None:
             raise SearchIndexError("index de recherche non chargé : lancez `comptoir kb reindex`.")
         return index.search(
-            text, vector, topic=topic, k=k, params=self.params, tools=tools, ranker=self.ranker
+            text,
+            vector,
+            topic=topic,
+            k=k,
+            params=self.params,
+            tools=tools,
+            ranker=self.ranker,
+            intents=intents,
         )

@@ -61,6 +61,11 @@ class ParseResult:
             "entities": [e.to_dict() for e in self.entities],
         }
 
+    def intent_scores(self) -> dict[str, float]:
+        """The ranking as plain values (intent -> probability), for the knowledge base's
+        ranker, which weighs each item by its topic's probability."""
+        return {score.intent: score.confidence for score in self.ranking}
+
     def entity_values(self, entity: str) -> list[str]:
         return list(dict.fromkeys(e.value for e in self.entities if e.entity == entity))
 

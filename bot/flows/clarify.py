@@ -27,7 +27,9 @@ KIND_ICONS = {"guide": "📖", "faq": "❓", "checklist": "📋", "tool": "🧰"
 def unsure(turn: Turn, text: str, vector: np.ndarray, parse: ParseResult) -> list[Reply]:
     """Below the intent's confidence threshold: the knowledge base's item if the ranker is
     sure of it, otherwise candidates to choose from."""
-    hits = turn.services.search.search(text, vector, topic=None, k=CANDIDATES)
+    hits = turn.services.search.search(
+        text, vector, topic=None, k=CANDIDATES, intents=parse.intent_scores()
+    )
     answers.log_hits(turn, hits)
     sure = answers.sure_answer(turn, text, vector, hits, answers.SURE_WHEN_INTENT_UNSURE)
     return sure or offer(turn, text, hits, parse)

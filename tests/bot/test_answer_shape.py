@@ -349,7 +349,11 @@ def test_a_confident_intent_keeps_the_entry_over_an_unrelated_guide() -> None:
         _hit("carte-fidelite-numerique", "guide", 0.873, 0.49),
     ]
     turn.services = SimpleNamespace(search=SimpleNamespace(search=lambda *a, **k: hits))
-    parse = SimpleNamespace(intent="ask_marketing", entity_values=lambda name: [])
+    parse = SimpleNamespace(
+        intent="ask_marketing",
+        entity_values=lambda name: [],
+        intent_scores=lambda: {"ask_marketing": 0.9},
+    )
     question = "qu'est ce qu'il faut pour mettre fait maison sur la carte ?"
     answer_question(turn, question, np.zeros(4), parse)  # type: ignore[arg-type]
     assert log["faq"] == "mention-fait-maison-restaurant" and "guide" not in log

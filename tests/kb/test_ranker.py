@@ -13,9 +13,12 @@ import pytest
 from knowledge_base.ranker import (
     BASE_FEATURES,
     FEATURES,
+    INTENT_FEATURES,
+    LISTWISE_FEATURES,
     RERANK_DEPTH,
     Example,
     Ranker,
+    asks_for_a_tool,
     examples,
     features,
     fit,
@@ -127,6 +130,62 @@ def test_listwise_features_read_each_score_against_the_same_list() -> None:
     assert np.isfinite(one).all()
 
 
+def test_intent_features_read_the_intent_model_on_each_item_and_the_tool_question() -> None:
+    guide = replace(candidate("g", 1.0, 0.9), topic="ask_invoicing")
+    tool = replace(candidate("t", 0.9, 0.8, kind="tool"), topic="find_alternative")
+    entry = replace(candidate("f", 0.8, 0.8, kind="faq"), topic="ask_security")
+    intents = {"ask_invoicing": 0.7, "find_alternative": 0.2}
+    x = features([guide, tool, entry], "mon garagiste me facture quoi", intents)
+    column = {name: x[:, FEATURES.index(name)].tolist() for name in INTENT_FEATURES}
+    assert column["topic_p"] == [0.7, 0.2, 0.0]  # an intent outside the ranking: 0
+    assert column["tool_p_x_tool"] == [0.0, 0.2, 0.0]
+    assert column["tool_cue_x_tool"] == column["tool_cue_x_faq"] == [0.0, 0.0, 0.0]
+    asked = features([guide, tool, entry], "Quel logiciel de caisse choisir ?", intents)
+    assert asked[:, FEATURES.index("tool_cue_x_tool")].tolist() == [0.0, 1.0, 0.0]
+    assert asked[:, FEATURES.index("tool_cue_x_faq")].tolist() == [0.0, 0.0, 1.0]
+    # Without the intent model's view (a caller that has none), the topic reads 0.
+    assert features([guide, tool], "x")[:, FEATURES.index("topic_p")].tolist() == [0.0, 0.0]
+
+
+def test_asking_for_a_tool_is_read_in_the_questions_words() -> None:
+    assert asks_for_a_tool("une appli pour gérer les rendez-vous ?")
+    assert asks_for_a_tool("Quelle ALTERNATIVE à Doctolib ?")
+    assert asks_for_a_tool("un logiciel de caisse certifié")
+    assert not asks_for_a_tool("mon garage doit-il afficher ses tarifs ?")
+    assert not asks_for_a_tool("je suis fleuriste, quelles mentions sur mes factures ?")
+
+
+def test_a_format_2_model_loads_and_ignores_the_intent_features(tmp_path: Path) -> None:
+    """The ranker shipped before the intent features (and one retrained in data_dir/models)
+    stays in service and scores as it did."""
+    width = len(LISTWISE_FEATURES)
+    rng = np.random.default_rng(1)
+    old = Ranker(
+        rng.normal(size=width).tolist(),
+        rng.uniform(0.5, 2, size=width).tolist(),
+        rng.normal(size=width).tolist(),
+        0.1,
+        names=list(LISTWISE_FEATURES),
+    )
+    old.save(tmp_path / "ranker.json")
+    assert json.loads((tmp_path / "ranker.json").read_text())["format"] == 2
+    loaded = Ranker.load(tmp_path / "ranker.json")
+    assert loaded is not None and loaded.names == list(LISTWISE_FEATURES)
+    found, text = synthetic_queries(1, 6)[0]
+    blind, informed = features(found, text), features(found, text, {"ask_invoicing": 1.0})
+    assert np.allclose(loaded.scores(blind), loaded.scores(informed))
+
+
+def test_a_model_can_be_trained_on_some_of_the_columns() -> None:
+    rows = []
+    for found, text in synthetic_queries(40, 2):
+        y = np.asarray([1.0 if c.doc_id.startswith("right") else 0.0 for c in found])
+        rows.append(Example(features(found, text), y))
+    ranker = fit(rows, 1.0, names=LISTWISE_FEATURES)
+    assert ranker.names == list(LISTWISE_FEATURES) and len(ranker.coef) == len(LISTWISE_FEATURES)
+    assert ranker.scores(rows[0].x).shape == (len(rows[0].y),)
+
+
 def test_a_format_1_model_still_loads_and_reads_the_base_features(tmp_path: Path) -> None:
     """A ranker retrained before the listwise features (data_dir/models) stays in service."""
     rng = np.random.default_rng(0)
@@ -173,7 +232,9 @@ def two_right_answers(n: int, seed: int) -> list[Example]:
         silent = candidate(f"silent-{q}", rng.uniform(0.5, 1.0), rng.uniform(0.90, 0.96))
         found = sorted([*found, says, silent], key=lambda c: -c.score)
         query = {"text": text, "answers": [says.doc_id, silent.doc_id], "must_mention_any": ["x"]}
-        rows += examples([query], lambda _q, f=found: (f, text), lambda d, _t: d.startswith("says"))
+        rows += examples(
+            [query], lambda _q, f=found: (f, text, {}), lambda d, _t: d.startswith("says")
+        )
     return rows
 
 
@@ -214,7 +275,7 @@ def test_questions_without_expected_terms_carry_no_fact_preference() -> None:
     found, text = synthetic_queries(1, 7)[0]
     rows = examples(
         [{"text": text, "answers": ["right-0"]}, {"text": "salut", "negative": True}],
-        lambda _q: (found, text),
+        lambda _q: (found, text, {}),
         lambda _d, _t: True,
     )
     assert [r.states for r in rows] == [None, None]

@@ -130,6 +130,7 @@ def reference_candidates(
                 boost=boost,
                 on_topic=on_topic,
                 section_rank=section_rank[shown],
+                topic=passage.topic,
             )
         )
     found_docs.sort(key=lambda c: -c.score)
