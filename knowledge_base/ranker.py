@@ -20,7 +20,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -316,7 +316,6 @@ def fit(
     c: float,
     objective: str = "pointwise",
     prefer: float = PREFER_FACT,
-    names: Sequence[str] = FEATURES,
 ) -> Ranker:
     """One model on `subset`: pointwise, balanced classes. Pairwise: the order within each
     question is learned from differences (no intercept), then one scale and intercept map
@@ -327,9 +326,6 @@ def fit(
 
     if objective not in OBJECTIVES:
         raise ValueError(f"objectif inconnu : {objective!r} ({', '.join(OBJECTIVES)})")
-    if tuple(names) != FEATURES:  # a model on some of the columns (`names`)
-        columns = [FEATURES.index(name) for name in names]
-        subset = [replace(e, x=e.x[:, columns]) for e in subset]
     x = np.vstack([e.x for e in subset])
     y = np.concatenate([e.y for e in subset])
     mean, scale = x.mean(axis=0), x.std(axis=0)
@@ -352,7 +348,7 @@ def fit(
         if objective == "mixed":  # two calibrated log-odds averaged: still one linear model
             coef = MIX * coef + (1 - MIX) * point_coef
             intercept = MIX * intercept + (1 - MIX) * point_intercept
-    return Ranker(mean.tolist(), scale.tolist(), coef.tolist(), intercept, names=list(names))
+    return Ranker(mean.tolist(), scale.tolist(), coef.tolist(), intercept)
 
 
 def train(
@@ -361,10 +357,8 @@ def train(
     seed: int = 0,
     objective: str = "pointwise",
     prefer: float = PREFER_FACT,
-    names: Sequence[str] = FEATURES,
 ) -> Ranker:
-    """C chosen by cross-validated MRR (folds split by query), then one model on all;
-    `names`: the columns of FEATURES it reads."""
+    """C chosen by cross-validated MRR (folds split by query), then one model on all."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(examples_))
     fold_of = {int(q): i % folds for i, q in enumerate(order)}
@@ -375,13 +369,13 @@ def train(
         for f in range(folds):
             train_part = [e for q, e in enumerate(examples_) if fold_of[q] != f]
             test_part = [e for q, e in enumerate(examples_) if fold_of[q] == f]
-            ranker = fit(train_part, c, objective, prefer, names)
+            ranker = fit(train_part, c, objective, prefer)
             fold_scores.append(ranking_metrics(test_part, ranker.scores))
         cv[str(c)] = {
             k: round(float(np.mean([s[k] for s in fold_scores])), 4) for k in fold_scores[0]
         }
     best = max(cv, key=lambda c: (cv[c]["mrr"], cv[c]["top1"]))
-    ranker = fit(examples_, float(best), objective, prefer, names)
+    ranker = fit(examples_, float(best), objective, prefer)
     fused = ranking_metrics(examples_, lambda x: x[:, FEATURES.index("fused")])
     ranker.report = {
         "queries": len(examples_),

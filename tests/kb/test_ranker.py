@@ -176,16 +176,6 @@ def test_a_format_2_model_loads_and_ignores_the_intent_features(tmp_path: Path) 
     assert np.allclose(loaded.scores(blind), loaded.scores(informed))
 
 
-def test_a_model_can_be_trained_on_some_of_the_columns() -> None:
-    rows = []
-    for found, text in synthetic_queries(40, 2):
-        y = np.asarray([1.0 if c.doc_id.startswith("right") else 0.0 for c in found])
-        rows.append(Example(features(found, text), y))
-    ranker = fit(rows, 1.0, names=LISTWISE_FEATURES)
-    assert ranker.names == list(LISTWISE_FEATURES) and len(ranker.coef) == len(LISTWISE_FEATURES)
-    assert ranker.scores(rows[0].x).shape == (len(rows[0].y),)
-
-
 def test_a_format_1_model_still_loads_and_reads_the_base_features(tmp_path: Path) -> None:
     """A ranker retrained before the listwise features (data_dir/models) stays in service."""
     rng = np.random.default_rng(0)
