@@ -7,10 +7,11 @@ session or on a bare connection where no ORM object is involved.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from itertools import combinations
 
-from sqlalchemy import Connection, Integer, any_, bindparam, insert, select, update
+from sqlalchemy import BigInteger, Connection, Integer, any_, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -39,6 +40,22 @@ _RECORD_UPDATE = {
     .returning(_UPDATES.c.update_id),
     "sqlite": sqlite_insert(_UPDATES).on_conflict_do_nothing().returning(_UPDATES.c.update_id),
 }
+
+# The same with the chat's merchant found by the statement itself (PostgreSQL, a quick
+# press in pipeline mode): queued with the merchant's read, it needs no round trip of its own.
+_MERCHANTS_TABLE = Merchant.__table__
+RECORD_CHAT_UPDATE = (
+    postgresql_insert(_UPDATES)
+    .from_select(
+        ["update_id", "merchant_id"],
+        select(bindparam("update_id", type_=BigInteger), _MERCHANTS_TABLE.c.id).where(
+            _MERCHANTS_TABLE.c.channel == bindparam("channel"),
+            _MERCHANTS_TABLE.c.external_id == bindparam("external_id"),
+        ),
+    )
+    .on_conflict_do_nothing()
+    .returning(_UPDATES.c.update_id)
+)
 
 # A turn's new messages in one INSERT … RETURNING (on SQLite, one per row), ids in the
 # rows' order: a Core statement, where the ORM's unit of work cost more than the statements.
@@ -120,6 +137,24 @@ def record_update(
     values = {"update_id": update_id, "merchant_id": merchant_id}
     # (The row count is no answer: psycopg reports -1 for this statement.)
     return bool(driver.execute(connection, statement, values, _RECORD_UPDATE_COLUMNS))
+
+
+def start_recording(
+    connection: Connection, update_id: int, channel: str, external_id: str, driver: DriverStatements
+) -> Callable[[], bool] | None:
+    """`record_update` for the chat's merchant, queued now (psycopg's pipeline mode: sent
+    with the next statement whose result is read, the merchant's read); the function
+    returned tells whether it was new. None where this cannot be queued (SQLite, outside
+    pipeline mode): call `record_update` once the merchant is read. The caller rolls back
+    if the merchant read is not one the turn goes on with (the update was recorded)."""
+    if connection.dialect.name != "postgresql" or not driver.pipelined(connection):
+        return None
+    direct = driver.get(RECORD_CHAT_UPDATE)
+    if direct is None:
+        return None
+    values = {"update_id": update_id, "channel": channel, "external_id": external_id}
+    rows = direct.start(connection, values)
+    return lambda: bool(rows())
 
 
 # The columns a quick press's flows may set on a `MerchantRow` (its `changes`), and the
