@@ -401,7 +401,7 @@ class Assistant:
         unstored = turn.unstored_incoming()
         sent_by = now + self.services.settings.delivery_lease
         stored = [
-            Message(
+            dict(
                 merchant_id=merchant.id,
                 direction="out",
                 author="bot",
@@ -420,12 +420,18 @@ class Assistant:
         ]
         # One flush (the merchant's update, the flows' changes), then the message (if not
         # stored yet) and the replies in one insert, in order (ids ascending: the
-        # conversation's order).
-        new = [unstored, *stored] if unstored is not None else stored
+        # conversation's order). A quick press writes the replies as rows (no ORM object:
+        # nothing reads them back).
         driver = self.services.db.driver
         if turn.session is not None:
+            new = [Message(**values) for values in stored]
+            if unstored is not None:
+                new.insert(0, unstored)
             ids = turns.insert_messages(turn.session, new, driver)
         else:
+            new = [turns.message_row(values) for values in stored]
+            if unstored is not None:
+                new.insert(0, unstored)
             ids = turns.insert_rows(turn.connection, new, driver) if new else []
         intent = turn.incoming.intent if turn.incoming is not None else None
         return Outcome(replies, ids[len(new) - len(stored) :], merchant.id, intent)

@@ -7,7 +7,7 @@ session or on a bare connection where no ORM object is involved.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from itertools import combinations
 
@@ -226,14 +226,26 @@ def insert_messages(
     return insert_rows(session.connection(), messages, driver)
 
 
+def message_row(values: dict[str, object]) -> dict[str, object]:
+    """A new message as `insert_rows` writes it, from the values set on it (the rest the
+    model's defaults): what `Message(**values)` would be written as, without the object."""
+    row = {**_MESSAGE_DEFAULTS, **values}
+    for name, default in _MESSAGE_DEFAULTS.items():
+        if row[name] is None:
+            row[name] = default
+    return row
+
+
 def insert_rows(
-    connection: Connection, messages: list[Message], driver: DriverStatements
+    connection: Connection,
+    messages: Sequence[Message | dict[str, object]],
+    driver: DriverStatements,
 ) -> list[int]:
     """`insert_messages` on a bare connection (a quick press: no session to flush). On
     PostgreSQL one multi-row INSERT by SQLAlchemy (one round trip); in pipeline mode, where
     SQLAlchemy's execution cannot read a result, a row at a time on psycopg's driver, every
     row sent before the first id is read (one round trip with the pending statements)."""
-    rows = [_row(message) for message in messages]
+    rows = [message if isinstance(message, dict) else _row(message) for message in messages]
     direct = driver.get(_INSERT_MESSAGE, _MESSAGE_COLUMNS)
     if direct is None:
         return [row.id for row in connection.execute(INSERT_MESSAGES, rows)]
