@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -105,6 +106,10 @@ class Outcome:
     stored: bool = True
     # A text turn: whether its vector was computed (None: no text was understood).
     encoded: bool | None = None
+
+
+class _NotQuick(Exception):
+    """A quick press that needs the ORM turn: its transaction is rolled back."""
 
 
 class Assistant:
@@ -328,38 +333,64 @@ class Assistant:
         None when the ORM turn must run instead, having written nothing: a merchant not
         known yet, a chat over the flood limit, a language to change, a merchant who had
         blocked the bot."""
+        try:
+            # PostgreSQL: in pipeline mode, every statement run on the driver
+            # (`Database.connection`).
+            with self.services.db.connection(wait=wait, pipelined=True) as connection:
+                return self._press_turn(connection, incoming, language, now, limit)
+        except _NotQuick:
+            return None  # rolled back
+
+    def _press_turn(
+        self,
+        connection: Connection,
+        incoming: Incoming,
+        language: str,
+        now: datetime,
+        limit: flood.FloodLimit | None,
+    ) -> Outcome | None:
+        """`_press` in its transaction."""
         db, driver = self.services.db, self.services.db.driver
         channel, user = incoming.channel, incoming.user_id
-        # PostgreSQL: in pipeline mode, every statement run on the driver (`Database.connection`).
-        with db.connection(wait=wait, pipelined=True) as connection:
-            if db.shared_by_workers:
-                db.lock_for_transaction(connection, f"chat:{channel}:{user}")
-            if limit is None:
-                merchant, over = rows.find_merchant(connection, driver, channel, user), False
-            else:
-                merchant, over = limit.merchant_row_and_over(connection, driver, channel, user, now)
-            if (
-                merchant is None
-                or over
-                or merchant.language != language
-                or merchant.unreachable_at is not None
-            ):
-                return None
-            if incoming.update_id is not None and not turns.record_update(
+        if db.shared_by_workers:
+            db.lock_for_transaction(connection, f"chat:{channel}:{user}")
+        # PostgreSQL: the update recorded by a statement queued with the merchant's read,
+        # after the lock (one round trip for the three); undone below if the ORM turn runs.
+        recorded = (
+            turns.start_recording(connection, incoming.update_id, channel, user, driver)
+            if incoming.update_id is not None
+            else None
+        )
+        if limit is None:
+            merchant, over = rows.find_merchant(connection, driver, channel, user), False
+        else:
+            merchant, over = limit.merchant_row_and_over(connection, driver, channel, user, now)
+        if (
+            merchant is None
+            or over
+            or merchant.language != language
+            or merchant.unreachable_at is not None
+        ):
+            raise _NotQuick
+        if recorded is not None:
+            fresh = recorded()
+        else:
+            fresh = incoming.update_id is None or turns.record_update(
                 connection, incoming.update_id, merchant.id, driver
-            ):
-                return Outcome([], [], merchant.id)  # already answered (re-delivery)
-            message = Message(
-                merchant_id=merchant.id,
-                direction="in",
-                author="merchant",
-                kind=incoming.kind,
-                text=self._stored_text(incoming)[:MAX_STORED_TEXT],
-                flooded=False,
-                created_at=now,
             )
-            turn = Turn(self.services, None, merchant, incoming=message, bare=connection)
-            return self._close(turn, self._route(turn, incoming), now)
+        if not fresh:
+            return Outcome([], [], merchant.id)  # already answered (re-delivery)
+        message = Message(
+            merchant_id=merchant.id,
+            direction="in",
+            author="merchant",
+            kind=incoming.kind,
+            text=self._stored_text(incoming)[:MAX_STORED_TEXT],
+            flooded=False,
+            created_at=now,
+        )
+        turn = Turn(self.services, None, merchant, incoming=message, bare=connection)
+        return self._close(turn, self._route(turn, incoming), now)
 
     def _close(self, turn: Turn, replies: list[Reply], now: datetime) -> Outcome:
         """The end of a turn: the merchant, its message and the replies written."""
@@ -371,7 +402,7 @@ class Assistant:
         unstored = turn.unstored_incoming()
         sent_by = now + self.services.settings.delivery_lease
         stored = [
-            Message(
+            dict(
                 merchant_id=merchant.id,
                 direction="out",
                 author="bot",
@@ -390,12 +421,18 @@ class Assistant:
         ]
         # One flush (the merchant's update, the flows' changes), then the message (if not
         # stored yet) and the replies in one insert, in order (ids ascending: the
-        # conversation's order).
-        new = [unstored, *stored] if unstored is not None else stored
+        # conversation's order). A quick press writes the replies as rows (no ORM object:
+        # nothing reads them back).
         driver = self.services.db.driver
         if turn.session is not None:
+            new = [Message(**values) for values in stored]
+            if unstored is not None:
+                new.insert(0, unstored)
             ids = turns.insert_messages(turn.session, new, driver)
         else:
+            new = [turns.message_row(values) for values in stored]
+            if unstored is not None:
+                new.insert(0, unstored)
             ids = turns.insert_rows(turn.connection, new, driver) if new else []
         intent = turn.incoming.intent if turn.incoming is not None else None
         return Outcome(replies, ids[len(new) - len(stored) :], merchant.id, intent)

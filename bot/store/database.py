@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import BigInteger, Connection, Engine, bindparam, create_engine, event, func, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .driver import DriverStatements
@@ -225,22 +225,46 @@ class Database:
             with (
                 self._write_turn_held(wait) if write else nullcontext(),
                 self.engine.connect() as connection,
-                self._pipeline(connection) if pipelined else nullcontext(),
                 connection.begin(),
             ):
-                yield connection
+                if not (pipelined and self.shared_by_workers and self.pipelines):
+                    yield connection
+                    return
+                with self._pipelined(connection):
+                    yield connection
+                    # The COMMIT queued with the last statements: the pipeline's end sends
+                    # them with one Sync and reads every result, where psycopg's commit
+                    # would sync, then the pipeline's end sync again (a round trip for
+                    # nothing). SQLAlchemy's commit then finds no transaction to end.
+                    self._driver_connection(connection).execute("COMMIT")
         except SQLAlchemyError as exc:
             if _is_connection_error(exc):
                 raise StoreUnavailable(str(exc)) from exc
             raise
 
-    def _pipeline(self, connection: Connection):  # type: ignore[no-untyped-def]
-        """psycopg's pipeline mode on `connection` (nothing on SQLite)."""
-        if not (self.shared_by_workers and self.pipelines):
-            return nullcontext()
+    @staticmethod
+    def _driver_connection(connection: Connection):  # type: ignore[no-untyped-def]
         driver = connection.connection.driver_connection
         assert driver is not None
-        return driver.pipeline()
+        return driver
+
+    @contextmanager
+    def _pipelined(self, connection: Connection) -> Iterator[None]:
+        """psycopg's pipeline mode on `connection`. An error its end reads (a statement's,
+        the COMMIT's, a dropped connection) is SQLAlchemy's, as its execution raises it,
+        and a connection the server dropped is invalidated."""
+        driver = self._driver_connection(connection)
+        errors = self.engine.dialect.loaded_dbapi.Error
+        try:
+            with driver.pipeline():
+                yield
+        except errors as error:
+            lost = self.engine.dialect.is_disconnect(error, driver, None)
+            if lost:
+                connection.invalidate(error)
+            raise DBAPIError.instance(
+                "COMMIT", None, error, errors, connection_invalidated=lost
+            ) from error
 
     @contextmanager
     def _write_turn_held(self, wait: bool) -> Iterator[None]:

@@ -124,6 +124,29 @@ class DriverStatement:
         except self._errors as error:
             raise self._wrapped(connection, error, parameters) from error
 
+    def start(
+        self, connection: Connection, values: Mapping[str, Any]
+    ) -> Callable[[], list[tuple[Any, ...]]]:
+        """Run now, read later: in psycopg's pipeline mode the statement is only queued, and
+        its rows come back with the next statement whose result is read; the function
+        returned gives them (no round trip of its own once that one was read)."""
+        parameters = self.parameters(values)
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        try:
+            cursor = driver.execute(self.sql, parameters)
+        except self._errors as error:
+            raise self._wrapped(connection, error, parameters) from error
+
+        def rows() -> list[tuple[Any, ...]]:
+            try:
+                found = cursor.fetchall()
+            except self._errors as error:
+                raise self._wrapped(connection, error, parameters) from error
+            return found if self._results is None else [self._converted(row) for row in found]
+
+        return rows
+
     def changed(self, connection: Connection, values: Mapping[str, Any]) -> int:
         """Run an UPDATE or DELETE on `connection`'s driver connection; the rows it changed."""
         parameters = self.parameters(values)

@@ -7,10 +7,11 @@ session or on a bare connection where no ORM object is involved.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from itertools import combinations
 
-from sqlalchemy import Connection, Integer, any_, bindparam, insert, select, update
+from sqlalchemy import BigInteger, Connection, Integer, any_, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -39,6 +40,22 @@ _RECORD_UPDATE = {
     .returning(_UPDATES.c.update_id),
     "sqlite": sqlite_insert(_UPDATES).on_conflict_do_nothing().returning(_UPDATES.c.update_id),
 }
+
+# The same with the chat's merchant found by the statement itself (PostgreSQL, a quick
+# press in pipeline mode): queued with the merchant's read, it needs no round trip of its own.
+_MERCHANTS_TABLE = Merchant.__table__
+RECORD_CHAT_UPDATE = (
+    postgresql_insert(_UPDATES)
+    .from_select(
+        ["update_id", "merchant_id"],
+        select(bindparam("update_id", type_=BigInteger), _MERCHANTS_TABLE.c.id).where(
+            _MERCHANTS_TABLE.c.channel == bindparam("channel"),
+            _MERCHANTS_TABLE.c.external_id == bindparam("external_id"),
+        ),
+    )
+    .on_conflict_do_nothing()
+    .returning(_UPDATES.c.update_id)
+)
 
 # A turn's new messages in one INSERT … RETURNING (on SQLite, one per row), ids in the
 # rows' order: a Core statement, where the ORM's unit of work cost more than the statements.
@@ -122,6 +139,24 @@ def record_update(
     return bool(driver.execute(connection, statement, values, _RECORD_UPDATE_COLUMNS))
 
 
+def start_recording(
+    connection: Connection, update_id: int, channel: str, external_id: str, driver: DriverStatements
+) -> Callable[[], bool] | None:
+    """`record_update` for the chat's merchant, queued now (psycopg's pipeline mode: sent
+    with the next statement whose result is read, the merchant's read); the function
+    returned tells whether it was new. None where this cannot be queued (SQLite, outside
+    pipeline mode): call `record_update` once the merchant is read. The caller rolls back
+    if the merchant read is not one the turn goes on with (the update was recorded)."""
+    if connection.dialect.name != "postgresql" or not driver.pipelined(connection):
+        return None
+    direct = driver.get(RECORD_CHAT_UPDATE)
+    if direct is None:
+        return None
+    values = {"update_id": update_id, "channel": channel, "external_id": external_id}
+    rows = direct.start(connection, values)
+    return lambda: bool(rows())
+
+
 # The columns a quick press's flows may set on a `MerchantRow` (its `changes`), and the
 # turn's UPDATE for each set of them, with or without the flow: built once.
 _CHANGEABLE = ("reminders", "sells_online", "trade")
@@ -191,14 +226,26 @@ def insert_messages(
     return insert_rows(session.connection(), messages, driver)
 
 
+def message_row(values: dict[str, object]) -> dict[str, object]:
+    """A new message as `insert_rows` writes it, from the values set on it (the rest the
+    model's defaults): what `Message(**values)` would be written as, without the object."""
+    row = {**_MESSAGE_DEFAULTS, **values}
+    for name, default in _MESSAGE_DEFAULTS.items():
+        if row[name] is None:
+            row[name] = default
+    return row
+
+
 def insert_rows(
-    connection: Connection, messages: list[Message], driver: DriverStatements
+    connection: Connection,
+    messages: Sequence[Message | dict[str, object]],
+    driver: DriverStatements,
 ) -> list[int]:
     """`insert_messages` on a bare connection (a quick press: no session to flush). On
     PostgreSQL one multi-row INSERT by SQLAlchemy (one round trip); in pipeline mode, where
     SQLAlchemy's execution cannot read a result, a row at a time on psycopg's driver, every
     row sent before the first id is read (one round trip with the pending statements)."""
-    rows = [_row(message) for message in messages]
+    rows = [message if isinstance(message, dict) else _row(message) for message in messages]
     direct = driver.get(_INSERT_MESSAGE, _MESSAGE_COLUMNS)
     if direct is None:
         return [row.id for row in connection.execute(INSERT_MESSAGES, rows)]

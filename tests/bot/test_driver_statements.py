@@ -8,16 +8,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import IntegrityError
 
 from bot.store import rows, turns
 from bot.store.database import Database, StoreUnavailable
 from bot.store.driver import DriverStatements
-from bot.store.models import Merchant, Message
+from bot.store.models import Merchant, Message, ProcessedUpdate
 
 NOW = datetime(2026, 12, 4, 19, 41, 16, 123456, tzinfo=UTC)
+_RECORD = insert(ProcessedUpdate.__table__)  # no ON CONFLICT: a foreign key error to read late
 
 
 def _database(url: str) -> Database:
@@ -135,6 +136,16 @@ def test_driver_errors_are_sqlalchemys(database_url: str) -> None:
             merchant.flow_state = {"step": 1}
             turns.save_merchant(connection, merchant, NOW, flow=True, driver=db.driver)  # sent
             turns.record_update(connection, 5, 999, db.driver)  # its error read here
+        # An error read only at the transaction's end (nothing read after the statement:
+        # in pipeline mode the COMMIT is queued with it, and the pipeline's end reads both).
+        with pytest.raises(IntegrityError), db.connection(pipelined=True) as connection:
+            merchant = rows.find_merchant(connection, db.driver, "telegram", "7")
+            assert merchant is not None
+            merchant.flow_state = {"step": 1}
+            turns.save_merchant(connection, merchant, NOW, flow=True, driver=db.driver)
+            db.driver.send(
+                connection, _RECORD, {"update_id": 6, "merchant_id": 999, "processed_at": NOW}
+            )
         # Nothing of those transactions was kept, and the connections work.
         with db.connection(pipelined=True) as connection:
             merchant = rows.find_merchant(connection, db.driver, "telegram", "7")
@@ -183,6 +194,16 @@ def test_a_connection_lost_under_the_driver_is_replaced(database_url: str, pipel
         # socket readable and pings it.
         _terminate_others_from_new_engine(database_url)
         with db.connection(pipelined=pipelined) as connection:
+            assert rows.find_merchant(connection, db.driver, "telegram", "7") is not None
+            pid = connection.connection.driver_connection.info.backend_pid
+        # Gone before a transaction that reads nothing (in pipeline mode its statements and
+        # its COMMIT all go at its end): the same.
+        with pytest.raises(StoreUnavailable), db.connection(pipelined=pipelined) as connection:
+            _terminate_others_from_new_engine(database_url)
+            db.lock_for_transaction(connection, "chat:telegram:7")
+            turns.mark(connection, [1], delivered=True, driver=db.driver)
+        with db.connection(pipelined=pipelined) as connection:
+            assert connection.connection.driver_connection.info.backend_pid != pid
             assert rows.find_merchant(connection, db.driver, "telegram", "7") is not None
     finally:
         db.dispose()

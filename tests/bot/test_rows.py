@@ -170,3 +170,32 @@ def test_checklist_progress_and_runs(db: Database) -> None:
     assert site.remind_at is None
     assert avis.remind_at is not None and avis.remind_at.replace(tzinfo=UTC) == later
     assert avis.finished_at is None
+
+
+def test_a_reply_written_as_a_row_is_the_message_the_orm_object_writes(db: Database) -> None:
+    """A quick press's replies are written from plain values (`turns.message_row`), where
+    other turns write `Message` objects: the same row either way."""
+    merchant_id = _merchant(db).id
+    values: dict[str, object] = {
+        "merchant_id": merchant_id,
+        "direction": "out",
+        "author": "bot",
+        "kind": "text",
+        "text": "Question 2/9",
+        "html": "<b>Question 2/9</b>",
+        "buttons": [[{"text": "Oui", "data": "dg:a:1:0"}]],
+        "delivered": False,
+        "claimed_until": NOW + timedelta(seconds=60),
+        "created_at": NOW,
+    }
+    with db.connection() as connection:
+        ids = turns.insert_rows(
+            connection, [turns.message_row(values), Message(**values)], db.driver
+        )
+    columns = [c for c in Message.__table__.columns if c.key != "id"]
+    with db.session() as session:
+        written = session.execute(
+            select(*columns).where(Message.id.in_(ids)).order_by(Message.id)
+        ).all()
+    assert len(written) == 2 and written[0] == written[1]
+    assert written[0].buttons == values["buttons"] and written[0].entities == []

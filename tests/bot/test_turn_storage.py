@@ -314,3 +314,25 @@ def test_a_pipelined_press_writes_what_a_plain_one_writes(services) -> None:  # 
         assert again.replies == [] and again.reply_ids == []
     assert _press_rows(services, "30") == _press_rows(services, "31")
     assert _press_rows(services, "30")["results"][0][2] is True  # the diagnostic completed
+
+
+def test_a_press_that_needs_the_orm_turn_records_its_update_once(services) -> None:  # type: ignore[no-untyped-def]
+    """On PostgreSQL a quick press records its update with the merchant's read (one
+    statement queued with it); a press that then needs the ORM turn (here, the merchant
+    writes in another language) rolls that back, and the ORM turn records it: once."""
+    assistant = Assistant(services)
+    outcome = assistant.process(Incoming("test", "16", "command", "diagnostic", update_id=70))
+    assistant.mark_delivered(outcome.reply_ids)
+    answer = next(
+        b.data for row in outcome.replies[-1].buttons for b in row if b.data.startswith("dg:a:0:")
+    )
+    press = Incoming("test", "16", "button", answer, update_id=71, language="en")
+    answered = assistant.process(press)
+    assert answered.replies and answered.stored
+    with services.db.session() as session:
+        assert session.get(ProcessedUpdate, 71) is not None
+        merchant = session.scalar(select(Merchant).where(Merchant.external_id == "16"))
+        assert merchant is not None and merchant.language == "en"
+    stored = len(rows(services, "16"))
+    assert assistant.process(press).replies == []  # the same update again: answered once
+    assert len(rows(services, "16")) == stored
