@@ -229,9 +229,9 @@ def insert_messages(
 def message_row(values: dict[str, object]) -> dict[str, object]:
     """A new message as `insert_rows` writes it, from the values set on it (the rest the
     model's defaults): what `Message(**values)` would be written as, without the object."""
-    row = {**_MESSAGE_DEFAULTS, **values}
+    row = dict(values)
     for name, default in _MESSAGE_DEFAULTS.items():
-        if row[name] is None:
+        if row.get(name) is None:  # left out, or set to None as the ORM's default would be
             row[name] = default
     return row
 
