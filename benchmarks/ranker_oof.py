@@ -188,6 +188,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--objectives", nargs="+", default=["pointwise"])
     parser.add_argument("--sweep", nargs="*", default=[], help="objectives whose thresholds vary")
+    parser.add_argument("--grid", nargs="*", default=list(GRID), help="thresholds to sweep")
+    parser.add_argument(
+        "--combo",
+        nargs="*",
+        default=[],
+        help="extra configurations swept together, e.g. PARAPHRASE_LOGIT_GAP=1.5,FAQ_MATCH=0.9",
+    )
+    parser.add_argument(
+        "--score-only",
+        type=Path,
+        help="answer only these questions of the split (e.g. those a shipped ranker never saw)",
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--queries", type=Path, default=EVAL_DIR / "train.yml")
@@ -208,6 +220,11 @@ def main() -> None:
         services = build_services(settings, log=lambda m: print(m, file=sys.stderr))
         folds = assign_folds([topic_of(q, services.kb) for q in queries], args.folds, args.seed)
         negative_folds = assign_folds(["negative"] * len(negatives), args.folds, args.seed)
+        only = {str(q["text"]) for q in load_queries(args.score_only)} if args.score_only else None
+        asked = [q for q in queries if only is None or q["text"] in only]
+        asked_folds = [
+            f for q, f in zip(queries, folds, strict=True) if only is None or q["text"] in only
+        ]
         rows = training_rows(services, queries)
         negative_rows = training_rows(services, negatives)
         report: dict[str, object] = {
@@ -225,7 +242,7 @@ def main() -> None:
         def record(objective: str, rankers: list[Ranker], changed: dict[str, float]) -> None:
             with thresholds(changed):
                 tag = f"{objective}-{len(runs)}"
-                figures = oof_pass(services, queries, folds, rankers, tag)
+                figures = oof_pass(services, asked, asked_folds, rankers, tag)
             junk = junk_sure(
                 rankers,
                 negative_rows,
@@ -252,9 +269,12 @@ def main() -> None:
             report.setdefault("fold_C", {})[objective] = [r.report["C"] for r in rankers]  # type: ignore[union-attr]
             record(objective, rankers, {})
             if objective in args.sweep:
-                for name, values in GRID.items():
-                    for value in values:
+                for name in args.grid:
+                    for value in GRID[name]:
                         record(objective, rankers, {name: value})
+                for combo in args.combo:
+                    pairs = (item.split("=") for item in combo.split(","))
+                    record(objective, rankers, {name: float(value) for name, value in pairs})
 
 
 if __name__ == "__main__":
