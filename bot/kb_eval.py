@@ -57,8 +57,12 @@ def mentions(reply: str, terms: Sequence[str]) -> bool:
     return any(f" {fold(term)} " in folded for term in terms if fold(term))
 
 
-def evaluate(assistant: Assistant, queries: Sequence[dict[str, object]]) -> dict[str, object]:
-    answered = [ask(assistant, f"eval-{i}", str(q["text"])) for i, q in enumerate(queries)]
+def evaluate(
+    assistant: Assistant, queries: Sequence[dict[str, object]], users: str = "eval"
+) -> dict[str, object]:
+    """The report of `comptoir kb eval`. `users`: the prefix of the merchants' ids (query i
+    is merchant "{users}-{i}"): several evaluations in one database need distinct ones."""
+    answered = [ask(assistant, f"{users}-{i}", str(q["text"])) for i, q in enumerate(queries)]
     pairs = [(q, a) for q, a in zip(queries, answered, strict=True) if q.get("answers")]
     report = retrieval_metrics([q for q, _ in pairs], lambda i, _q: pairs[i][1].hits)
     labelled = [(q, a) for q, a in zip(queries, answered, strict=True) if q.get("must_mention_any")]

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from knowledge_base.evaluation import load_queries
-from knowledge_base.ranker import FEATURES, Ranker, examples, ranking_metrics, train
+from knowledge_base.ranker import FEATURES, Example, Ranker, examples, ranking_metrics, train
 from knowledge_base.search import Candidate
 from nlu.intents import ASK_INTENTS
 from nlu.query_cache import query_vector
@@ -74,13 +74,20 @@ def train_ranker(
 ) -> Ranker:
     """Labelled questions plus negatives; the right answers recorded in the chat and the
     inbox are added by `retrain_ranker`. `objective`: see `knowledge_base.ranker.fit`."""
-    labelled = [*queries, *negative_queries()]
-    rows = examples(
-        labelled,
-        lambda q: candidates_as_the_bot_searches(services, str(q["text"])),
-        fact_finder(services),
-    )
-    return train(rows, objective=objective)
+    rows = training_rows(services, [*queries, *negative_queries()])
+    return train([row for query in rows for row in query], objective=objective)
+
+
+def training_rows(services: Services, queries: Sequence[dict[str, object]]) -> list[list[Example]]:
+    """Each query's training rows (none or one `Example`), in order: what `train_ranker`
+    learns from, kept per query so that an out-of-fold evaluation
+    (`benchmarks/ranker_oof.py`) trains on some queries with the same code, searching once."""
+    states = fact_finder(services)
+
+    def candidates_of(query: dict[str, object]) -> tuple[list[Candidate], str, dict[str, float]]:
+        return candidates_as_the_bot_searches(services, str(query["text"]))
+
+    return [examples([query], candidates_of, states) for query in queries]
 
 
 @dataclass(frozen=True)

@@ -204,7 +204,7 @@ def test_a_paraphrase_does_not_overrule_a_guide_the_ranker_is_far_surer_of() -> 
     guide = _hit("fraude-faux-virement-changement-rib", "guide", 0.91, 0.9998)
     entry = _hit("virement-escroc-que-faire", "faq", 0.937, 0.98)
     assert _matching_faq(turn, [guide, entry], broad=False) is None  # type: ignore[arg-type]
-    close = _hit("virement-escroc-que-faire", "faq", 0.937, 0.998)
+    close = _hit("virement-escroc-que-faire", "faq", 0.937, 0.9995)
     found = _matching_faq(turn, [guide, close], broad=False)  # type: ignore[arg-type]
     assert found is not None and found.id == "virement-escroc-que-faire"
 

@@ -1,0 +1,281 @@
+"""Out-of-fold evaluation of the learned ranker through the assistant, on the train split.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/ranker_oof.py [--objectives pointwise mixed]
+        [--sweep mixed] [--folds 5] [--seed 0] [--out benchmarks/results/ranker-oof.json]
+
+`comptoir kb eval --queries train.yml` scores the shipped ranker on the questions it was
+trained on: its probabilities there are over-confident, and thresholds chosen on them are
+chosen on the wrong scale. Here every train question is answered by a ranker that never saw
+it: the questions are dealt into k folds (stratified by topic, fixed seed); for each fold a
+ranker is trained on the other folds with the production code (`bot.ranking.training_rows`
+and `knowledge_base.ranker.train`, as `comptoir kb train-ranker` does, negatives included),
+put in service in one Assistant, and `bot.kb_eval.evaluate` (the code of `comptoir kb eval`)
+answers the held-out fold. The index and the intent model are built once; each question is
+searched once for training. The negatives (greetings, off-topic messages) are dealt into
+folds too, so the share of junk a ranker is "sure" of is measured out of fold as well (a
+fold's ranker trains on 4/5 of them, where `train_ranker` takes them all).
+
+`--sweep OBJECTIVE` then varies the reply's thresholds (`bot.answers`), one at a time, on
+that objective's out-of-fold rankers. Every configuration's aggregate figures, per fold and
+per half of the folds (even / odd), go to `--out` after each run. `test.yml` is never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import cpu_model  # noqa: E402
+from bot import answers  # noqa: E402
+from bot.assistant import Assistant  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from bot.context import Services  # noqa: E402
+from bot.kb_eval import EVAL_DIR, evaluate  # noqa: E402
+from bot.ranking import negative_queries, training_rows  # noqa: E402
+from bot.services import build_services  # noqa: E402
+from knowledge_base.content_model import KnowledgeBase  # noqa: E402
+from knowledge_base.evaluation import load_queries  # noqa: E402
+from knowledge_base.ranker import Example, Ranker, train  # noqa: E402
+
+Query = dict[str, object]
+# The reply's thresholds that read the ranker's probability (or, for the FAQ ones, the e5
+# match it is weighed against), and the coarse values tried around each shipped one.
+GRID: dict[str, tuple[float, ...]] = {
+    "SURE_WHEN_INTENT_UNSURE": (0.75, 0.80, 0.90),
+    "SURE_WHEN_OUT_OF_SCOPE": (0.90, 0.98),
+    "PARAPHRASE_LOGIT_GAP": (1.5, 2.0, 4.0),
+    "OVERVIEW_MARGIN": (0.1, 0.3),
+    "FAQ_MATCH": (0.90, 0.94),
+    "BROAD_FAQ_MATCH": (0.93, 0.97),
+    "VERBATIM_FAQ": (0.95, 0.99),
+}
+
+
+def topic_of(query: Query, kb: KnowledgeBase) -> str:
+    """The topic of the query's first known answer (as `scripts/split_eval.py` reads it)."""
+    for doc_id in query.get("answers") or []:  # type: ignore[attr-defined]
+        for store in (kb.guides, kb.faq, kb.checklists):
+            if doc_id in store:
+                return str(store[doc_id].topic)
+        if doc_id in kb.tools:
+            return "find_alternative"
+    return "unanswerable"
+
+
+def assign_folds(strata: Sequence[str], k: int, seed: int) -> list[int]:
+    """A fold per item: within each stratum, shuffled (seeded) and dealt in turn, the deal
+    running on from one stratum to the next so the folds' sizes differ by one at most."""
+    rng = random.Random(seed)
+    folds = [0] * len(strata)
+    dealt = 0
+    for stratum in sorted(set(strata)):
+        members = [i for i, s in enumerate(strata) if s == stratum]
+        rng.shuffle(members)
+        for i in members:
+            folds[i] = dealt % k
+            dealt += 1
+    return folds
+
+
+def fold_rankers(
+    rows: Sequence[list[Example]],
+    folds: Sequence[int],
+    negatives: Sequence[list[Example]],
+    negative_folds: Sequence[int],
+    k: int,
+    objective: str,
+) -> list[Ranker]:
+    """For each fold, the ranker `train_ranker` would train on the other folds' questions
+    (then the other folds' negatives, in `train_ranker`'s order)."""
+    rankers = []
+    for f in range(k):
+        kept = [e for q, fold in zip(rows, folds, strict=True) if fold != f for e in q]
+        kept += [
+            e for q, fold in zip(negatives, negative_folds, strict=True) if fold != f for e in q
+        ]
+        rankers.append(train(kept, objective=objective))
+    return rankers
+
+
+def junk_sure(
+    rankers: Sequence[Ranker],
+    negatives: Sequence[list[Example]],
+    negative_folds: Sequence[int],
+    thresholds: Sequence[float],
+) -> dict[str, float]:
+    """Share of held-out negatives whose best candidate the fold's ranker rates at or above
+    each threshold (what "sure" would answer if the intent model were unsure)."""
+    best = []
+    for q, fold in zip(negatives, negative_folds, strict=True):
+        for e in q:
+            best.append(float(1 / (1 + np.exp(-rankers[fold].scores(e.x).max()))))
+    return {str(t): round(float(np.mean([b >= t for b in best])), 4) for t in thresholds}
+
+
+@contextmanager
+def thresholds(values: dict[str, float]) -> Iterator[None]:
+    """`bot.answers`'s thresholds set to `values` for the block, then restored."""
+    saved = {name: getattr(answers, name) for name in values}
+    for name, value in values.items():
+        setattr(answers, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(answers, name, value)
+
+
+def oof_pass(
+    services: Services,
+    queries: Sequence[Query],
+    folds: Sequence[int],
+    rankers: Sequence[Ranker],
+    tag: str,
+) -> dict[str, object]:
+    """Each fold answered through the assistant by the ranker that did not see it."""
+    assistant = Assistant(services)
+    per_fold = []
+    in_service = services.search.ranker
+    try:
+        for f, ranker in enumerate(rankers):
+            services.search.ranker = ranker
+            held = [q for q, fold in zip(queries, folds, strict=True) if fold == f]
+            per_fold.append(evaluate(assistant, held, users=f"{tag}-f{f}"))
+    finally:
+        services.search.ranker = in_service
+    halves = {
+        "even": aggregate(per_fold[0::2]),
+        "odd": aggregate(per_fold[1::2]),
+    }
+    return {
+        **aggregate(per_fold),
+        "halves": halves,
+        "folds": [aggregate([r]) for r in per_fold],
+        "misses": [m for r in per_fold for m in r["misses"]],  # type: ignore[attr-defined]
+        "mention_misses": [m for r in per_fold for m in r["mention"]["misses"]],  # type: ignore[index]
+    }
+
+
+def aggregate(reports: Sequence[dict[str, object]]) -> dict[str, object]:
+    """Figures over several folds' reports, weighted by their questions (exact: each fold's
+    figure is a mean over its own questions)."""
+    n = sum(int(r["n"]) for r in reports)  # type: ignore[call-overload]
+    figures: dict[str, object] = {"n": n}
+    for key in ("top1", "hit@3", "mrr"):
+        total = sum(float(r[key]) * int(r["n"]) for r in reports)  # type: ignore[arg-type, call-overload]
+        figures[key] = round(total / n, 4) if n else None
+    stated = sum(r["mention"]["n"] - len(r["mention"]["misses"]) for r in reports)  # type: ignore[index]
+    labelled = sum(r["mention"]["n"] for r in reports)  # type: ignore[index]
+    figures["facts"] = f"{stated}/{labelled}"
+    figures["fact_rate"] = round(stated / labelled, 4) if labelled else None
+    figures["top1_count"] = round(sum(float(r["top1"]) * int(r["n"]) for r in reports))  # type: ignore[arg-type, call-overload]
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--objectives", nargs="+", default=["pointwise"])
+    parser.add_argument("--sweep", nargs="*", default=[], help="objectives whose thresholds vary")
+    parser.add_argument("--grid", nargs="*", default=list(GRID), help="thresholds to sweep")
+    parser.add_argument(
+        "--combo",
+        nargs="*",
+        default=[],
+        help="extra configurations swept together, e.g. PARAPHRASE_LOGIT_GAP=1.5,FAQ_MATCH=0.9",
+    )
+    parser.add_argument(
+        "--score-only",
+        type=Path,
+        help="answer only these questions of the split (e.g. those a shipped ranker never saw)",
+    )
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--queries", type=Path, default=EVAL_DIR / "train.yml")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/ranker-oof.json")
+    args = parser.parse_args()
+    if args.queries.name == "test.yml":
+        raise SystemExit("the out-of-fold evaluation is for the train split only")
+
+    queries = load_queries(args.queries)
+    negatives = negative_queries()
+    started = time.time()
+    with tempfile.TemporaryDirectory(prefix="comptoir-oof-") as tmp:
+        settings = Settings.from_env().with_overrides(
+            database_url=f"sqlite:///{Path(tmp) / 'oof.sqlite3'}",
+            vector_cache_size=0,
+            kb_ranker="off",
+        )
+        services = build_services(settings, log=lambda m: print(m, file=sys.stderr))
+        folds = assign_folds([topic_of(q, services.kb) for q in queries], args.folds, args.seed)
+        negative_folds = assign_folds(["negative"] * len(negatives), args.folds, args.seed)
+        only = {str(q["text"]) for q in load_queries(args.score_only)} if args.score_only else None
+        asked = [q for q in queries if only is None or q["text"] in only]
+        asked_folds = [
+            f for q, f in zip(queries, folds, strict=True) if only is None or q["text"] in only
+        ]
+        rows = training_rows(services, queries)
+        negative_rows = training_rows(services, negatives)
+        report: dict[str, object] = {
+            "cpu": cpu_model(),
+            "queries": str(args.queries.relative_to(ROOT)),
+            "n_queries": len(queries),
+            "n_negatives": len(negatives),
+            "folds": args.folds,
+            "seed": args.seed,
+            "shipped_thresholds": {name: getattr(answers, name) for name in GRID},
+            "runs": [],
+        }
+        runs: list[dict[str, object]] = report["runs"]  # type: ignore[assignment]
+
+        def record(objective: str, rankers: list[Ranker], changed: dict[str, float]) -> None:
+            with thresholds(changed):
+                tag = f"{objective}-{len(runs)}"
+                figures = oof_pass(services, asked, asked_folds, rankers, tag)
+            junk = junk_sure(
+                rankers,
+                negative_rows,
+                negative_folds,
+                [answers.SURE_WHEN_INTENT_UNSURE, answers.SURE_WHEN_OUT_OF_SCOPE, 0.75, 0.8, 0.9],
+            )
+            runs.append(
+                {"objective": objective, "thresholds": changed, "junk_sure": junk, **figures}
+            )
+            print(
+                f"{objective:9s} {changed or 'shipped'}: top-1 {figures['top1']} hit@3 "
+                f"{figures['hit@3']} MRR {figures['mrr']} facts {figures['facts']} "
+                f"(even {figures['halves']['even']['top1']}/{figures['halves']['even']['facts']}, "  # type: ignore[index]
+                f"odd {figures['halves']['odd']['top1']}/{figures['halves']['odd']['facts']}) "  # type: ignore[index]
+                f"junk sure {junk} [{time.time() - started:.0f} s]",
+                flush=True,
+            )
+            args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+
+        for objective in args.objectives:
+            rankers = fold_rankers(
+                rows, folds, negative_rows, negative_folds, args.folds, objective
+            )
+            report.setdefault("fold_C", {})[objective] = [r.report["C"] for r in rankers]  # type: ignore[union-attr]
+            record(objective, rankers, {})
+            if objective in args.sweep:
+                for name in args.grid:
+                    for value in GRID[name]:
+                        record(objective, rankers, {name: value})
+                for combo in args.combo:
+                    pairs = (item.split("=") for item in combo.split(","))
+                    record(objective, rankers, {name: float(value) for name, value in pairs})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""`benchmarks/ranker_oof.py`: every train question is answered once, by a ranker trained
+on the other folds only (with the production training code), through the assistant."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from benchmarks.ranker_oof import aggregate, assign_folds, fold_rankers, oof_pass, thresholds
+from bot import answers
+from bot.kb_eval import EVAL_DIR
+from bot.ranking import negative_queries, training_rows
+from knowledge_base.evaluation import load_queries
+
+
+def test_folds_cover_every_item_once_and_spread_each_stratum_evenly() -> None:
+    strata = ["a"] * 13 + ["b"] * 7 + ["c"] * 2
+    folds = assign_folds(strata, 5, seed=0)
+    assert len(folds) == len(strata) and set(folds) == set(range(5))
+    sizes = Counter(folds).values()
+    assert max(sizes) - min(sizes) <= 1
+    for stratum in "abc":
+        counts = Counter(f for f, s in zip(folds, strata, strict=True) if s == stratum)
+        assert max(counts.values()) - min(counts.get(f, 0) for f in range(5)) <= 1
+    assert assign_folds(strata, 5, seed=0) == folds
+    assert assign_folds(strata, 5, seed=1) != folds
+
+
+def test_fold_figures_add_up_to_the_figures_over_all_questions() -> None:
+    first = {
+        "n": 3,
+        "top1": 2 / 3,
+        "hit@3": 1.0,
+        "mrr": 0.8333,
+        "mention": {"n": 2, "misses": [{}]},
+    }
+    second = {"n": 1, "top1": 0.0, "hit@3": 0.0, "mrr": 0.0, "mention": {"n": 1, "misses": []}}
+    both = aggregate([first, second])
+    assert both["n"] == 4 and both["top1"] == 0.5 and both["top1_count"] == 2
+    assert both["mrr"] == round(0.8333 * 3 / 4, 4)
+    assert both["facts"] == "2/3" and both["fact_rate"] == round(2 / 3, 4)
+
+
+def test_thresholds_are_restored_after_the_block() -> None:
+    shipped = answers.SURE_WHEN_INTENT_UNSURE
+    with thresholds({"SURE_WHEN_INTENT_UNSURE": 0.5}):
+        assert answers.SURE_WHEN_INTENT_UNSURE == 0.5
+    assert shipped == answers.SURE_WHEN_INTENT_UNSURE
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_each_question_is_answered_by_a_ranker_that_never_saw_it(services) -> None:  # type: ignore[no-untyped-def]
+    queries = [q for q in load_queries(EVAL_DIR / "train.yml") if q["answers"]][:12]
+    negatives = negative_queries()[:40]
+    folds = assign_folds(["all"] * len(queries), 2, seed=0)
+    negative_folds = assign_folds(["negative"] * len(negatives), 2, seed=0)
+    rows = training_rows(services, queries)
+    negative_rows = training_rows(services, negatives)
+    rankers = fold_rankers(rows, folds, negative_rows, negative_folds, 2, "pointwise")
+
+    for f, ranker in enumerate(rankers):  # trained on the other fold's rows, nothing else
+        other = [e for q, fold in zip(rows, folds, strict=True) if fold != f for e in q]
+        other_negatives = [
+            e for q, fold in zip(negative_rows, negative_folds, strict=True) if fold != f for e in q
+        ]
+        assert ranker.report["queries"] == len(other) + len(other_negatives)
+    assert rankers[0].coef != rankers[1].coef
+
+    shipped = services.search.ranker
+    report = oof_pass(services, queries, folds, rankers, "test")
+    assert services.search.ranker is shipped
+    assert report["n"] == len(queries)
+    assert [f["n"] for f in report["folds"]] == [folds.count(0), folds.count(1)]
+    assert 0.0 <= report["top1"] <= report["hit@3"] <= 1.0
