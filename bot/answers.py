@@ -22,6 +22,7 @@ from knowledge_base.search import Hit
 from nlu.model import ParseResult
 
 from .context import Turn
+from .figures import asked_figure, states_figure
 from .messages import Button, Reply, esc, short
 from .passage_choice import reads_alone, scored_sentences
 from .question_shape import asks_what_it_is, asks_where_to_start, is_broad
@@ -199,7 +200,7 @@ def answer_question(
             return faq_answer(turn, turn.kb.faq[hits[0].id])
         return answer_alternatives(turn, tools_named, hits)
     broad = is_broad(text)
-    entry = _matching_faq(turn, hits, broad)
+    entry = _matching_faq(turn, hits, broad, text)
     if entry is not None:
         return faq_answer(turn, entry)
     if hits and hits[0].kind == "checklist" and asks_where_to_start(text):
@@ -269,7 +270,7 @@ def guide_answer(
     guide = turn.kb.guides[guide_hit.id]
     turn.log["answered"] = True
     turn.log["guide"] = guide.id
-    section = None if broad else _answering_section(turn, guide, vector)
+    section = None if broad else _answering_section(turn, guide, vector, question)
     point = None if broad or not question else key_sentence(question, guide, section)
     faq_hit = next((h for h in hits[:3] if h.kind == "faq" and h.id in turn.kb.faq), None)
     see_also: Button | None = None
@@ -322,7 +323,7 @@ def sure_answer(
         return faq_answer(turn, turn.kb.faq[best.id])
     # The rule of a confident intent holds here too: a close paraphrase of an FAQ entry's
     # question among the best three is that question, even under a guide ranked first.
-    entry = _matching_faq(turn, hits, broad)
+    entry = _matching_faq(turn, hits, broad, text)
     if entry is not None:
         return faq_answer(turn, entry)
     turn.log["answered"] = True
@@ -349,27 +350,49 @@ PARAPHRASE_LOGIT_GAP = 1.5
 BROAD_FAQ_MATCH = 0.95
 
 
-def _matching_faq(turn: Turn, hits: list[Hit], broad: bool) -> FaqEntry | None:
+def _matching_faq(turn: Turn, hits: list[Hit], broad: bool, question: str = "") -> FaqEntry | None:
     """An FAQ entry wins when it ranks first for a narrow question (a short exact answer
     beats a long guide), or when the merchant asked its very question (a close paraphrase of
     it or of a variant, among the best three). A paraphrase does not overrule the entry
     ranked first ("une facture pour 30 € à un particulier" is not the neighbouring entry on
     quotes, however alike the two questions read). A broad question ("c'est quoi le RGPD ?")
     gets an entry only if the entry defines a term ("C'est quoi le FEC ?"), otherwise the
-    guide's overview ("Où me former au RGPD ?" reads close but answers something else)."""
+    guide's overview ("Où me former au RGPD ?" reads close but answers something else).
+    Nor does a paraphrase that lacks the figure asked for when a guide ranked above it states
+    one ("c'est obligatoire quand ?" is not the entry on which tool to use)."""
     first = turn.kb.faq.get(hits[0].id) if hits and hits[0].kind == "faq" else None
     if first is not None and (not broad or _defines(first)):
         return first
-    for hit in hits[:3]:
+    for rank, hit in enumerate(hits[:3]):
         if (
             hit.kind == "faq"
             and hit.match >= FAQ_MATCH
             and hit.id in turn.kb.faq
             and (not broad or hit.match >= BROAD_FAQ_MATCH or _defines(turn.kb.faq[hit.id]))
             and _logit(hits[0].confidence) - _logit(hit.confidence) <= PARAPHRASE_LOGIT_GAP
+            and not _guide_states_it_instead(turn, hits[:rank], turn.kb.faq[hit.id], question)
         ):
             return turn.kb.faq[hit.id]
     return None
+
+
+def _guide_states_it_instead(turn: Turn, above: list[Hit], entry: FaqEntry, question: str) -> bool:
+    """The question asks for a figure (a sum, a date, a duration, a threshold) that the entry
+    does not state and a guide ranked above it does: the guide answers, the entry does not."""
+    kind = asked_figure(question) if question else None
+    if kind is None or states_figure(entry.answer, kind):
+        return False
+    return any(
+        hit.kind == "guide"
+        and hit.id in turn.kb.guides
+        and any(states_figure(text, kind) for text in _guide_texts(turn.kb.guides[hit.id]))
+        for hit in above
+    )
+
+
+def _guide_texts(guide: Guide) -> list[str]:
+    """What a guide reply can show: its summary and each section's text."""
+    return [guide.summary, *(s.text for s in guide.sections)]
 
 
 def _defines(entry: FaqEntry) -> bool:
@@ -419,7 +442,17 @@ SECTION_MARGIN = 0.02
 _MOTIVATION = re.compile(r"^pourquoi c.?est utile", re.IGNORECASE)
 
 
-def _answering_section(turn: Turn, guide: Guide, vector: np.ndarray) -> Section | None:
+# A question that asks for a figure ("amende si j'oublie le SIREN ?") is answered by the
+# section that states one of that kind ("Combien ça coûte": 15 € par omission) when the
+# passage chosen by meaning does not, if that section matches the question nearly as well
+# (e5 cosine, within this margin of the passage chosen).
+FIGURE_SECTION_MARGIN = 0.02
+
+
+def _answering_section(
+    turn: Turn, guide: Guide, vector: np.ndarray, question: str = ""
+) -> Section | None:
+    """The section that answers better than the overview, or None (the overview leads)."""
     scored = [
         (heading, c)
         for heading, c in turn.services.search.sections(guide.id, vector)
@@ -427,9 +460,31 @@ def _answering_section(turn: Turn, guide: Guide, vector: np.ndarray) -> Section 
     ]
     summary = max((c for heading, c in scored if not heading), default=0.0)
     best = max(((c, heading) for heading, c in scored if heading), default=None)
-    if best is None or best[0] < summary + SECTION_MARGIN:
-        return None
-    return next((s for s in guide.sections if s.heading == best[1]), None)
+    chosen = None
+    if best is not None and best[0] >= summary + SECTION_MARGIN:
+        chosen = next((s for s in guide.sections if s.heading == best[1]), None)
+    kind = asked_figure(question) if question else None
+    if kind is None:
+        return chosen
+    shown = excerpt(chosen.text) if chosen is not None else _overview_text(guide)
+    if states_figure(shown, kind):
+        return chosen
+    matched = best[0] if chosen is not None and best is not None else summary
+    floor = matched - FIGURE_SECTION_MARGIN
+    by_heading = {s.heading: s for s in guide.sections}
+    stating = [
+        (c, heading)
+        for heading, c in scored
+        if heading in by_heading
+        and c >= floor
+        and states_figure(excerpt(by_heading[heading].text), kind)
+    ]
+    return by_heading[max(stating)[1]] if stating else chosen
+
+
+def _overview_text(guide: Guide) -> str:
+    """What an overview reply shows: the summary and the first steps."""
+    return "\n".join([guide.summary, *guide.steps()[:6]])
 
 
 # The sentence that holds a narrow question's own words is added to a guide reply that does
