@@ -7,7 +7,14 @@ from collections import Counter
 
 import pytest
 
-from benchmarks.ranker_oof import aggregate, assign_folds, fold_rankers, oof_pass, thresholds
+from benchmarks.ranker_oof import (
+    aggregate,
+    assign_folds,
+    fold_rankers,
+    oof_pass,
+    recipe_rows,
+    thresholds,
+)
 from bot import answers
 from bot.kb_eval import EVAL_DIR
 from bot.ranking import negative_queries, training_rows
@@ -34,12 +41,28 @@ def test_fold_figures_add_up_to_the_figures_over_all_questions() -> None:
         "hit@3": 1.0,
         "mrr": 0.8333,
         "mention": {"n": 2, "misses": [{}]},
+        "unanswerable": {"n": 2, "sure": 1},
     }
-    second = {"n": 1, "top1": 0.0, "hit@3": 0.0, "mrr": 0.0, "mention": {"n": 1, "misses": []}}
+    second = {
+        "n": 1,
+        "top1": 0.0,
+        "hit@3": 0.0,
+        "mrr": 0.0,
+        "mention": {"n": 1, "misses": []},
+        "unanswerable": {"n": 3, "sure": 0},
+    }
     both = aggregate([first, second])
     assert both["n"] == 4 and both["top1"] == 0.5 and both["top1_count"] == 2
     assert both["mrr"] == round(0.8333 * 3 / 4, 4)
     assert both["facts"] == "2/3" and both["fact_rate"] == round(2 / 3, 4)
+    assert both["unanswerable_sure"] == "1/5" and both["unanswerable_sure_rate"] == 0.2
+
+
+def test_the_shipped_recipe_leaves_the_unanswerable_questions_out() -> None:
+    queries = [{"text": "a", "answers": ["x"]}, {"text": "b", "answers": []}]
+    rows = [["row-a"], ["row-b"]]
+    assert recipe_rows("indomain", queries, rows) == rows  # type: ignore[arg-type]
+    assert recipe_rows("shipped", queries, rows) == [["row-a"], []]  # type: ignore[arg-type]
 
 
 def test_thresholds_are_restored_after_the_block() -> None:
