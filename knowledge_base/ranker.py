@@ -230,14 +230,14 @@ def examples(
     the intent model's probability per intent);
     `states_fact(doc_id, terms)`: whether that item's text contains one of the terms.
 
-    A query with no right answer is a negative, all its candidates wrong: a greeting or an
-    off-topic message (marked `negative`) teaches the model what junk looks like, and a
-    merchant question the catalogue does not answer (`answers: []`) what an in-domain
-    question without a good candidate looks like, so that its probability stays low when
-    nothing fits (issue 10: skipped before, 39 of 46 such questions got a confident reply)."""
+    A query marked `negative` (a greeting, an off-topic message) has no right answer: all
+    its candidates are wrong, which teaches the model what junk looks like, so that its
+    probability means something when the intent model is unsure."""
     found = []
     for query in queries:
         answers = set(query.get("answers") or [])  # type: ignore[arg-type]
+        if not answers and not query.get("negative"):
+            continue
         candidates, text, intents = candidates_of(query)
         head = candidates[:RERANK_DEPTH]
         if not head:

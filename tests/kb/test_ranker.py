@@ -270,12 +270,3 @@ def test_questions_without_expected_terms_carry_no_fact_preference() -> None:
     )
     assert [r.states for r in rows] == [None, None]
     assert rows[1].y.sum() == 0  # a negative: every candidate wrong
-
-
-def test_a_merchant_question_the_catalogue_does_not_answer_is_a_negative() -> None:
-    found, text = synthetic_queries(1, 8)[0]
-    rows = examples(
-        [{"text": "assurance decennale plombier prix", "answers": []}],
-        lambda _q: (found, text, {}),
-    )
-    assert len(rows) == 1 and rows[0].y.sum() == 0 and len(rows[0].y) == len(found)
