@@ -17,8 +17,9 @@ folds too, so the share of junk a ranker is "sure" of is measured out of fold as
 fold's ranker trains on 4/5 of them, where `train_ranker` takes them all).
 
 The merchant questions nothing in the catalogue answers (`answers: []`) are dealt into the
-folds as a stratum of their own. `--recipes`: "indomain" trains on them as negatives, as
-`train_ranker` now does; "shipped" leaves them out, as it did before issue 10. Either way
+folds as a stratum of their own. `--recipes`: "indomain" trains on them as negatives (as the
+greetings are; "indomain4" four times over), "shipped" leaves them out as `train_ranker`
+does (issue 10 measured the first two: no gain, not shipped). Either way
 each is answered by a ranker that never saw it, and the report counts those answered "sure"
 (a direct answer, necessarily off target, rather than the unsure turn), and the ranker's
 probability of the best candidate for them and for the answerable questions (`best_p`:
@@ -47,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import cpu_model  # noqa: E402
-from bot import answers  # noqa: E402
+from bot import answers, kb_eval  # noqa: E402
 from bot.assistant import Assistant  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.context import Services  # noqa: E402
@@ -57,6 +58,7 @@ from bot.services import build_services  # noqa: E402
 from knowledge_base.content_model import KnowledgeBase  # noqa: E402
 from knowledge_base.evaluation import load_queries  # noqa: E402
 from knowledge_base.ranker import Example, Ranker, train  # noqa: E402
+from knowledge_base.search import Hit  # noqa: E402
 
 Query = dict[str, object]
 # The reply's thresholds that read the ranker's probability (or, for the FAQ ones, the e5
@@ -71,18 +73,21 @@ GRID: dict[str, tuple[float, ...]] = {
     "VERBATIM_FAQ": (0.95, 0.99),
     "ABSTAIN_BELOW": (0.2, 0.3, 0.4, 0.5),
 }
-RECIPES = ("shipped", "indomain")
-FAR_GRID = (0.1, 0.2, 0.3, 0.4, 0.5)
+RECIPES = ("shipped", "indomain", "indomain4")
+ABSTAIN_GRID = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+FAR_GRID = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def recipe_rows(
     recipe: str, queries: Sequence[Query], rows: Sequence[list[Example]]
 ) -> list[list[Example]]:
     """The train questions' rows a recipe learns from: "shipped" drops the unanswerable
-    questions' rows (the rule before issue 10), "indomain" keeps them as negatives."""
+    questions' rows (the rule before issue 10), "indomain" keeps them as negatives,
+    "indomain4" counts each of them four times (a weight, to see whether more would help)."""
     if recipe == "indomain":
         return list(rows)
-    return [r if q.get("answers") else [] for q, r in zip(queries, rows, strict=True)]
+    times = 4 if recipe == "indomain4" else 0
+    return [r if q.get("answers") else r * times for q, r in zip(queries, rows, strict=True)]
 
 
 def best_p(
@@ -191,6 +196,58 @@ def thresholds(values: dict[str, float]) -> Iterator[None]:
             setattr(answers, name, value)
 
 
+@contextmanager
+def doubts() -> Iterator[dict[str, float]]:
+    """For the block: each question (by its text) whose confident-intent answer asked
+    `answers.doubtful`, with the ranker's probability of its best item (not an FAQ asked
+    verbatim, a ranker in service). With ABSTAIN_BELOW off, the figures at any threshold t
+    follow exactly: the questions below t get the unsure turn instead (no fact, no direct
+    answer), the ranking is the same. The timing floor of `evaluate` is skipped meanwhile
+    (one more encoding of every question, which no figure here reads)."""
+    seen: dict[str, float] = {}
+    asked = {"text": ""}
+    ask, doubtful, floor = kb_eval.ask, answers.doubtful, kb_eval._encoding_floor_ms
+
+    def recording_ask(assistant: Assistant, user: str, text: str) -> kb_eval.Answered:
+        asked["text"] = text
+        return ask(assistant, user, text)
+
+    def recording_doubtful(hits: list[Hit]) -> bool:
+        if (
+            hits
+            and hits[0].confidence > 0
+            and not (hits[0].kind == "faq" and hits[0].match >= answers.VERBATIM_FAQ)
+        ):
+            seen[asked["text"]] = hits[0].confidence
+        return doubtful(hits)
+
+    kb_eval.ask, answers.doubtful = recording_ask, recording_doubtful  # type: ignore[assignment]
+    kb_eval._encoding_floor_ms = lambda _assistant, _texts: 0.0  # type: ignore[assignment]
+    try:
+        yield seen
+    finally:
+        kb_eval.ask, answers.doubtful, kb_eval._encoding_floor_ms = ask, doubtful, floor
+
+
+def abstained(
+    report: dict[str, object], held: Sequence[Query], seen: dict[str, float], t: float
+) -> dict[str, object]:
+    """One fold's report as it would read with ABSTAIN_BELOW at `t` (see `doubts`)."""
+    below = {text for text, p in seen.items() if p < t}
+    missed = {str(m["text"]) for m in report["mention"]["misses"]}  # type: ignore[index]
+    lost = [
+        {"text": q["text"], "reply": "(unsure turn)"}
+        for q in held
+        if q.get("must_mention_any") and q["text"] in below and q["text"] not in missed
+    ]
+    sure = [t_ for t_ in report["unanswerable"]["sure_texts"] if t_ not in below]  # type: ignore[index]
+    return {
+        **report,
+        "mention": {**report["mention"], "misses": [*report["mention"]["misses"], *lost]},  # type: ignore[dict-item]
+        "unanswerable": {**report["unanswerable"], "sure": len(sure), "sure_texts": sure},  # type: ignore[dict-item]
+    }
+
+
 def oof_pass(
     services: Services,
     queries: Sequence[Query],
@@ -198,24 +255,55 @@ def oof_pass(
     rankers: Sequence[Ranker],
     tag: str,
 ) -> dict[str, object]:
-    """Each fold answered through the assistant by the ranker that did not see it."""
+    """Each fold answered through the assistant by the ranker that did not see it; with
+    ABSTAIN_BELOW off, also the figures each ABSTAIN_GRID value would give (`doubts`)."""
     assistant = Assistant(services)
-    per_fold = []
+    per_fold, held_folds, seen_folds = [], [], []
     in_service = services.search.ranker
     try:
         for f, ranker in enumerate(rankers):
             services.search.ranker = ranker
             held = [q for q, fold in zip(queries, folds, strict=True) if fold == f]
-            per_fold.append(evaluate(assistant, held, users=f"{tag}-f{f}"))
+            with doubts() as seen:
+                per_fold.append(evaluate(assistant, held, users=f"{tag}-f{f}"))
+            held_folds.append(held)
+            seen_folds.append(seen)
     finally:
         services.search.ranker = in_service
     halves = {
         "even": aggregate(per_fold[0::2]),
         "odd": aggregate(per_fold[1::2]),
     }
+    simulated = {}
+    if answers.ABSTAIN_BELOW <= 0:
+        for t in ABSTAIN_GRID:
+            reports = [
+                abstained(r, h, s, t)
+                for r, h, s in zip(per_fold, held_folds, seen_folds, strict=True)
+            ]
+            simulated[str(t)] = {
+                **aggregate(reports),
+                "halves": {"even": aggregate(reports[0::2]), "odd": aggregate(reports[1::2])},
+                "answerable_doubted": sum(
+                    1
+                    for h, s in zip(held_folds, seen_folds, strict=True)
+                    for q in h
+                    if q.get("answers") and s.get(str(q["text"]), 1.0) < t
+                ),
+            }
     return {
         **aggregate(per_fold),
         "halves": halves,
+        "abstain_below": simulated,
+        "doubted_p": {
+            group: sorted(
+                s[str(q["text"])]
+                for h, s in zip(held_folds, seen_folds, strict=True)
+                for q in h
+                if bool(q.get("answers")) == answerable and str(q["text"]) in s
+            )
+            for group, answerable in (("unanswerable", False), ("answerable", True))
+        },
         "folds": [aggregate([r]) for r in per_fold],
         "misses": [m for r in per_fold for m in r["misses"]],  # type: ignore[attr-defined]
         "mention_misses": [m for r in per_fold for m in r["mention"]["misses"]],  # type: ignore[index]
@@ -285,7 +373,11 @@ def main() -> None:
         asked_folds = [
             f for q, f in zip(queries, folds, strict=True) if only is None or q["text"] in only
         ]
-        rows = training_rows(services, queries)
+        # The unanswerable questions' rows as negatives (all candidates wrong), for the
+        # "indomain" recipes; "shipped" drops them (`recipe_rows`).
+        rows = training_rows(
+            services, [q if q.get("answers") else {**q, "negative": True} for q in queries]
+        )
         negative_rows = training_rows(services, negatives)
         report: dict[str, object] = {
             "cpu": cpu_model(),
@@ -330,6 +422,15 @@ def main() -> None:
                 f"junk sure {junk} [{time.time() - started:.0f} s]",
                 flush=True,
             )
+            for t, sim in figures["abstain_below"].items():  # type: ignore[attr-defined]
+                e, o = sim["halves"]["even"], sim["halves"]["odd"]
+                print(
+                    f"    ABSTAIN_BELOW {t}: top-1 {sim['top1']} facts {sim['facts']} "
+                    f"unanswerable sure {sim['unanswerable_sure']} answerable doubted "
+                    f"{sim['answerable_doubted']} (even {e['facts']}/{e['unanswerable_sure']}, "
+                    f"odd {o['facts']}/{o['unanswerable_sure']})",
+                    flush=True,
+                )
             args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 
         for objective in args.objectives:

@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from benchmarks.ranker_oof import (
+    abstained,
     aggregate,
     assign_folds,
     fold_rankers,
@@ -63,6 +64,29 @@ def test_the_shipped_recipe_leaves_the_unanswerable_questions_out() -> None:
     rows = [["row-a"], ["row-b"]]
     assert recipe_rows("indomain", queries, rows) == rows  # type: ignore[arg-type]
     assert recipe_rows("shipped", queries, rows) == [["row-a"], []]  # type: ignore[arg-type]
+
+
+def test_an_abstain_threshold_turns_the_doubted_answers_into_unsure_turns() -> None:
+    held = [
+        {"text": "a", "answers": ["x"], "must_mention_any": ["t"]},  # stated, doubted at 0.2
+        {"text": "b", "answers": ["y"], "must_mention_any": ["t"]},  # stated, sure at 0.9
+        {"text": "c", "answers": []},  # answered off target at 0.1
+        {"text": "d", "answers": []},  # answered off target at 0.7
+    ]
+    report = {
+        "n": 2,
+        "top1": 1.0,
+        "hit@3": 1.0,
+        "mrr": 1.0,
+        "mention": {"n": 2, "misses": []},
+        "unanswerable": {"n": 2, "sure": 2, "sure_texts": ["c", "d"]},
+    }
+    seen = {"a": 0.2, "b": 0.9, "c": 0.1, "d": 0.7}
+    at = abstained(report, held, seen, 0.3)
+    assert aggregate([at])["facts"] == "1/2" and at["top1"] == 1.0
+    assert at["unanswerable"]["sure_texts"] == ["d"] and at["unanswerable"]["sure"] == 1
+    off = abstained(report, held, seen, 0.0)
+    assert aggregate([off])["facts"] == "2/2" and off["unanswerable"]["sure"] == 2
 
 
 def test_thresholds_are_restored_after_the_block() -> None:
