@@ -1,7 +1,8 @@
 """Out-of-fold evaluation of the learned ranker through the assistant, on the train split.
 
     PYTHONPATH=. .venv/bin/python benchmarks/ranker_oof.py [--objectives pointwise mixed]
-        [--sweep mixed] [--folds 5] [--seed 0] [--out benchmarks/results/ranker-oof.json]
+        [--recipes shipped indomain] [--sweep mixed] [--folds 5] [--seed 0]
+        [--out benchmarks/results/ranker-oof.json]
 
 `comptoir kb eval --queries train.yml` scores the shipped ranker on the questions it was
 trained on: its probabilities there are over-confident, and thresholds chosen on them are
@@ -14,6 +15,15 @@ answers the held-out fold. The index and the intent model are built once; each q
 searched once for training. The negatives (greetings, off-topic messages) are dealt into
 folds too, so the share of junk a ranker is "sure" of is measured out of fold as well (a
 fold's ranker trains on 4/5 of them, where `train_ranker` takes them all).
+
+The merchant questions nothing in the catalogue answers (`answers: []`) are dealt into the
+folds as a stratum of their own. `--recipes`: "indomain" trains on them as negatives (as the
+greetings are; "indomain4" four times over), "shipped" leaves them out as `train_ranker`
+does (issue 10 measured the first two: no gain, not shipped). Either way
+each is answered by a ranker that never saw it, and the report counts those answered "sure"
+(a direct answer, necessarily off target, rather than the unsure turn), and the ranker's
+probability of the best candidate for them and for the answerable questions (`best_p`:
+where the unsure turn may say that no item fits).
 
 `--sweep OBJECTIVE` then varies the reply's thresholds (`bot.answers`), one at a time, on
 that objective's out-of-fold rankers. Every configuration's aggregate figures, per fold and
@@ -38,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import cpu_model  # noqa: E402
-from bot import answers  # noqa: E402
+from bot import answers, kb_eval  # noqa: E402
 from bot.assistant import Assistant  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.context import Services  # noqa: E402
@@ -48,6 +58,7 @@ from bot.services import build_services  # noqa: E402
 from knowledge_base.content_model import KnowledgeBase  # noqa: E402
 from knowledge_base.evaluation import load_queries  # noqa: E402
 from knowledge_base.ranker import Example, Ranker, train  # noqa: E402
+from knowledge_base.search import Hit  # noqa: E402
 
 Query = dict[str, object]
 # The reply's thresholds that read the ranker's probability (or, for the FAQ ones, the e5
@@ -60,7 +71,55 @@ GRID: dict[str, tuple[float, ...]] = {
     "FAQ_MATCH": (0.90, 0.94),
     "BROAD_FAQ_MATCH": (0.93, 0.97),
     "VERBATIM_FAQ": (0.95, 0.99),
+    "ABSTAIN_BELOW": (0.2, 0.3, 0.4, 0.5),
 }
+RECIPES = ("shipped", "indomain", "indomain4")
+ABSTAIN_GRID = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+FAR_GRID = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def recipe_rows(
+    recipe: str, queries: Sequence[Query], rows: Sequence[list[Example]]
+) -> list[list[Example]]:
+    """The train questions' rows a recipe learns from: "shipped" drops the unanswerable
+    questions' rows (the rule before issue 10), "indomain" keeps them as negatives,
+    "indomain4" counts each of them four times (a weight, to see whether more would help)."""
+    if recipe == "indomain":
+        return list(rows)
+    times = 4 if recipe == "indomain4" else 0
+    return [r if q.get("answers") else r * times for q, r in zip(queries, rows, strict=True)]
+
+
+def best_p(
+    rankers: Sequence[Ranker],
+    queries: Sequence[Query],
+    rows: Sequence[list[Example]],
+    folds: Sequence[int],
+) -> dict[str, object]:
+    """The held-out fold's ranker's probability of each question's best candidate, for the
+    unanswerable questions and the answerable ones (all, and those whose right answer is in
+    that ranker's top 3: the ones a "nothing fits" sentence would wrong), below each of
+    FAR_GRID."""
+    groups: dict[str, list[float]] = {"unanswerable": [], "answerable": [], "answerable_hit3": []}
+    for q, r, fold in zip(queries, rows, folds, strict=True):
+        for e in r:
+            scores = rankers[fold].scores(e.x)
+            p = float(1 / (1 + np.exp(-scores.max())))
+            if not q.get("answers"):
+                groups["unanswerable"].append(p)
+                continue
+            groups["answerable"].append(p)
+            top3 = np.argsort(-scores, kind="stable")[:3]
+            if e.y[top3].any():
+                groups["answerable_hit3"].append(p)
+    return {
+        name: {
+            "n": len(ps),
+            "median": round(float(np.median(ps)), 4) if ps else None,
+            "below": {str(t): sum(p < t for p in ps) for t in FAR_GRID},
+        }
+        for name, ps in groups.items()
+    }
 
 
 def topic_of(query: Query, kb: KnowledgeBase) -> str:
@@ -137,6 +196,58 @@ def thresholds(values: dict[str, float]) -> Iterator[None]:
             setattr(answers, name, value)
 
 
+@contextmanager
+def doubts() -> Iterator[dict[str, float]]:
+    """For the block: each question (by its text) whose confident-intent answer asked
+    `answers.doubtful`, with the ranker's probability of its best item (not an FAQ asked
+    verbatim, a ranker in service). With ABSTAIN_BELOW off, the figures at any threshold t
+    follow exactly: the questions below t get the unsure turn instead (no fact, no direct
+    answer), the ranking is the same. The timing floor of `evaluate` is skipped meanwhile
+    (one more encoding of every question, which no figure here reads)."""
+    seen: dict[str, float] = {}
+    asked = {"text": ""}
+    ask, doubtful, floor = kb_eval.ask, answers.doubtful, kb_eval._encoding_floor_ms
+
+    def recording_ask(assistant: Assistant, user: str, text: str) -> kb_eval.Answered:
+        asked["text"] = text
+        return ask(assistant, user, text)
+
+    def recording_doubtful(hits: list[Hit]) -> bool:
+        if (
+            hits
+            and hits[0].confidence > 0
+            and not (hits[0].kind == "faq" and hits[0].match >= answers.VERBATIM_FAQ)
+        ):
+            seen[asked["text"]] = hits[0].confidence
+        return doubtful(hits)
+
+    kb_eval.ask, answers.doubtful = recording_ask, recording_doubtful  # type: ignore[assignment]
+    kb_eval._encoding_floor_ms = lambda _assistant, _texts: 0.0  # type: ignore[assignment]
+    try:
+        yield seen
+    finally:
+        kb_eval.ask, answers.doubtful, kb_eval._encoding_floor_ms = ask, doubtful, floor
+
+
+def abstained(
+    report: dict[str, object], held: Sequence[Query], seen: dict[str, float], t: float
+) -> dict[str, object]:
+    """One fold's report as it would read with ABSTAIN_BELOW at `t` (see `doubts`)."""
+    below = {text for text, p in seen.items() if p < t}
+    missed = {str(m["text"]) for m in report["mention"]["misses"]}  # type: ignore[index]
+    lost = [
+        {"text": q["text"], "reply": "(unsure turn)"}
+        for q in held
+        if q.get("must_mention_any") and q["text"] in below and q["text"] not in missed
+    ]
+    sure = [t_ for t_ in report["unanswerable"]["sure_texts"] if t_ not in below]  # type: ignore[index]
+    return {
+        **report,
+        "mention": {**report["mention"], "misses": [*report["mention"]["misses"], *lost]},  # type: ignore[dict-item]
+        "unanswerable": {**report["unanswerable"], "sure": len(sure), "sure_texts": sure},  # type: ignore[dict-item]
+    }
+
+
 def oof_pass(
     services: Services,
     queries: Sequence[Query],
@@ -144,27 +255,59 @@ def oof_pass(
     rankers: Sequence[Ranker],
     tag: str,
 ) -> dict[str, object]:
-    """Each fold answered through the assistant by the ranker that did not see it."""
+    """Each fold answered through the assistant by the ranker that did not see it; with
+    ABSTAIN_BELOW off, also the figures each ABSTAIN_GRID value would give (`doubts`)."""
     assistant = Assistant(services)
-    per_fold = []
+    per_fold, held_folds, seen_folds = [], [], []
     in_service = services.search.ranker
     try:
         for f, ranker in enumerate(rankers):
             services.search.ranker = ranker
             held = [q for q, fold in zip(queries, folds, strict=True) if fold == f]
-            per_fold.append(evaluate(assistant, held, users=f"{tag}-f{f}"))
+            with doubts() as seen:
+                per_fold.append(evaluate(assistant, held, users=f"{tag}-f{f}"))
+            held_folds.append(held)
+            seen_folds.append(seen)
     finally:
         services.search.ranker = in_service
     halves = {
         "even": aggregate(per_fold[0::2]),
         "odd": aggregate(per_fold[1::2]),
     }
+    simulated = {}
+    if answers.ABSTAIN_BELOW <= 0:
+        for t in ABSTAIN_GRID:
+            reports = [
+                abstained(r, h, s, t)
+                for r, h, s in zip(per_fold, held_folds, seen_folds, strict=True)
+            ]
+            simulated[str(t)] = {
+                **aggregate(reports),
+                "halves": {"even": aggregate(reports[0::2]), "odd": aggregate(reports[1::2])},
+                "answerable_doubted": sum(
+                    1
+                    for h, s in zip(held_folds, seen_folds, strict=True)
+                    for q in h
+                    if q.get("answers") and s.get(str(q["text"]), 1.0) < t
+                ),
+            }
     return {
         **aggregate(per_fold),
         "halves": halves,
+        "abstain_below": simulated,
+        "doubted_p": {
+            group: sorted(
+                s[str(q["text"])]
+                for h, s in zip(held_folds, seen_folds, strict=True)
+                for q in h
+                if bool(q.get("answers")) == answerable and str(q["text"]) in s
+            )
+            for group, answerable in (("unanswerable", False), ("answerable", True))
+        },
         "folds": [aggregate([r]) for r in per_fold],
         "misses": [m for r in per_fold for m in r["misses"]],  # type: ignore[attr-defined]
         "mention_misses": [m for r in per_fold for m in r["mention"]["misses"]],  # type: ignore[index]
+        "unanswerable_sure_texts": [t for r in per_fold for t in r["unanswerable"]["sure_texts"]],  # type: ignore[index]
     }
 
 
@@ -181,12 +324,17 @@ def aggregate(reports: Sequence[dict[str, object]]) -> dict[str, object]:
     figures["facts"] = f"{stated}/{labelled}"
     figures["fact_rate"] = round(stated / labelled, 4) if labelled else None
     figures["top1_count"] = round(sum(float(r["top1"]) * int(r["n"]) for r in reports))  # type: ignore[arg-type, call-overload]
+    unanswerable = sum(r["unanswerable"]["n"] for r in reports)  # type: ignore[index]
+    sure = sum(r["unanswerable"]["sure"] for r in reports)  # type: ignore[index]
+    figures["unanswerable_sure"] = f"{sure}/{unanswerable}"
+    figures["unanswerable_sure_rate"] = round(sure / unanswerable, 4) if unanswerable else None
     return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--objectives", nargs="+", default=["pointwise"])
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES)
     parser.add_argument("--sweep", nargs="*", default=[], help="objectives whose thresholds vary")
     parser.add_argument("--grid", nargs="*", default=list(GRID), help="thresholds to sweep")
     parser.add_argument(
@@ -225,7 +373,11 @@ def main() -> None:
         asked_folds = [
             f for q, f in zip(queries, folds, strict=True) if only is None or q["text"] in only
         ]
-        rows = training_rows(services, queries)
+        # The unanswerable questions' rows as negatives (all candidates wrong), for the
+        # "indomain" recipes; "shipped" drops them (`recipe_rows`).
+        rows = training_rows(
+            services, [q if q.get("answers") else {**q, "negative": True} for q in queries]
+        )
         negative_rows = training_rows(services, negatives)
         report: dict[str, object] = {
             "cpu": cpu_model(),
@@ -239,7 +391,9 @@ def main() -> None:
         }
         runs: list[dict[str, object]] = report["runs"]  # type: ignore[assignment]
 
-        def record(objective: str, rankers: list[Ranker], changed: dict[str, float]) -> None:
+        def record(
+            objective: str, recipe: str, rankers: list[Ranker], changed: dict[str, float]
+        ) -> None:
             with thresholds(changed):
                 tag = f"{objective}-{len(runs)}"
                 figures = oof_pass(services, asked, asked_folds, rankers, tag)
@@ -250,31 +404,52 @@ def main() -> None:
                 [answers.SURE_WHEN_INTENT_UNSURE, answers.SURE_WHEN_OUT_OF_SCOPE, 0.75, 0.8, 0.9],
             )
             runs.append(
-                {"objective": objective, "thresholds": changed, "junk_sure": junk, **figures}
+                {
+                    "objective": objective,
+                    "recipe": recipe,
+                    "thresholds": changed,
+                    "junk_sure": junk,
+                    **figures,
+                }
             )
+            even, odd = figures["halves"]["even"], figures["halves"]["odd"]  # type: ignore[index]
             print(
-                f"{objective:9s} {changed or 'shipped'}: top-1 {figures['top1']} hit@3 "
-                f"{figures['hit@3']} MRR {figures['mrr']} facts {figures['facts']} "
-                f"(even {figures['halves']['even']['top1']}/{figures['halves']['even']['facts']}, "  # type: ignore[index]
-                f"odd {figures['halves']['odd']['top1']}/{figures['halves']['odd']['facts']}) "  # type: ignore[index]
+                f"{objective:9s} {recipe:8s} {changed or 'shipped'}: top-1 {figures['top1']} "
+                f"hit@3 {figures['hit@3']} MRR {figures['mrr']} facts {figures['facts']} "
+                f"unanswerable sure {figures['unanswerable_sure']} "
+                f"(even {even['top1']}/{even['facts']}/{even['unanswerable_sure']}, "
+                f"odd {odd['top1']}/{odd['facts']}/{odd['unanswerable_sure']}) "
                 f"junk sure {junk} [{time.time() - started:.0f} s]",
                 flush=True,
             )
+            for t, sim in figures["abstain_below"].items():  # type: ignore[attr-defined]
+                e, o = sim["halves"]["even"], sim["halves"]["odd"]
+                print(
+                    f"    ABSTAIN_BELOW {t}: top-1 {sim['top1']} facts {sim['facts']} "
+                    f"unanswerable sure {sim['unanswerable_sure']} answerable doubted "
+                    f"{sim['answerable_doubted']} (even {e['facts']}/{e['unanswerable_sure']}, "
+                    f"odd {o['facts']}/{o['unanswerable_sure']})",
+                    flush=True,
+                )
             args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 
         for objective in args.objectives:
-            rankers = fold_rankers(
-                rows, folds, negative_rows, negative_folds, args.folds, objective
-            )
-            report.setdefault("fold_C", {})[objective] = [r.report["C"] for r in rankers]  # type: ignore[union-attr]
-            record(objective, rankers, {})
-            if objective in args.sweep:
-                for name in args.grid:
-                    for value in GRID[name]:
-                        record(objective, rankers, {name: value})
-                for combo in args.combo:
-                    pairs = (item.split("=") for item in combo.split(","))
-                    record(objective, rankers, {name: float(value) for name, value in pairs})
+            for recipe in args.recipes:
+                learnt = recipe_rows(recipe, queries, rows)
+                rankers = fold_rankers(
+                    learnt, folds, negative_rows, negative_folds, args.folds, objective
+                )
+                name = f"{objective}/{recipe}"
+                report.setdefault("fold_C", {})[name] = [r.report["C"] for r in rankers]  # type: ignore[union-attr]
+                report.setdefault("best_p", {})[name] = best_p(rankers, queries, rows, folds)  # type: ignore[union-attr]
+                record(objective, recipe, rankers, {})
+                if objective in args.sweep:
+                    for threshold in args.grid:
+                        for value in GRID[threshold]:
+                            record(objective, recipe, rankers, {threshold: value})
+                    for combo in args.combo:
+                        pairs = (item.split("=") for item in combo.split(","))
+                        record(objective, recipe, rankers, {k: float(v) for k, v in pairs})
 
 
 if __name__ == "__main__":

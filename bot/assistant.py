@@ -571,7 +571,7 @@ class Assistant:
             return clarify.unsure(turn, understood.focus, understood.vector, parse)
         if intent in ASK_INTENTS:
             replies = answers.answer_question(
-                turn, understood.focus, understood.vector, parse, topic=intent
+                turn, understood.focus, understood.vector, parse, topic=intent, doubt=topic is None
             )
             return replies + self._offer_other_question(turn, understood)
         if intent == "human_handoff":

@@ -3,7 +3,9 @@ the assistant itself (the path `comptoir reply` and Telegram take), not a side p
 
 For each query: the ranked hits the bot logged (top-1, hit@3, MRR over the top 5) and, for
 queries labelled `must_mention_any`, whether the composed reply contains one of those terms
-(accent- and case-insensitive). Each query is a new merchant in a temporary database, so no
+(accent- and case-insensitive); for merchant questions nothing in the catalogue answers
+(`answers: []`), how many got a direct answer (necessarily off target) rather than the
+unsure turn. Each query is a new merchant in a temporary database, so no
 conversation state leaks from one to the next.
 """
 
@@ -34,6 +36,7 @@ class Answered:
     hits: list[str]
     reply: str
     cpu_seconds: float
+    answered: bool | None = None  # the turn's log: True a direct answer, False unsure/none
 
 
 def ask(assistant: Assistant, user: str, text: str) -> Answered:
@@ -48,8 +51,9 @@ def ask(assistant: Assistant, user: str, text: str) -> Answered:
             .order_by(Message.id.desc())
         )
         hits = [str(h["id"]) for h in (message.hits if message else [])]
+        answered = message.answered if message else None
     reply = "\n".join(r.plain() for r in outcome.replies)
-    return Answered(hits, reply, cpu)
+    return Answered(hits, reply, cpu, answered)
 
 
 def mentions(reply: str, terms: Sequence[str]) -> bool:
@@ -77,6 +81,7 @@ def evaluate(
         "rate": round(1 - len(missed) / len(labelled), 4) if labelled else None,
         "misses": missed,
     }
+    report["unanswerable"] = answered_sure(queries, answered)
     report["reply_chars_median"] = lengths[len(lengths) // 2] if lengths else 0
     turn_ms = 1000 * sum(a.cpu_seconds for a in answered) / len(answered)
     encoding_ms = _encoding_floor_ms(assistant, [str(q["text"]) for q in queries])
@@ -84,6 +89,25 @@ def evaluate(
     report["cpu_ms_per_encoding"] = round(encoding_ms, 2)
     report["turn_vs_encoding"] = round(turn_ms / encoding_ms, 2) if encoding_ms else None
     return report
+
+
+def answered_sure(
+    queries: Sequence[dict[str, object]], answered: Sequence[Answered]
+) -> dict[str, object]:
+    """Merchant questions the catalogue does not answer (`answers: []`, not a `negative`
+    greeting): how many got a direct answer, which can only be off target (issue 10)."""
+    pairs = [
+        (q, a)
+        for q, a in zip(queries, answered, strict=True)
+        if not q.get("answers") and not q.get("negative")
+    ]
+    sure = [str(q["text"]) for q, a in pairs if a.answered]
+    return {
+        "n": len(pairs),
+        "sure": len(sure),
+        "rate": round(len(sure) / len(pairs), 4) if pairs else None,
+        "sure_texts": sure,
+    }
 
 
 def _encoding_floor_ms(assistant: Assistant, texts: list[str]) -> float:

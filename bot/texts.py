@@ -66,6 +66,13 @@ FR: dict[str, str] = {
     "handoff_confirm_no": "Non, je continue",
     "handoff_declined": "D'accord, je continue. Quelle est votre question ?",
     "clarify_human": "Parler à un conseiller",
+    "clarify_far": (
+        "Je n'ai pas de fiche qui réponde exactement à cette question. Elle porte peut-être sur :"
+    ),
+    "clarify_far_candidates": (
+        "Je n'ai pas de fiche qui réponde exactement à cette question. L'une de celles-ci "
+        "peut-elle aider ? Sinon, choisissez un thème ou demandez un conseiller."
+    ),
     "no_answer": (
         "Je n'ai pas encore de réponse fiable à cette question. Je la transmets à l'équipe "
         "pour enrichir mes guides. En attendant, vous pouvez demander un conseiller avec /humain."
@@ -260,6 +267,11 @@ EN: dict[str, str] = {
     ),
     "clarify": "I'm not sure I understood. Is your question about:",
     "clarify_human": "Talk to an adviser",
+    "clarify_far": "I have no guide that answers exactly this question. It may be about:",
+    "clarify_far_candidates": (
+        "I have no guide that answers exactly this question. Could one of these help? "
+        "Otherwise pick a topic or ask for an adviser."
+    ),
     "clarify_candidates": (
         "I'm not sure I understood. Did you mean one of these answers? Otherwise pick a topic "
         "or ask for an adviser."

@@ -21,6 +21,12 @@ from ..store.models import AnswerLabel, Message
 
 CANDIDATES = 3
 TOPICS = 2
+# Below this ranker probability of the best candidate, the catalogue most likely has nothing
+# on the question: the unsure turn says so in one sentence before the buttons (issue 10).
+# Out of fold on train (benchmarks/results/ranker-oof-abstain-session10.json), best
+# candidate below 0.5 / 0.6 / 0.7: 5 / 9 / 14 of the 59 unanswerable questions, 1 / 5 / 8 of
+# the 1053 whose right answer is among the three offered.
+FAR_BELOW = 0.6
 KIND_ICONS = {"guide": "📖", "faq": "❓", "checklist": "📋", "tool": "🧰"}
 
 
@@ -53,7 +59,15 @@ def offer(turn: Turn, text: str, hits: list[Hit], parse: ParseResult) -> list[Re
     rows += [(Button(f"🗂 {TOPIC_LABELS[t]}", f"tp:{t}"),) for t in topics]
     rows.append((Button(turn.t("clarify_human"), "hf:start"),))
     key = "clarify_candidates" if candidates else "clarify"
+    if far(hits):  # said plainly, in place of "Vouliez-vous dire…"
+        key = key.replace("clarify", "clarify_far", 1)
     return [Reply(turn.t(key), tuple(rows))]
+
+
+def far(hits: list[Hit]) -> bool:
+    """The ranker (in service: a probability above 0) rates even the best candidate below
+    FAR_BELOW: no item answers, the merchant should be told so plainly."""
+    return bool(hits) and 0.0 < hits[0].confidence < FAR_BELOW
 
 
 def choose(turn: Turn, index: int) -> list[Reply]:

@@ -332,6 +332,49 @@ def test_unsure_turn_offers_candidate_answers_and_keeps_the_choice(
     assert count(services, AnswerLabel) == 1
 
 
+def test_a_far_best_candidate_is_said_plainly_and_the_choices_stay(
+    chat: Chat, services, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from bot import answers
+    from bot.flows import clarify
+
+    assert services.search.ranker is not None  # the shipped model: probabilities to read
+    services.settings = services.settings.with_overrides(nlu_fallback_threshold=1.01)
+    monkeypatch.setattr(answers, "SURE_WHEN_INTENT_UNSURE", 1.01)  # never sure: the menu
+    monkeypatch.setattr(answers, "VERBATIM_FAQ", 1.01)
+    monkeypatch.setattr(clarify, "FAR_BELOW", 1.01)  # every candidate is "far"
+    chat.say("un truc pour mes clients le soir")
+    text = chat.text()
+    assert text.startswith("Je n'ai pas de fiche qui réponde exactement à cette question.")
+    assert "Vouliez-vous dire" not in text
+    buttons = [b for r in chat.last for b in r.button_list()]
+    assert any(b["data"].startswith("cl:") for b in buttons)
+    assert buttons[-1]["data"] == "hf:start"  # an adviser one press away
+    chat.data("cl:0")
+    assert count(services, AnswerLabel) == 1  # the choice is still a label
+
+
+def test_a_doubted_best_item_gets_the_menu_and_a_chosen_topic_gets_its_answer(
+    chat: Chat, services, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from bot import answers
+
+    assert services.search.ranker is not None
+    monkeypatch.setattr(answers, "ABSTAIN_BELOW", 1.01)  # every best item is doubted
+    monkeypatch.setattr(answers, "VERBATIM_FAQ", 1.01)
+    chat.say("combien de temps je dois garder mes factures ?")  # a confident intent
+    assert "Source" not in chat.text()
+    with services.db.session() as session:
+        asked = session.scalar(select(Message).where(Message.direction == "in"))
+        assert asked.answered is False and asked.hits
+    buttons = [b for r in chat.last for b in r.button_list()]
+    assert any(b["data"].startswith("cl:") for b in buttons)
+    assert buttons[-1]["data"] == "hf:start"
+    topic = next(b["data"] for b in buttons if b["data"].startswith("tp:"))
+    chat.data(topic)  # the merchant's own choice of topic is answered, not doubted again
+    assert "Source" in chat.text()
+
+
 def test_forgetting_erases_answer_labels(chat: Chat, services, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     services.settings = services.settings.with_overrides(nlu_fallback_threshold=1.01)
     monkeypatch.setattr(services.search, "ranker", None)

@@ -7,7 +7,15 @@ from collections import Counter
 
 import pytest
 
-from benchmarks.ranker_oof import aggregate, assign_folds, fold_rankers, oof_pass, thresholds
+from benchmarks.ranker_oof import (
+    abstained,
+    aggregate,
+    assign_folds,
+    fold_rankers,
+    oof_pass,
+    recipe_rows,
+    thresholds,
+)
 from bot import answers
 from bot.kb_eval import EVAL_DIR
 from bot.ranking import negative_queries, training_rows
@@ -34,12 +42,51 @@ def test_fold_figures_add_up_to_the_figures_over_all_questions() -> None:
         "hit@3": 1.0,
         "mrr": 0.8333,
         "mention": {"n": 2, "misses": [{}]},
+        "unanswerable": {"n": 2, "sure": 1},
     }
-    second = {"n": 1, "top1": 0.0, "hit@3": 0.0, "mrr": 0.0, "mention": {"n": 1, "misses": []}}
+    second = {
+        "n": 1,
+        "top1": 0.0,
+        "hit@3": 0.0,
+        "mrr": 0.0,
+        "mention": {"n": 1, "misses": []},
+        "unanswerable": {"n": 3, "sure": 0},
+    }
     both = aggregate([first, second])
     assert both["n"] == 4 and both["top1"] == 0.5 and both["top1_count"] == 2
     assert both["mrr"] == round(0.8333 * 3 / 4, 4)
     assert both["facts"] == "2/3" and both["fact_rate"] == round(2 / 3, 4)
+    assert both["unanswerable_sure"] == "1/5" and both["unanswerable_sure_rate"] == 0.2
+
+
+def test_the_shipped_recipe_leaves_the_unanswerable_questions_out() -> None:
+    queries = [{"text": "a", "answers": ["x"]}, {"text": "b", "answers": []}]
+    rows = [["row-a"], ["row-b"]]
+    assert recipe_rows("indomain", queries, rows) == rows  # type: ignore[arg-type]
+    assert recipe_rows("shipped", queries, rows) == [["row-a"], []]  # type: ignore[arg-type]
+
+
+def test_an_abstain_threshold_turns_the_doubted_answers_into_unsure_turns() -> None:
+    held = [
+        {"text": "a", "answers": ["x"], "must_mention_any": ["t"]},  # stated, doubted at 0.2
+        {"text": "b", "answers": ["y"], "must_mention_any": ["t"]},  # stated, sure at 0.9
+        {"text": "c", "answers": []},  # answered off target at 0.1
+        {"text": "d", "answers": []},  # answered off target at 0.7
+    ]
+    report = {
+        "n": 2,
+        "top1": 1.0,
+        "hit@3": 1.0,
+        "mrr": 1.0,
+        "mention": {"n": 2, "misses": []},
+        "unanswerable": {"n": 2, "sure": 2, "sure_texts": ["c", "d"]},
+    }
+    seen = {"a": 0.2, "b": 0.9, "c": 0.1, "d": 0.7}
+    at = abstained(report, held, seen, 0.3)
+    assert aggregate([at])["facts"] == "1/2" and at["top1"] == 1.0
+    assert at["unanswerable"]["sure_texts"] == ["d"] and at["unanswerable"]["sure"] == 1
+    off = abstained(report, held, seen, 0.0)
+    assert aggregate([off])["facts"] == "2/2" and off["unanswerable"]["sure"] == 2
 
 
 def test_thresholds_are_restored_after_the_block() -> None:

@@ -1,0 +1,53 @@
+"""Issue 10's rules for questions nothing in the catalogue answers: when a confident intent
+still gets the unsure turn, when that turn says plainly that no item fits, and how the
+evaluation counts direct answers to such questions."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import answers
+from bot.flows import clarify
+from bot.kb_eval import Answered, answered_sure
+from knowledge_base.search import Hit
+
+
+def hit(confidence: float, kind: str = "guide", match: float = 0.5) -> Hit:
+    return Hit("x", kind, "Titre", "", 1.0, (), match=match, confidence=confidence)
+
+
+def test_the_unsure_turn_says_no_item_fits_only_when_the_best_is_far() -> None:
+    assert clarify.far([hit(clarify.FAR_BELOW / 2), hit(0.01)])
+    assert not clarify.far([hit(clarify.FAR_BELOW), hit(0.01)])
+    assert not clarify.far([hit(0.0)])  # no ranker in service: nothing to say it with
+    assert not clarify.far([])
+
+
+def test_a_confident_intent_is_doubted_only_below_the_abstain_threshold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(answers, "ABSTAIN_BELOW", 0.4)
+    assert answers.doubtful([hit(0.3)])
+    assert not answers.doubtful([hit(0.4)])
+    assert not answers.doubtful([hit(0.3, "faq", match=answers.VERBATIM_FAQ)])  # asked verbatim
+    assert not answers.doubtful([hit(0.0)])  # no ranker
+    assert not answers.doubtful([])
+    monkeypatch.setattr(answers, "ABSTAIN_BELOW", 0.0)
+    assert not answers.doubtful([hit(0.01)])
+
+
+def test_direct_answers_to_questions_nothing_answers_are_counted() -> None:
+    queries = [
+        {"text": "a", "answers": []},
+        {"text": "b", "answers": []},
+        {"text": "c", "answers": ["guide-c"]},
+        {"text": "salut", "answers": [], "negative": True},
+    ]
+    answered = [
+        Answered([], "off target", 0.0, True),
+        Answered([], "Vouliez-vous dire", 0.0, False),
+        Answered([], "right", 0.0, True),
+        Answered([], "Bonjour", 0.0, None),
+    ]
+    report = answered_sure(queries, answered)
+    assert report == {"n": 2, "sure": 1, "rate": 0.5, "sure_texts": ["a"]}
