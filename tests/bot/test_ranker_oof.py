@@ -35,23 +35,24 @@ def test_folds_cover_every_item_once_and_spread_each_stratum_evenly() -> None:
     assert assign_folds(strata, 5, seed=1) != folds
 
 
+def _fold_report(
+    n: int, ranks: tuple[float, float, float], mention: dict, unanswerable: dict
+) -> dict[str, object]:
+    """One fold's `kb_eval.evaluate` report, as much of it as `aggregate` reads."""
+    top1, hit3, mrr = ranks
+    return {
+        "n": n,
+        "top1": top1,
+        "hit@3": hit3,
+        "mrr": mrr,
+        "mention": mention,
+        "unanswerable": unanswerable,
+    }
+
+
 def test_fold_figures_add_up_to_the_figures_over_all_questions() -> None:
-    first = {
-        "n": 3,
-        "top1": 2 / 3,
-        "hit@3": 1.0,
-        "mrr": 0.8333,
-        "mention": {"n": 2, "misses": [{}]},
-        "unanswerable": {"n": 2, "sure": 1},
-    }
-    second = {
-        "n": 1,
-        "top1": 0.0,
-        "hit@3": 0.0,
-        "mrr": 0.0,
-        "mention": {"n": 1, "misses": []},
-        "unanswerable": {"n": 3, "sure": 0},
-    }
+    first = _fold_report(3, (2 / 3, 1.0, 0.8333), {"n": 2, "misses": [{}]}, {"n": 2, "sure": 1})
+    second = _fold_report(1, (0.0, 0.0, 0.0), {"n": 1, "misses": []}, {"n": 3, "sure": 0})
     both = aggregate([first, second])
     assert both["n"] == 4 and both["top1"] == 0.5 and both["top1_count"] == 2
     assert both["mrr"] == round(0.8333 * 3 / 4, 4)
@@ -73,14 +74,9 @@ def test_an_abstain_threshold_turns_the_doubted_answers_into_unsure_turns() -> N
         {"text": "c", "answers": []},  # answered off target at 0.1
         {"text": "d", "answers": []},  # answered off target at 0.7
     ]
-    report = {
-        "n": 2,
-        "top1": 1.0,
-        "hit@3": 1.0,
-        "mrr": 1.0,
-        "mention": {"n": 2, "misses": []},
-        "unanswerable": {"n": 2, "sure": 2, "sure_texts": ["c", "d"]},
-    }
+    report = _fold_report(
+        2, (1.0, 1.0, 1.0), {"n": 2, "misses": []}, {"n": 2, "sure": 2, "sure_texts": ["c", "d"]}
+    )
     seen = {"a": 0.2, "b": 0.9, "c": 0.1, "d": 0.7}
     at = abstained(report, held, seen, 0.3)
     assert aggregate([at])["facts"] == "1/2" and at["top1"] == 1.0
