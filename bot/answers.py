@@ -211,7 +211,8 @@ def answer_question(
 
         return clarify.offer(turn, text, hits[: clarify.CANDIDATES], parse)
     broad = is_broad(text)
-    entry = _matching_faq(turn, hits, broad, text)
+    figure = asked_figure(text)
+    entry = _matching_faq(turn, hits, broad, figure)
     if entry is not None:
         return faq_answer(turn, entry)
     if hits and hits[0].kind == "checklist" and asks_where_to_start(text):
@@ -230,7 +231,7 @@ def answer_question(
             return answer_alternatives(turn, tools_named, hits)
         turn.log["answered"] = False
         return [Reply(turn.t("no_answer"))]
-    return [guide_answer(turn, guide_hit, hits, broad, vector, text)]
+    return [guide_answer(turn, guide_hit, hits, broad, vector, text, figure)]
 
 
 # A plan's first steps shown in the answer; the rest is one press away.
@@ -274,14 +275,16 @@ def guide_answer(
     broad: bool,
     vector: np.ndarray,
     question: str,
+    figure: str | None,
 ) -> Reply:
     """A guide as the answer: its overview for a broad question, else the section that
     answers, with the sentence that holds the question's own words if it is not shown;
-    an FAQ entry or another guide among the hits as "see also"."""
+    an FAQ entry or another guide among the hits as "see also". `figure`: the kind of
+    figure the question asks for (`figures.asked_figure`), read once by the caller."""
     guide = turn.kb.guides[guide_hit.id]
     turn.log["answered"] = True
     turn.log["guide"] = guide.id
-    section = None if broad else _answering_section(turn, guide, vector, question)
+    section = None if broad else _answering_section(turn, guide, vector, figure)
     point = None if broad or not question else key_sentence(question, guide, section)
     faq_hit = next((h for h in hits[:3] if h.kind == "faq" and h.id in turn.kb.faq), None)
     see_also: Button | None = None
@@ -346,19 +349,20 @@ def sure_answer(
         return []
     best = hits[0]
     broad = is_broad(text)
+    figure = asked_figure(text)
     if best.kind == "faq" and best.id in turn.kb.faq:
         guide_hit = _overview_instead(turn, hits, broad)
         if guide_hit is not None:
-            return [guide_answer(turn, guide_hit, hits, broad, vector, text)]
+            return [guide_answer(turn, guide_hit, hits, broad, vector, text, figure)]
         return faq_answer(turn, turn.kb.faq[best.id])
     # The rule of a confident intent holds here too: a close paraphrase of an FAQ entry's
     # question among the best three is that question, even under a guide ranked first.
-    entry = _matching_faq(turn, hits, broad, text)
+    entry = _matching_faq(turn, hits, broad, figure)
     if entry is not None:
         return faq_answer(turn, entry)
     turn.log["answered"] = True
     if best.kind == "guide" and best.id in turn.kb.guides:
-        return [guide_answer(turn, best, hits, broad, vector, text)]
+        return [guide_answer(turn, best, hits, broad, vector, text, figure)]
     turn.log["answered"] = False
     return []
 
@@ -380,7 +384,9 @@ PARAPHRASE_LOGIT_GAP = 1.5
 BROAD_FAQ_MATCH = 0.95
 
 
-def _matching_faq(turn: Turn, hits: list[Hit], broad: bool, question: str = "") -> FaqEntry | None:
+def _matching_faq(
+    turn: Turn, hits: list[Hit], broad: bool, figure: str | None = None
+) -> FaqEntry | None:
     """An FAQ entry wins when it ranks first for a narrow question (a short exact answer
     beats a long guide), or when the merchant asked its very question (a close paraphrase of
     it or of a variant, among the best three). A paraphrase does not overrule the entry
@@ -389,7 +395,8 @@ def _matching_faq(turn: Turn, hits: list[Hit], broad: bool, question: str = "") 
     gets an entry only if the entry defines a term ("C'est quoi le FEC ?"), otherwise the
     guide's overview ("Où me former au RGPD ?" reads close but answers something else).
     Nor does a paraphrase that lacks the figure asked for when a guide ranked above it states
-    one ("c'est obligatoire quand ?" is not the entry on which tool to use)."""
+    one ("c'est obligatoire quand ?" is not the entry on which tool to use). `figure`: the
+    kind of figure asked for (`figures.asked_figure`), or None."""
     first = turn.kb.faq.get(hits[0].id) if hits and hits[0].kind == "faq" else None
     if first is not None and (not broad or _defines(first)):
         return first
@@ -400,16 +407,18 @@ def _matching_faq(turn: Turn, hits: list[Hit], broad: bool, question: str = "") 
             and hit.id in turn.kb.faq
             and (not broad or hit.match >= BROAD_FAQ_MATCH or _defines(turn.kb.faq[hit.id]))
             and _logit(hits[0].confidence) - _logit(hit.confidence) <= PARAPHRASE_LOGIT_GAP
-            and not _guide_states_it_instead(turn, hits[:rank], turn.kb.faq[hit.id], question)
+            and not _guide_states_it_instead(turn, hits[:rank], turn.kb.faq[hit.id], figure)
         ):
             return turn.kb.faq[hit.id]
     return None
 
 
-def _guide_states_it_instead(turn: Turn, above: list[Hit], entry: FaqEntry, question: str) -> bool:
-    """The question asks for a figure (a sum, a date, a duration, a threshold) that the entry
-    does not state and a guide ranked above it does: the guide answers, the entry does not."""
-    kind = asked_figure(question) if question else None
+def _guide_states_it_instead(
+    turn: Turn, above: list[Hit], entry: FaqEntry, kind: str | None
+) -> bool:
+    """The question asks for a figure of `kind` (a sum, a date, a duration, a threshold) that
+    the entry does not state and a guide ranked above it does: the guide answers, the entry
+    does not."""
     if kind is None or states_figure(entry.answer, kind):
         return False
     return any(
@@ -480,9 +489,10 @@ FIGURE_SECTION_MARGIN = 0.02
 
 
 def _answering_section(
-    turn: Turn, guide: Guide, vector: np.ndarray, question: str = ""
+    turn: Turn, guide: Guide, vector: np.ndarray, kind: str | None = None
 ) -> Section | None:
-    """The section that answers better than the overview, or None (the overview leads)."""
+    """The section that answers better than the overview, or None (the overview leads).
+    `kind`: the kind of figure the question asks for, which the section shown must state."""
     scored = [
         (heading, c)
         for heading, c in turn.services.search.sections(guide.id, vector)
@@ -493,7 +503,6 @@ def _answering_section(
     chosen = None
     if best is not None and best[0] >= summary + SECTION_MARGIN:
         chosen = next((s for s in guide.sections if s.heading == best[1]), None)
-    kind = asked_figure(question) if question else None
     if kind is None:
         return chosen
     shown = excerpt(chosen.text) if chosen is not None else _overview_text(guide)

@@ -53,9 +53,9 @@ def test_a_paraphrase_without_the_date_asked_does_not_overrule_the_guide_that_st
     guide = _hit("facture-electronique-ce-qui-change-tpe", "guide", 0.894, 0.99)
     entry = _hit("fe-quel-outil-micro-entrepreneur", "faq", 0.93, 0.98)
     when = "facture electronique obligatoire quand pr une micro qui facture des pros"
-    assert _matching_faq(turn, [guide, entry], False, when) is None  # type: ignore[arg-type]
+    assert _matching_faq(turn, [guide, entry], False, asked_figure(when)) is None  # type: ignore[arg-type]
     which = "quel logiciel pour la facture electronique pr une micro"
-    found = _matching_faq(turn, [guide, entry], False, which)  # type: ignore[arg-type]
+    found = _matching_faq(turn, [guide, entry], False, asked_figure(which))  # type: ignore[arg-type]
     assert found is not None and found.id == "fe-quel-outil-micro-entrepreneur"
 
 
@@ -67,7 +67,7 @@ def test_a_paraphrase_that_states_the_figure_asked_still_wins() -> None:
     guide = _hit("fichier-clients-durees-conservation", "guide", 0.877, 0.97)
     entry = _hit("droit-acces-delai-reponse-un-mois", "faq", 0.93, 0.96)
     question = "une cliente veut que j efface sa fiche, j ai combien de temps"
-    found = _matching_faq(turn, [guide, entry], False, question)  # type: ignore[arg-type]
+    found = _matching_faq(turn, [guide, entry], False, asked_figure(question))  # type: ignore[arg-type]
     assert found is not None and found.id == "droit-acces-delai-reponse-un-mois"
 
 
@@ -97,15 +97,15 @@ def test_a_question_on_a_fine_leads_with_the_section_that_states_it() -> None:
     )
     guide = turn.kb.guides[guide_id]
     fine = "amende si j oublie le numero siren sur une facture"
-    section = _answering_section(turn, guide, np.zeros(4), fine)
+    section = _answering_section(turn, guide, np.zeros(4), asked_figure(fine))
     assert section is not None and section.heading == "Combien ça coûte"
     assert states_figure(section.text, MONEY)
     plain = "il faut mettre le numero siren sur une facture ?"
-    assert _answering_section(turn, guide, np.zeros(4), plain) is None
+    assert _answering_section(turn, guide, np.zeros(4), asked_figure(plain)) is None
     # The summary already gives the date of the reform: the overview answers "quand".
     assert states_figure(guide.summary, DATE)
     when = "le siren du client sur la facture c est obligatoire quand"
-    assert _answering_section(turn, guide, np.zeros(4), when) is None
+    assert _answering_section(turn, guide, np.zeros(4), asked_figure(when)) is None
 
 
 def test_a_section_far_below_the_overview_does_not_lead_for_its_figure() -> None:
@@ -114,7 +114,7 @@ def test_a_section_far_below_the_overview_does_not_lead_for_its_figure() -> None
     turn = _sections_turn({"": 0.90, "Combien ça coûte": 0.90 - 2 * FIGURE_SECTION_MARGIN})
     guide = turn.kb.guides["mentions-obligatoires-conservation-factures"]
     fine = "amende si j oublie le numero siren sur une facture"
-    assert _answering_section(turn, guide, np.zeros(4), fine) is None
+    assert _answering_section(turn, guide, np.zeros(4), asked_figure(fine)) is None
 
 
 def test_a_question_that_states_its_own_figure_does_not_ask_for_one() -> None:
