@@ -98,6 +98,22 @@ def asks_where_to_start(question: str) -> bool:
     return bool(_WHERE_TO_START.search(fold(question)))
 
 
+# A question mark, or the words that ask something ("j'ai le droit", "comment", "combien"):
+# "ouvrir le dimanche j'ai le droit" reads like "bon dimanche" to the intent model, but asks.
+# Not "je dois" / "faut que": merchants say them taking leave ("je dois filer, à plus").
+_ASKS = re.compile(
+    r"\b(?:comment|pourquoi|combien|quand|quel|quelle|quels|quelles|quoi|est ce qu|"
+    r"(?:j ai|a t on|on a|ai je) le droit|legal|legale|autorise|autorisee|interdit|obligatoire|"
+    r"peux|peut on|puis je|dois je|faut il)\b"
+)
+
+
+def asks_something(message: str) -> bool:
+    """The message asks a question (a question mark or a question word): whatever the intent
+    model reads in it ("ouvrir le dimanche j'ai le droit" is no goodbye), it is not a leave."""
+    return "?" in message or bool(_ASKS.search(fold(message)))
+
+
 def asks_what_it_is(question: str) -> bool:
     """ "c'est quoi le FEC ?": an entry whose own question asks this defines a term, and
     answers a broad question about that term as well as an overview would."""

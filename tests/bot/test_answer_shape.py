@@ -357,3 +357,20 @@ def test_a_confident_intent_keeps_the_entry_over_an_unrelated_guide() -> None:
     question = "qu'est ce qu'il faut pour mettre fait maison sur la carte ?"
     answer_question(turn, question, np.zeros(4), parse)  # type: ignore[arg-type]
     assert log["faq"] == "mention-fait-maison-restaurant" and "guide" not in log
+
+
+@pytest.mark.parametrize(
+    ("message", "asks"),
+    [
+        ("ouvrir le dimanche j ai le droit", True),
+        ("au revoir, c'est légal de fermer le lundi ?", True),
+        ("bon dimanche", False),
+        ("je dois filer, à plus", False),
+        ("faut que j'y aille", False),
+        ("je vous recontacte plus tard, au revoir", False),
+    ],
+)
+def test_a_message_that_asks_something(message: str, asks: bool) -> None:
+    from bot.question_shape import asks_something
+
+    assert asks_something(message) is asks
