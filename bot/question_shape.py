@@ -89,6 +89,7 @@ _DEFINITION = re.compile(
 # checklist gives step by step.
 _WHERE_TO_START = re.compile(
     r"\b(?:par ou commencer|par quoi commencer|commence par quoi|commencer par quoi|"
+    r"par (?:ou|quoi) (?:je|on) commence|(?:je|on) commence par ou|"
     r"comment (?:commencer|debuter|se lancer|me lancer|m y prendre)|je debute|les etapes|"
     r"quelles etapes|where do i start|how do i start)\b"
 )

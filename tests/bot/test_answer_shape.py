@@ -286,6 +286,7 @@ def test_a_sure_answer_to_a_broad_question_prefers_the_overview() -> None:
         ("je voudrais vendre mes gâteaux en ligne, je commence par quoi ?", True),
         ("sécuriser l'informatique du commerce, par où commencer ?", True),
         ("accepter la carte en boutique, les étapes", True),
+        ("je veux quitter les outils américains, par où je commence", True),
         ("c'est quoi le RGPD ?", False),
         ("combien de temps garder les factures", False),
     ],
@@ -374,3 +375,30 @@ def test_a_message_that_asks_something(message: str, asks: bool) -> None:
     from bot.question_shape import asks_something
 
     assert asks_something(message) is asks
+
+
+def test_where_to_start_takes_the_entry_ranked_first_that_says_what_to_do() -> None:
+    """ "ma boîte mail pro a été piratée, … je commence par quoi" is broad ("commence par
+    quoi") but the entry ranked first asks "que faire ?": its first steps answer, not the
+    overview of the neighbouring guide on phishing. A broad question that does not ask where
+    to start keeps the overview."""
+    import numpy as np
+
+    from bot.answers import SURE_WHEN_INTENT_UNSURE, _matching_faq, _overview_instead, sure_answer
+
+    log: dict[str, object] = {}
+    turn = _turn(log)
+    hits = [
+        _hit("messagerie-piratee-que-faire", "faq", 0.93, 0.97),
+        _hit("reconnaitre-hameconnage", "guide", 0.88, 0.95),
+    ]
+    entry = _matching_faq(turn, hits, broad=True, plan=True)  # type: ignore[arg-type]
+    assert entry is not None and entry.id == "messagerie-piratee-que-faire"
+    assert _matching_faq(turn, hits, broad=True, plan=False) is None  # type: ignore[arg-type]
+    assert _overview_instead(turn, hits, broad=True, plan=True) is None  # type: ignore[arg-type]
+    question = "ma boite mail pro a ete piratee, elle envoie des spams, je commence par quoi"
+    sure_answer(turn, question, np.zeros(4), hits, SURE_WHEN_INTENT_UNSURE)  # type: ignore[arg-type]
+    assert log["faq"] == "messagerie-piratee-que-faire" and "guide" not in log
+    # An entry that does not say what to do still gives way to the overview.
+    other = [_hit("amende-cnil-petite-entreprise", "faq", 0.88, 0.97), hits[1]]
+    assert _matching_faq(turn, other, broad=True, plan=True) is None  # type: ignore[arg-type]
