@@ -27,6 +27,7 @@ from .figures import asked_figure, states_figure
 from .messages import Button, Reply, esc, short
 from .passage_choice import reads_alone, scored_sentences
 from .question_shape import (
+    asks_for_alternative,
     asks_what_it_is,
     asks_where_to_start,
     is_broad,
@@ -207,9 +208,23 @@ def answer_question(
     log_hits(turn, hits)
     if topic == "find_alternative":
         known = any(turn.kb.tools_replacing(name) for name in tools_named)
-        if not known and hits and hits[0].kind == "faq" and hits[0].id in turn.kb.faq:
+        first = hits[0] if hits else None
+        if not known and first is not None and first.kind == "faq" and first.id in turn.kb.faq:
             # "une alternative à Google Agenda": no tool lists it, an FAQ entry answers it.
-            return faq_answer(turn, turn.kb.faq[hits[0].id])
+            return faq_answer(turn, turn.kb.faq[first.id])
+        on_tool = _entry_on_named_tool(turn, text, hits, tools_named)
+        if on_tool is not None:
+            return faq_answer(turn, on_tool)
+        if (
+            not known
+            and first is not None
+            and first.kind == "checklist"
+            and first.id in turn.kb.checklists
+            and asks_where_to_start(text)
+        ):
+            # "quitter les outils américains, par où je commence": the plan ranked first, as
+            # on every other topic, not a list of tools found by the shared words.
+            return [checklist_answer(turn, turn.kb.checklists[first.id])]
         return answer_alternatives(turn, tools_named, hits)
     if doubt and doubtful(hits):
         from .flows import clarify  # the unsure turn reads this module's answers
@@ -238,6 +253,25 @@ def answer_question(
         turn.log["answered"] = False
         return [Reply(turn.t("no_answer"))]
     return [guide_answer(turn, guide_hit, hits, broad, vector, text, figure)]
+
+
+def _entry_on_named_tool(
+    turn: Turn, question: str, hits: list[Hit], named: list[str]
+) -> FaqEntry | None:
+    """ "Wix c'est américain ?" names a tool without asking to replace it: an entry among
+    the hits whose own question names that tool ("Wix est-il européen ? …"), if the ranker
+    does not doubt it, answers (it says who owns the tool and what to use instead), not a
+    list of tools found by the shared words."""
+    if not named or asks_for_alternative(question):
+        return None
+    for hit in hits:
+        entry = turn.kb.faq.get(hit.id) if hit.kind == "faq" else None
+        if entry is None or hit.confidence < ABSTAIN_BELOW:
+            continue
+        asked = f" {fold(entry.question)} "
+        if any(f" {fold(name)} " in asked for name in named if fold(name)):
+            return entry
+    return None
 
 
 # A plan's first steps shown in the answer; the rest is one press away.

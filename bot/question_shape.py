@@ -115,6 +115,19 @@ def asks_something(message: str) -> bool:
     return "?" in message or bool(_ASKS.search(fold(message)))
 
 
+# "une alternative à Wix", "quoi à la place de Zoom", "un équivalent européen": asks for
+# tools to replace one. "Wix c'est américain ?" asks about the tool itself.
+_ASKS_ALTERNATIVE = re.compile(
+    r"\b(?:alternatives?|remplac\w*|equivalents?|a la place|au lieu|plutot que|quitter|"
+    r"changer|migrer|autres? (?:chose|outils?|logiciels?|solutions?|applis?)|mieux|"
+    r"similaires?|concurrents?|comme)\b"
+)
+
+
+def asks_for_alternative(question: str) -> bool:
+    return bool(_ASKS_ALTERNATIVE.search(fold(question)))
+
+
 def asks_what_it_is(question: str) -> bool:
     """ "c'est quoi le FEC ?": an entry whose own question asks this defines a term, and
     answers a broad question about that term as well as an overview would."""
