@@ -20,12 +20,18 @@ from knowledge_base.content_model import EUROPE, Checklist, FaqEntry, Guide, Sec
 from knowledge_base.lexical import tokens
 from knowledge_base.search import Hit
 from nlu.model import ParseResult
+from nlu.text import fold
 
 from .context import Turn
 from .figures import asked_figure, states_figure
 from .messages import Button, Reply, esc, short
 from .passage_choice import reads_alone, scored_sentences
-from .question_shape import asks_what_it_is, asks_where_to_start, is_broad
+from .question_shape import (
+    asks_for_alternative,
+    asks_what_it_is,
+    asks_where_to_start,
+    is_broad,
+)
 
 COUNTRIES = {
     "FR": "France",
@@ -202,9 +208,23 @@ def answer_question(
     log_hits(turn, hits)
     if topic == "find_alternative":
         known = any(turn.kb.tools_replacing(name) for name in tools_named)
-        if not known and hits and hits[0].kind == "faq" and hits[0].id in turn.kb.faq:
+        first = hits[0] if hits else None
+        if not known and first is not None and first.kind == "faq" and first.id in turn.kb.faq:
             # "une alternative à Google Agenda": no tool lists it, an FAQ entry answers it.
-            return faq_answer(turn, turn.kb.faq[hits[0].id])
+            return faq_answer(turn, turn.kb.faq[first.id])
+        on_tool = _entry_on_named_tool(turn, text, hits, tools_named)
+        if on_tool is not None:
+            return faq_answer(turn, on_tool)
+        if (
+            not known
+            and first is not None
+            and first.kind == "checklist"
+            and first.id in turn.kb.checklists
+            and asks_where_to_start(text)
+        ):
+            # "quitter les outils américains, par où je commence": the plan ranked first, as
+            # on every other topic, not a list of tools found by the shared words.
+            return [checklist_answer(turn, turn.kb.checklists[first.id])]
         return answer_alternatives(turn, tools_named, hits)
     if doubt and doubtful(hits):
         from .flows import clarify  # the unsure turn reads this module's answers
@@ -212,10 +232,11 @@ def answer_question(
         return clarify.offer(turn, text, hits[: clarify.CANDIDATES], parse)
     broad = is_broad(text)
     figure = asked_figure(text)
-    entry = _matching_faq(turn, hits, broad, figure)
+    plan = asks_where_to_start(text)
+    entry = _matching_faq(turn, hits, broad, figure, plan)
     if entry is not None:
         return faq_answer(turn, entry)
-    if hits and hits[0].kind == "checklist" and asks_where_to_start(text):
+    if hits and hits[0].kind == "checklist" and plan:
         checklist = turn.kb.checklists.get(hits[0].id)
         if checklist is not None:
             return [checklist_answer(turn, checklist)]
@@ -232,6 +253,25 @@ def answer_question(
         turn.log["answered"] = False
         return [Reply(turn.t("no_answer"))]
     return [guide_answer(turn, guide_hit, hits, broad, vector, text, figure)]
+
+
+def _entry_on_named_tool(
+    turn: Turn, question: str, hits: list[Hit], named: list[str]
+) -> FaqEntry | None:
+    """ "Wix c'est américain ?" names a tool without asking to replace it: an entry among
+    the hits whose own question names that tool ("Wix est-il européen ? …"), if the ranker
+    does not doubt it, answers (it says who owns the tool and what to use instead), not a
+    list of tools found by the shared words."""
+    if not named or asks_for_alternative(question):
+        return None
+    for hit in hits:
+        entry = turn.kb.faq.get(hit.id) if hit.kind == "faq" else None
+        if entry is None or hit.confidence < ABSTAIN_BELOW:
+            continue
+        asked = f" {fold(entry.question)} "
+        if any(f" {fold(name)} " in asked for name in named if fold(name)):
+            return entry
+    return None
 
 
 # A plan's first steps shown in the answer; the rest is one press away.
@@ -350,14 +390,15 @@ def sure_answer(
     best = hits[0]
     broad = is_broad(text)
     figure = asked_figure(text)
+    plan = asks_where_to_start(text)
     if best.kind == "faq" and best.id in turn.kb.faq:
-        guide_hit = _overview_instead(turn, hits, broad)
+        guide_hit = _overview_instead(turn, hits, broad, plan)
         if guide_hit is not None:
             return [guide_answer(turn, guide_hit, hits, broad, vector, text, figure)]
         return faq_answer(turn, turn.kb.faq[best.id])
     # The rule of a confident intent holds here too: a close paraphrase of an FAQ entry's
     # question among the best three is that question, even under a guide ranked first.
-    entry = _matching_faq(turn, hits, broad, figure)
+    entry = _matching_faq(turn, hits, broad, figure, plan)
     if entry is not None:
         return faq_answer(turn, entry)
     turn.log["answered"] = True
@@ -385,7 +426,7 @@ BROAD_FAQ_MATCH = 0.95
 
 
 def _matching_faq(
-    turn: Turn, hits: list[Hit], broad: bool, figure: str | None = None
+    turn: Turn, hits: list[Hit], broad: bool, figure: str | None = None, plan: bool = False
 ) -> FaqEntry | None:
     """An FAQ entry wins when it ranks first for a narrow question (a short exact answer
     beats a long guide), or when the merchant asked its very question (a close paraphrase of
@@ -396,16 +437,22 @@ def _matching_faq(
     guide's overview ("Où me former au RGPD ?" reads close but answers something else).
     Nor does a paraphrase that lacks the figure asked for when a guide ranked above it states
     one ("c'est obligatoire quand ?" is not the entry on which tool to use). `figure`: the
-    kind of figure asked for (`figures.asked_figure`), or None."""
+    kind of figure asked for (`figures.asked_figure`), or None. `plan`: the question asks
+    where to start (`question_shape.asks_where_to_start`), which an entry asking "que
+    faire ?" answers as well as an overview would."""
     first = turn.kb.faq.get(hits[0].id) if hits and hits[0].kind == "faq" else None
-    if first is not None and (not broad or _defines(first)):
+    if first is not None and (not broad or _answers_broadly(first, plan)):
         return first
     for rank, hit in enumerate(hits[:3]):
         if (
             hit.kind == "faq"
             and hit.match >= FAQ_MATCH
             and hit.id in turn.kb.faq
-            and (not broad or hit.match >= BROAD_FAQ_MATCH or _defines(turn.kb.faq[hit.id]))
+            and (
+                not broad
+                or hit.match >= BROAD_FAQ_MATCH
+                or _answers_broadly(turn.kb.faq[hit.id], plan)
+            )
             and _logit(hits[0].confidence) - _logit(hit.confidence) <= PARAPHRASE_LOGIT_GAP
             and not _guide_states_it_instead(turn, hits[:rank], turn.kb.faq[hit.id], figure)
         ):
@@ -440,11 +487,26 @@ def _defines(entry: FaqEntry) -> bool:
     return any(asks_what_it_is(q) for q in (entry.question, *entry.variants))
 
 
-def _overview_instead(turn: Turn, hits: list[Hit], broad: bool) -> Hit | None:
+# "Ma boîte e-mail a été piratée, que faire ?": an entry that asks what to do gives the
+# first steps, which is what "je commence par quoi ?" asks for.
+_WHAT_TO_DO = re.compile(r"\b(?:que|quoi) (?:dois je )?faire\b|\bcomment reagir\b")
+
+
+def _says_what_to_do(entry: FaqEntry) -> bool:
+    return bool(_WHAT_TO_DO.search(fold(entry.question)))
+
+
+def _answers_broadly(entry: FaqEntry, plan: bool) -> bool:
+    """The entry answers a broad question as well as an overview would: it defines the term
+    asked about, or the question asks where to start and the entry says what to do."""
+    return _defines(entry) or (plan and _says_what_to_do(entry))
+
+
+def _overview_instead(turn: Turn, hits: list[Hit], broad: bool, plan: bool = False) -> Hit | None:
     """A broad question ("c'est quoi le RGPD ?") under an FAQ entry ranked first that does
     not define anything ("Où me former gratuitement au RGPD ?"): the guide among the best
     three, whose overview answers it, if the ranker rates it about as likely to answer."""
-    if not broad or _defines(turn.kb.faq[hits[0].id]):
+    if not broad or _answers_broadly(turn.kb.faq[hits[0].id], plan):
         return None
     guide = next((h for h in hits[1:3] if h.kind == "guide" and h.id in turn.kb.guides), None)
     return guide if guide is not None and _as_good(guide, hits) else None

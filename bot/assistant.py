@@ -29,7 +29,7 @@ from . import answers, flood
 from .context import Services, Turn
 from .flows import checklists, clarify, data_rights, diagnostic, handoff, news, profile
 from .messages import Button, Incoming, Reply, esc, in_place
-from .question_shape import shape
+from .question_shape import asks_something, shape
 from .store import rows, turns
 from .store.database import StoreUnavailable, WriterBusy
 from .store.models import Merchant, Message, utcnow
@@ -45,6 +45,11 @@ NO_SEARCH_INTENTS = frozenset(CONTROL_INTENTS) - {"start_checklist", "out_of_sco
 # Presses that step through a flow (a diagnostic answer, a checklist step, a profile or
 # reminder choice): a few indexed statements, no search, no encoding, no erasure.
 QUICK_PRESSES = frozenset({"dg", "ck", "pf", "rm"})
+
+
+def _asking_goodbye(intent: str, message: str) -> bool:
+    """ "goodbye" for the intent model, but the message asks something."""
+    return intent == "goodbye" and asks_something(message)
 
 
 def quick_press(incoming: Incoming) -> bool:
@@ -161,7 +166,7 @@ class Assistant:
                 early = limit is not None and incoming.kind == "text"
                 held = early and self._over_limit(limit, incoming, now)  # type: ignore[arg-type]
                 understood = None if held else self._understand(incoming)
-                if understood is not None and self._searches(understood.parse):
+                if understood is not None and self._searches(understood):
                     understood.vector  # noqa: B018 - encoded now, not under the write lock
                 with db.writing(wait) as session:
                     if early:
@@ -255,11 +260,16 @@ class Assistant:
         parse = self.services.nlu.parse(asked.asked, encode=vector.get)
         return Understanding(message, vector, parse, asked.focus, asked.other)
 
-    def _searches(self, parse: ParseResult) -> bool:
-        """Whether `_answer` will search for this parse (unsure, a question, a checklist
-        named, off topic): the only routes that need the message's vector."""
+    def _searches(self, understood: Understanding) -> bool:
+        """Whether `_answer` will search for this message (unsure, a question, a checklist
+        named, off topic, a "goodbye" that asks): the only routes that need its vector."""
+        parse = understood.parse
         unsure = parse.confidence < self.services.settings.nlu_fallback_threshold
-        return unsure or parse.intent not in NO_SEARCH_INTENTS
+        return (
+            unsure
+            or parse.intent not in NO_SEARCH_INTENTS
+            or _asking_goodbye(parse.intent, understood.text)
+        )
 
     def _turn(  # type: ignore[no-untyped-def]
         self,
@@ -587,6 +597,10 @@ class Assistant:
             return [Reply(turn.t("greet", name=esc(name)))]
         if intent == "out_of_scope":
             return self._off_topic(turn, understood)
+        if topic is None and _asking_goodbye(intent, message):
+            # "ouvrir le dimanche j'ai le droit" read as "bon dimanche": a question is no
+            # leave; the unsure turn answers it if the ranker is sure, else offers choices.
+            return clarify.unsure(turn, understood.focus, understood.vector, parse)
         if intent in ("goodbye", "thanks", "affirm", "deny", "bot_challenge"):
             return [Reply(turn.t(intent))]
         return clarify.unsure(turn, understood.focus, understood.vector, parse)

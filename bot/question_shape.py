@@ -89,6 +89,7 @@ _DEFINITION = re.compile(
 # checklist gives step by step.
 _WHERE_TO_START = re.compile(
     r"\b(?:par ou commencer|par quoi commencer|commence par quoi|commencer par quoi|"
+    r"par (?:ou|quoi) (?:je|on) commence|(?:je|on) commence par ou|"
     r"comment (?:commencer|debuter|se lancer|me lancer|m y prendre)|je debute|les etapes|"
     r"quelles etapes|where do i start|how do i start)\b"
 )
@@ -96,6 +97,35 @@ _WHERE_TO_START = re.compile(
 
 def asks_where_to_start(question: str) -> bool:
     return bool(_WHERE_TO_START.search(fold(question)))
+
+
+# A question mark, or the words that ask something ("j'ai le droit", "comment", "combien"):
+# "ouvrir le dimanche j'ai le droit" reads like "bon dimanche" to the intent model, but asks.
+# Not "je dois" / "faut que": merchants say them taking leave ("je dois filer, à plus").
+_ASKS = re.compile(
+    r"\b(?:comment|pourquoi|combien|quand|quel|quelle|quels|quelles|quoi|est ce qu|"
+    r"(?:j ai|a t on|on a|ai je) le droit|legal|legale|autorise|autorisee|interdit|obligatoire|"
+    r"peux|peut on|puis je|dois je|faut il)\b"
+)
+
+
+def asks_something(message: str) -> bool:
+    """The message asks a question (a question mark or a question word): whatever the intent
+    model reads in it ("ouvrir le dimanche j'ai le droit" is no goodbye), it is not a leave."""
+    return "?" in message or bool(_ASKS.search(fold(message)))
+
+
+# "une alternative à Wix", "quoi à la place de Zoom", "un équivalent européen": asks for
+# tools to replace one. "Wix c'est américain ?" asks about the tool itself.
+_ASKS_ALTERNATIVE = re.compile(
+    r"\b(?:alternatives?|remplac\w*|equivalents?|a la place|au lieu|plutot que|quitter|"
+    r"changer|migrer|autres? (?:chose|outils?|logiciels?|solutions?|applis?)|mieux|"
+    r"similaires?|concurrents?|comme)\b"
+)
+
+
+def asks_for_alternative(question: str) -> bool:
+    return bool(_ASKS_ALTERNATIVE.search(fold(question)))
 
 
 def asks_what_it_is(question: str) -> bool:

@@ -286,6 +286,7 @@ def test_a_sure_answer_to_a_broad_question_prefers_the_overview() -> None:
         ("je voudrais vendre mes gâteaux en ligne, je commence par quoi ?", True),
         ("sécuriser l'informatique du commerce, par où commencer ?", True),
         ("accepter la carte en boutique, les étapes", True),
+        ("je veux quitter les outils américains, par où je commence", True),
         ("c'est quoi le RGPD ?", False),
         ("combien de temps garder les factures", False),
     ],
@@ -357,3 +358,116 @@ def test_a_confident_intent_keeps_the_entry_over_an_unrelated_guide() -> None:
     question = "qu'est ce qu'il faut pour mettre fait maison sur la carte ?"
     answer_question(turn, question, np.zeros(4), parse)  # type: ignore[arg-type]
     assert log["faq"] == "mention-fait-maison-restaurant" and "guide" not in log
+
+
+@pytest.mark.parametrize(
+    ("message", "asks"),
+    [
+        ("ouvrir le dimanche j ai le droit", True),
+        ("au revoir, c'est légal de fermer le lundi ?", True),
+        ("bon dimanche", False),
+        ("je dois filer, à plus", False),
+        ("faut que j'y aille", False),
+        ("je vous recontacte plus tard, au revoir", False),
+    ],
+)
+def test_a_message_that_asks_something(message: str, asks: bool) -> None:
+    from bot.question_shape import asks_something
+
+    assert asks_something(message) is asks
+
+
+def test_where_to_start_takes_the_entry_ranked_first_that_says_what_to_do() -> None:
+    """ "ma boîte mail pro a été piratée, … je commence par quoi" is broad ("commence par
+    quoi") but the entry ranked first asks "que faire ?": its first steps answer, not the
+    overview of the neighbouring guide on phishing. A broad question that does not ask where
+    to start keeps the overview."""
+    import numpy as np
+
+    from bot.answers import SURE_WHEN_INTENT_UNSURE, _matching_faq, _overview_instead, sure_answer
+
+    log: dict[str, object] = {}
+    turn = _turn(log)
+    hits = [
+        _hit("messagerie-piratee-que-faire", "faq", 0.93, 0.97),
+        _hit("reconnaitre-hameconnage", "guide", 0.88, 0.95),
+    ]
+    entry = _matching_faq(turn, hits, broad=True, plan=True)  # type: ignore[arg-type]
+    assert entry is not None and entry.id == "messagerie-piratee-que-faire"
+    assert _matching_faq(turn, hits, broad=True, plan=False) is None  # type: ignore[arg-type]
+    assert _overview_instead(turn, hits, broad=True, plan=True) is None  # type: ignore[arg-type]
+    question = "ma boite mail pro a ete piratee, elle envoie des spams, je commence par quoi"
+    sure_answer(turn, question, np.zeros(4), hits, SURE_WHEN_INTENT_UNSURE)  # type: ignore[arg-type]
+    assert log["faq"] == "messagerie-piratee-que-faire" and "guide" not in log
+    # An entry that does not say what to do still gives way to the overview.
+    other = [_hit("amende-cnil-petite-entreprise", "faq", 0.88, 0.97), hits[1]]
+    assert _matching_faq(turn, other, broad=True, plan=True) is None  # type: ignore[arg-type]
+
+
+def _alternative_turn(hits, tools: list[str]):  # type: ignore[no-untyped-def]
+    """A turn whose search returns `hits` and whose intent is find_alternative."""
+    from types import SimpleNamespace
+
+    log: dict[str, object] = {}
+    turn = _turn(log)
+    turn.services = SimpleNamespace(search=SimpleNamespace(search=lambda *a, **k: hits))
+    parse = SimpleNamespace(
+        intent="find_alternative",
+        entity_values=lambda name: tools if name == "tool" else [],
+        intent_scores=lambda: {"find_alternative": 0.9},
+    )
+    return turn, parse, log
+
+
+def test_a_question_about_a_named_tool_gets_the_entry_written_on_it() -> None:
+    """ "wix c américain ?" names a tool the catalogue replaces, but asks about it: tools rank
+    first (the flow of alternatives), yet the entry whose question names Wix answers (it says
+    Wix is Israeli). Asking for a replacement still gets the list of tools, and so does an
+    entry the ranker doubts."""
+    import numpy as np
+
+    from bot.answers import ABSTAIN_BELOW, answer_question
+    from bot.question_shape import asks_for_alternative
+
+    tools = [_hit("sitew", "tool", 0.0, 0.96), _hit("jimdo", "tool", 0.0, 0.95)]
+    hits = [*tools, _hit("wix-europeen-alternatives", "faq", 0.945, 0.82)]
+    turn, parse, log = _alternative_turn(hits, ["Wix"])
+    [reply] = answer_question(turn, "wix c americain ?", np.zeros(4), parse)  # type: ignore[arg-type]
+    assert log["faq"] == "wix-europeen-alternatives" and "israélien" in reply.html
+    turn, parse, log = _alternative_turn(hits, ["Wix"])
+    answer_question(turn, "une alternative a wix", np.zeros(4), parse)  # type: ignore[arg-type]
+    assert "faq" not in log and log["tools"]
+    doubted = [*tools, _hit("wix-europeen-alternatives", "faq", 0.945, ABSTAIN_BELOW - 0.1)]
+    turn, parse, log = _alternative_turn(doubted, ["Wix"])
+    answer_question(turn, "wix c americain ?", np.zeros(4), parse)  # type: ignore[arg-type]
+    assert "faq" not in log and log["tools"]
+    assert asks_for_alternative("un équivalent européen à Teams ?")
+    assert asks_for_alternative("quoi à la place de zoom")
+    assert not asks_for_alternative("wix c'est américain ?")
+
+
+def test_where_to_start_under_the_flow_of_alternatives_gets_the_plan_ranked_first() -> None:
+    """ "je veux quitter les outils américains, par où je commence": the checklist ranked
+    first gives its first steps, not tools found by the shared words (awork). Without
+    "par où commencer", tools still answer."""
+    import numpy as np
+
+    from bot.answers import answer_question
+
+    hits = [
+        _hit("quitter-outils-americains", "checklist", 0.90, 0.95),
+        _hit("awork", "tool", 0.80, 0.30),
+        _hit("sitew", "tool", 0.79, 0.20),
+    ]
+    turn, parse, log = _alternative_turn(hits, [])
+    question = "je veux quitter les outils americains, par ou je commence"
+    [reply] = answer_question(turn, question, np.zeros(4), parse)  # type: ignore[arg-type]
+    assert log == {
+        "hits": [{"id": h.id, "kind": h.kind, "score": h.score} for h in hits],
+        "answered": True,
+        "checklist": "quitter-outils-americains",
+    }
+    assert turn.kb.checklists["quitter-outils-americains"].goal in reply.html
+    turn, parse, log = _alternative_turn(hits, [])
+    answer_question(turn, "des outils pas americains", np.zeros(4), parse)  # type: ignore[arg-type]
+    assert log["tools"] == ["awork", "sitew"]

@@ -503,3 +503,23 @@ def test_a_repeated_text_is_encoded_once_and_answered_the_same(services) -> None
     with services.db.session() as session:
         intents = session.scalars(select(Message.intent).where(Message.direction == "in")).all()
     assert intents == ["find_alternative", "find_alternative"]
+
+
+def test_a_goodbye_that_asks_something_is_not_a_leave(chat: Chat, services, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """ "ouvrir le dimanche j'ai le droit" read as "bon dimanche" by the intent model: a
+    question gets the unsure turn (or a sure answer), never "Au revoir"; a plain leave keeps
+    its goodbye."""
+    from nlu.classifier import IntentScore
+    from nlu.model import ParseResult
+
+    def goodbye(text: str, encode=None) -> ParseResult:  # type: ignore[no-untyped-def]
+        return ParseResult(text, "goodbye", 0.99, [], [IntentScore("goodbye", 0.99)])
+
+    monkeypatch.setattr(services.nlu, "parse", goodbye)
+    chat.say("ouvrir le dimanche j ai le droit")
+    assert "Au revoir" not in chat.text() and chat.text()
+    with services.db.session() as session:
+        asked = session.scalar(select(Message).where(Message.direction == "in"))
+        assert asked.intent == "goodbye" and asked.hits
+    chat.say("bon dimanche")
+    assert "Au revoir" in chat.text()
