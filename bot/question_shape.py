@@ -101,11 +101,13 @@ def asks_where_to_start(question: str) -> bool:
 
 # A question mark, or the words that ask something ("j'ai le droit", "comment", "combien"):
 # "ouvrir le dimanche j'ai le droit" reads like "bon dimanche" to the intent model, but asks.
-# Not "je dois" / "faut que": merchants say them taking leave ("je dois filer, à plus").
+# Not "je dois" / "faut que", "je peux", "quand", "quel" or "quoi": merchants say them taking
+# leave too ("je dois filer", "je peux y aller, merci", "je reviendrai quand j'aurai fini",
+# "quelle aide, merci", "c'est tout quoi, au revoir").
 _ASKS = re.compile(
-    r"\b(?:comment|pourquoi|combien|quand|quel|quelle|quels|quelles|quoi|est ce qu|"
+    r"\b(?:comment|pourquoi|combien|est ce qu|"
     r"(?:j ai|a t on|on a|ai je) le droit|legal|legale|autorise|autorisee|interdit|obligatoire|"
-    r"peux|peut on|puis je|dois je|faut il)\b"
+    r"peut on|puis je|dois je|faut il)\b"
 )
 
 

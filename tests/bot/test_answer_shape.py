@@ -369,6 +369,11 @@ def test_a_confident_intent_keeps_the_entry_over_an_unrelated_guide() -> None:
         ("je dois filer, à plus", False),
         ("faut que j'y aille", False),
         ("je vous recontacte plus tard, au revoir", False),
+        ("je peux y aller merci au revoir", False),
+        ("bon ben c'est tout quoi, au revoir", False),
+        ("merci je reviendrai quand j'aurai fini", False),
+        ("quelle aide précieuse, merci au revoir", False),
+        ("combien de temps ouvert le dimanche", True),
     ],
 )
 def test_a_message_that_asks_something(message: str, asks: bool) -> None:
