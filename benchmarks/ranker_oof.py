@@ -213,11 +213,7 @@ def doubts() -> Iterator[dict[str, float]]:
         return ask(assistant, user, text)
 
     def recording_doubtful(hits: list[Hit]) -> bool:
-        if (
-            hits
-            and hits[0].confidence > 0
-            and not (hits[0].kind == "faq" and hits[0].match >= answers.VERBATIM_FAQ)
-        ):
+        if hits and hits[0].confidence > 0 and not answers.verbatim(hits[0]):
             seen[asked["text"]] = hits[0].confidence
         return doubtful(hits)
 

@@ -368,13 +368,20 @@ VERBATIM_FAQ = 0.97
 ABSTAIN_BELOW = 0.8
 
 
+def verbatim(hit: Hit) -> bool:
+    """An FAQ entry whose question (or a variant) the merchant asked word for word."""
+    return hit.kind == "faq" and hit.match >= VERBATIM_FAQ
+
+
+def trusted(hit: Hit, threshold: float) -> bool:
+    """The ranker rates the item at `threshold` or more, or its question was asked verbatim."""
+    return hit.confidence >= threshold or verbatim(hit)
+
+
 def doubtful(hits: list[Hit]) -> bool:
-    """The ranker (in service: a probability above 0) rates the best item below
-    ABSTAIN_BELOW, and it is not an FAQ question asked word for word."""
-    if not hits or hits[0].confidence <= 0.0:
-        return False
-    verbatim = hits[0].kind == "faq" and hits[0].match >= VERBATIM_FAQ
-    return hits[0].confidence < ABSTAIN_BELOW and not verbatim
+    """The ranker (in service: a probability above 0) does not trust the best item at
+    ABSTAIN_BELOW."""
+    return bool(hits) and hits[0].confidence > 0.0 and not trusted(hits[0], ABSTAIN_BELOW)
 
 
 def sure_answer(
@@ -382,10 +389,7 @@ def sure_answer(
 ) -> list[Reply]:
     """The best hit as the answer if the ranker is sure enough, else nothing. Only a guide
     or an FAQ entry: a tool (no question of its own to match) needs the tool named."""
-    if not hits or hits[0].kind not in ("faq", "guide"):
-        return []
-    verbatim = hits[0].kind == "faq" and hits[0].match >= VERBATIM_FAQ
-    if hits[0].confidence < threshold and not verbatim:
+    if not hits or hits[0].kind not in ("faq", "guide") or not trusted(hits[0], threshold):
         return []
     best = hits[0]
     broad = is_broad(text)

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 import numpy as np
 from sqlalchemy import Connection
@@ -45,11 +46,6 @@ NO_SEARCH_INTENTS = frozenset(CONTROL_INTENTS) - {"start_checklist", "out_of_sco
 # Presses that step through a flow (a diagnostic answer, a checklist step, a profile or
 # reminder choice): a few indexed statements, no search, no encoding, no erasure.
 QUICK_PRESSES = frozenset({"dg", "ck", "pf", "rm"})
-
-
-def _asking_goodbye(intent: str, message: str) -> bool:
-    """ "goodbye" for the intent model, but the message asks something."""
-    return intent == "goodbye" and asks_something(message)
 
 
 def quick_press(incoming: Incoming) -> bool:
@@ -96,6 +92,13 @@ class Understanding:
     @property
     def encoded(self) -> bool:
         return self.lazy_vector.computed
+
+    @cached_property
+    def asks_while_leaving(self) -> bool:
+        """ "goodbye" for the intent model, but the message asks something ("ouvrir le
+        dimanche j'ai le droit" reads like "bon dimanche"): read once, for the choice to
+        encode and for the route."""
+        return self.parse.intent == "goodbye" and asks_something(self.text)
 
 
 @dataclass(frozen=True)
@@ -265,11 +268,7 @@ class Assistant:
         named, off topic, a "goodbye" that asks): the only routes that need its vector."""
         parse = understood.parse
         unsure = parse.confidence < self.services.settings.nlu_fallback_threshold
-        return (
-            unsure
-            or parse.intent not in NO_SEARCH_INTENTS
-            or _asking_goodbye(parse.intent, understood.text)
-        )
+        return unsure or parse.intent not in NO_SEARCH_INTENTS or understood.asks_while_leaving
 
     def _turn(  # type: ignore[no-untyped-def]
         self,
@@ -597,7 +596,7 @@ class Assistant:
             return [Reply(turn.t("greet", name=esc(name)))]
         if intent == "out_of_scope":
             return self._off_topic(turn, understood)
-        if topic is None and _asking_goodbye(intent, message):
+        if topic is None and understood.asks_while_leaving:
             # "ouvrir le dimanche j'ai le droit" read as "bon dimanche": a question is no
             # leave; the unsure turn answers it if the ranker is sure, else offers choices.
             return clarify.unsure(turn, understood.focus, understood.vector, parse)
