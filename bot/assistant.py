@@ -641,11 +641,14 @@ class Assistant:
     def _checklist_from_text(  # type: ignore[no-untyped-def]
         self, turn: Turn, message: str, vector, intents: dict[str, float]
     ) -> list[Reply]:
-        """ "checklist rgpd" opens that one; "mes checklists" lists them."""
+        """ "checklist rgpd" opens that one; "mes checklists" lists them. An opened checklist
+        is the answer the merchant got: the search is logged with it, as a question's hits
+        are (the back office shows it, `kb eval` scores it); a menu answers nothing."""
         hits = self.services.search.search(
             message, vector, topic="start_checklist", k=3, intents=intents
         )
         named = next((h for h in hits[:1] if h.kind == "checklist"), None)
         if named is not None and named.score > 1.0:
+            answers.log_hits(turn, hits)
             return checklists.open_checklist(turn, named.id)
         return checklists.list_checklists(turn)

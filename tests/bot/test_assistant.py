@@ -221,6 +221,23 @@ def test_checklist_steps_progress_and_stale_buttons(chat: Chat, services) -> Non
     assert count(services, ChecklistProgress, status="done") == 1
 
 
+def test_a_checklist_asked_in_words_is_logged_as_the_answer(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+    """The checklist opened from a message is what the merchant got: it leads the logged hits
+    (the back office and `kb eval` read them); the menu of checklists answers nothing."""
+    opened = chat.say("securiser l informatique du magasin etape par etape")
+    checklist = services.kb.checklists["securiser-informatique"]
+    assert opened[-1].plain().startswith(checklist.title)
+    chat.say("mes checklists")
+    assert "choisissez un plan" in chat.text()
+    with services.db.session() as session:
+        asked = session.scalars(
+            select(Message).where(Message.direction == "in").order_by(Message.id)
+        ).all()
+    assert [m.intent for m in asked] == ["start_checklist", "start_checklist"]
+    assert asked[0].hits[0]["id"] == "securiser-informatique"
+    assert not asked[1].hits
+
+
 def test_next_steps_replace_the_pressed_message_and_stale_presses_do_not(chat: Chat) -> None:
     chat.say("/diagnostic")
     first = chat.last[-1].buttons[0][0]
