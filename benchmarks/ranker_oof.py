@@ -262,6 +262,31 @@ def doubts() -> Iterator[dict[str, float]]:
         kb_eval.ask, answers.doubtful, kb_eval._encoding_floor_ms = ask, doubtful, floor
 
 
+@contextmanager
+def answered_ids() -> Iterator[dict[str, list[str]]]:
+    """For the block: the ranked item ids each question (by its text) was answered with, so
+    that any subset's figures (the first wave's questions) follow from one run."""
+    got: dict[str, list[str]] = {}
+    ask = kb_eval.ask
+
+    def recording_ask(assistant: Assistant, user: str, text: str) -> kb_eval.Answered:
+        answered = ask(assistant, user, text)
+        got[text] = answered.hits
+        return answered
+
+    kb_eval.ask = recording_ask  # type: ignore[assignment]
+    try:
+        yield got
+    finally:
+        kb_eval.ask = ask
+
+
+def first_rank(query: Query, ids: Sequence[str]) -> int | None:
+    """The rank of the query's first right answer among `ids` (None: absent)."""
+    answers = set(query.get("answers") or [])  # type: ignore[call-overload]
+    return next((r for r, doc_id in enumerate(ids) if doc_id in answers), None)
+
+
 def abstained(
     report: dict[str, object], held: Sequence[Query], seen: dict[str, float], t: float
 ) -> dict[str, object]:
@@ -292,13 +317,15 @@ def oof_pass(
     ABSTAIN_BELOW off, also the figures each ABSTAIN_GRID value would give (`doubts`)."""
     assistant = Assistant(services)
     per_fold, held_folds, seen_folds = [], [], []
+    ranks: dict[str, int | None] = {}
     in_service = services.search.ranker
     try:
         for f, ranker in enumerate(rankers):
             services.search.ranker = ranker
             held = [q for q, fold in zip(queries, folds, strict=True) if fold == f]
-            with doubts() as seen:
+            with doubts() as seen, answered_ids() as got:
                 per_fold.append(evaluate(assistant, held, users=f"{tag}-f{f}"))
+            ranks.update({str(q["text"]): first_rank(q, got[str(q["text"])]) for q in held})
             held_folds.append(held)
             seen_folds.append(seen)
     finally:
@@ -338,6 +365,7 @@ def oof_pass(
             for group, answerable in (("unanswerable", False), ("answerable", True))
         },
         "folds": [aggregate([r]) for r in per_fold],
+        "first_ranks": ranks,
         "misses": [m for r in per_fold for m in r["misses"]],  # type: ignore[attr-defined]
         "mention_misses": [m for r in per_fold for m in r["mention"]["misses"]],  # type: ignore[index]
         "unanswerable_sure_texts": [t for r in per_fold for t in r["unanswerable"]["sure_texts"]],  # type: ignore[index]

@@ -12,6 +12,7 @@ from benchmarks.ranker_oof import (
     abstained,
     aggregate,
     assign_folds,
+    first_rank,
     fold_memories,
     fold_rankers,
     held_rows,
@@ -88,6 +89,13 @@ def test_an_abstain_threshold_turns_the_doubted_answers_into_unsure_turns() -> N
     assert at["unanswerable"]["sure_texts"] == ["d"] and at["unanswerable"]["sure"] == 1
     off = abstained(report, held, seen, 0.0)
     assert aggregate([off])["facts"] == "2/2" and off["unanswerable"]["sure"] == 2
+
+
+def test_a_questions_first_right_answer_is_found_among_the_ids_it_got() -> None:
+    query = {"text": "q", "answers": ["b", "c"]}
+    assert first_rank(query, ["a", "c", "b"]) == 1
+    assert first_rank(query, ["a", "d"]) is None
+    assert first_rank({"text": "q", "answers": []}, ["a"]) is None
 
 
 def test_thresholds_are_restored_after_the_block() -> None:
