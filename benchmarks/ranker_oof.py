@@ -55,10 +55,11 @@ from bot.context import Services  # noqa: E402
 from bot.kb_eval import EVAL_DIR, evaluate  # noqa: E402
 from bot.ranking import memory_of, negative_queries, training_rows  # noqa: E402
 from bot.services import build_services  # noqa: E402
+from knowledge_base import memory as memory_module  # noqa: E402
 from knowledge_base.content_model import KnowledgeBase  # noqa: E402
 from knowledge_base.evaluation import load_queries  # noqa: E402
-from knowledge_base.memory import Memory  # noqa: E402
-from knowledge_base.ranker import Example, Ranker, remember, train  # noqa: E402
+from knowledge_base.memory import MEMORY_FEATURES, Memory  # noqa: E402
+from knowledge_base.ranker import FEATURES, Example, Ranker, remember, train  # noqa: E402
 from knowledge_base.search import Hit  # noqa: E402
 
 Query = dict[str, object]
@@ -177,21 +178,49 @@ def fold_rankers(
     k: int,
     objective: str,
     memories: Sequence[Memory | None] | None = None,
+    kept: Sequence[str] = MEMORY_FEATURES,
 ) -> list[Ranker]:
     """For each fold, the ranker `train_ranker` would train on the other folds' questions
     (then the other folds' negatives, in `train_ranker`'s order); with `memories`, reading
     that fold's memory, each training row blind to itself and its near-copies."""
     rankers = []
     for f in range(k):
-        kept = [e for q, fold in zip(rows, folds, strict=True) if fold != f for e in q]
-        kept += [
+        kept_rows = [e for q, fold in zip(rows, folds, strict=True) if fold != f for e in q]
+        kept_rows += [
             e for q, fold in zip(negatives, negative_folds, strict=True) if fold != f for e in q
         ]
         memory = memories[f] if memories else None
-        ranker = train(remember(kept, memory) if memory else kept, objective=objective)
+        rows_f = remember(kept_rows, memory) if memory else kept_rows
+        dropped = [n for n in MEMORY_FEATURES if n not in kept]
+        ranker = train(without(rows_f, dropped), objective=objective)
         ranker.memory = memory
         rankers.append(ranker)
     return rankers
+
+
+def memory_variant(spec: str) -> tuple[tuple[str, ...], int]:
+    """`--memory` value -> the memory columns a ranker learns from, and the neighbours
+    (k): "on" is all of them at the shipped k; "lift+gap@10" keeps two, k = 10."""
+    if spec in ("on", "off"):
+        return MEMORY_FEATURES, memory_module.NEIGHBOURS_SHIPPED
+    names, _, k = spec.partition("@")
+    kept = tuple(f"memory_{n}" for n in names.split("+"))
+    if not set(kept) <= set(MEMORY_FEATURES):
+        raise SystemExit(f"--memory {spec}: columns among {MEMORY_FEATURES}")
+    return kept, int(k) if k else memory_module.NEIGHBOURS_SHIPPED
+
+
+def without(rows: Sequence[Example], names: Sequence[str]) -> list[Example]:
+    """`rows` with the columns `names` at 0: a model trained on them gives them no weight."""
+    if not names:
+        return list(rows)
+    columns = [FEATURES.index(n) for n in names]
+    found = []
+    for e in rows:
+        x = e.x.copy()
+        x[:, columns] = 0.0
+        found.append(Example(x, e.y, e.states, e.doc_ids, e.vector))
+    return found
 
 
 def held_rows(
@@ -413,8 +442,8 @@ def main() -> None:
         "--memory",
         nargs="+",
         default=["off"],
-        choices=("off", "on"),
-        help="on: each fold's ranker reads the other folds' questions (knowledge_base.memory)",
+        help="on: each fold's ranker reads the other folds' questions (knowledge_base.memory);"
+        " or the columns kept and the neighbours, e.g. lift+gap@10 (the others stay 0)",
     )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
@@ -512,6 +541,8 @@ def main() -> None:
         for objective in args.objectives:
             for recipe in args.recipes:
                 for memory in args.memory:
+                    kept, neighbours = memory_variant(memory)
+                    memory_module.NEIGHBOURS = neighbours
                     learnt = recipe_rows(recipe, queries, rows)
                     rankers = fold_rankers(
                         learnt,
@@ -520,9 +551,11 @@ def main() -> None:
                         negative_folds,
                         args.folds,
                         objective,
-                        memories if memory == "on" else None,
+                        memories if memory != "off" else None,
+                        kept,
                     )
-                    name = f"{objective}/{recipe}" + ("/memory" if memory == "on" else "")
+                    suffix = "" if memory == "off" else f"/memory {memory}"
+                    name = f"{objective}/{recipe}{suffix}"
                     report.setdefault("fold_C", {})[name] = [r.report["C"] for r in rankers]  # type: ignore[union-attr]
                     seen = held_rows(rows, folds, rankers)
                     report.setdefault("best_p", {})[name] = best_p(rankers, queries, seen, folds)  # type: ignore[union-attr]

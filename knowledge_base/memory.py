@@ -28,6 +28,7 @@ import numpy as np
 
 MEMORY_FEATURES = ("memory_lift", "memory_gap", "memory_share")
 NEIGHBOURS = 10  # k: the nearest labelled questions that vote, and the lift's floor
+NEIGHBOURS_SHIPPED = NEIGHBOURS  # (an out-of-fold evaluation may try others)
 NEAR_COPY = 0.97  # training: a labelled question this close to the asked one is itself
 
 

@@ -16,9 +16,11 @@ from benchmarks.ranker_oof import (
     fold_memories,
     fold_rankers,
     held_rows,
+    memory_variant,
     oof_pass,
     recipe_rows,
     thresholds,
+    without,
 )
 from bot import answers
 from bot.kb_eval import EVAL_DIR
@@ -96,6 +98,17 @@ def test_a_questions_first_right_answer_is_found_among_the_ids_it_got() -> None:
     assert first_rank(query, ["a", "c", "b"]) == 1
     assert first_rank(query, ["a", "d"]) is None
     assert first_rank({"text": "q", "answers": []}, ["a"]) is None
+
+
+def test_a_memory_variant_names_the_columns_kept_and_the_neighbours() -> None:
+    assert memory_variant("on") == (MEMORY_FEATURES, 10)
+    assert memory_variant("lift+gap@5") == (("memory_lift", "memory_gap"), 5)
+    with pytest.raises(SystemExit):
+        memory_variant("lift+nearest@5")
+    row = Example(np.ones((2, len(FEATURES))), np.asarray([1.0, 0.0]))
+    x = without([row], ["memory_share"])[0].x
+    assert not x[:, FEATURES.index("memory_share")].any()
+    assert x[:, FEATURES.index("memory_lift")].all() and x[:, 0].all()
 
 
 def test_thresholds_are_restored_after_the_block() -> None:
