@@ -7,8 +7,9 @@ candidate the ranker reads, from the e5 query vector the turn already computed:
 - `memory_lift`: the best cosine of the query to that item's labelled questions, above the
   query's k-th nearest labelled question overall (0 if it is no nearer than that, or if the
   item has none: an item added after training is not pushed down, only not helped);
-- `memory_gap`: that best cosine minus the best such cosine over the candidates (<= 0);
-- `memory_share`: the share of the k nearest labelled questions that name the item.
+- `memory_gap`: that best cosine minus the best such cosine over the candidates (<= 0).
+(The share of the k nearest labelled questions naming the item, a kNN vote, was tried out of
+fold and dropped: more junk reached "sure", benchmarks/results/ranker-oof-memory12.json.)
 
 One matrix product (n x 384) a turn, well under a millisecond. The vectors come from one
 encoder: `encoder_id` is recorded, and a memory is not read with another encoder's vectors.
@@ -26,8 +27,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-MEMORY_FEATURES = ("memory_lift", "memory_gap", "memory_share")
-NEIGHBOURS = 10  # k: the nearest labelled questions that vote, and the lift's floor
+MEMORY_FEATURES = ("memory_lift", "memory_gap")
+NEIGHBOURS = 10  # k: the lift's floor is the query's k-th nearest labelled question
 NEIGHBOURS_SHIPPED = NEIGHBOURS  # (an out-of-fold evaluation may try others)
 NEAR_COPY = 0.97  # training: a labelled question this close to the asked one is itself
 
@@ -71,16 +72,11 @@ class Memory:
         nearest = np.argpartition(-sims, k - 1)[:k]
         nearest = nearest[np.isfinite(sims[nearest])]
         floor = float(sims[nearest].min()) if len(nearest) else 0.0
-        votes: dict[str, int] = {}
-        for i in nearest.tolist():
-            for doc_id in self.labels[i]:
-                votes[doc_id] = votes.get(doc_id, 0) + 1
         best = np.full(len(doc_ids), floor)
         for j, doc_id in enumerate(doc_ids):
             rows = self._rows.get(doc_id)
             if rows is not None:
                 best[j] = max(floor, float(sims[rows].max()))
-            out[j, 2] = votes.get(doc_id, 0) / max(len(nearest), 1)
         out[:, 0] = best - floor
         out[:, 1] = best - best.max()
         return out

@@ -1,7 +1,8 @@
 """A learned ranker over the hybrid candidates: a small linear model on each candidate's
 evidence (cosines per zone, BM25, ranks, intent agreement, tool named, kind, passage
 position, length of the question, the intent model's probability of the item's topic and of
-a tool being asked for) that re-orders the best fused candidates.
+a tool being asked for, the questions already answered that name it: `knowledge_base.memory`)
+that re-orders the best fused candidates.
 
 Trained with scikit-learn on labelled queries, cross-validated by query: a logistic
 regression on the candidates (pointwise, shipped) or on pairs (a right answer against a

@@ -102,12 +102,12 @@ def test_a_questions_first_right_answer_is_found_among_the_ids_it_got() -> None:
 
 def test_a_memory_variant_names_the_columns_kept_and_the_neighbours() -> None:
     assert memory_variant("on") == (MEMORY_FEATURES, 10)
-    assert memory_variant("lift+gap@5") == (("memory_lift", "memory_gap"), 5)
+    assert memory_variant("lift@5") == (("memory_lift",), 5)
     with pytest.raises(SystemExit):
-        memory_variant("lift+nearest@5")
+        memory_variant("lift+share@5")
     row = Example(np.ones((2, len(FEATURES))), np.asarray([1.0, 0.0]))
-    x = without([row], ["memory_share"])[0].x
-    assert not x[:, FEATURES.index("memory_share")].any()
+    x = without([row], ["memory_gap"])[0].x
+    assert not x[:, FEATURES.index("memory_gap")].any()
     assert x[:, FEATURES.index("memory_lift")].all() and x[:, 0].all()
 
 
@@ -143,11 +143,10 @@ def test_a_held_out_question_never_finds_its_own_label_in_its_folds_memory() -> 
     seen = held_rows(rows, folds, rankers)
     for i, r in enumerate(seen):
         own = r[0].x[0, start:]
-        assert own.tolist() == [0.0, own[1], 0.0]  # no lift, no vote for its own item
-        assert own[1] <= 0.0
+        assert own[0] == 0.0 and own[1] <= 0.0  # its own item: no lift over the floor
         assert np.array_equal(r[0].x[:, :start], rows[i][0].x[:, :start])
-    # Answered as new questions, the memory does speak: some candidates get votes.
-    assert any(r[0].x[:, start + 2].any() for r in seen)
+    # Answered as new questions, the memory does speak: some candidates get a lift.
+    assert any(r[0].x[:, start].any() for r in seen)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

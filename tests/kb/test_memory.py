@@ -12,7 +12,7 @@ from knowledge_base.memory import MEMORY_FEATURES, NEIGHBOURS, Memory
 from knowledge_base.ranker import FEATURES, Example, Ranker, features, remember
 from knowledge_base.search import Candidate
 
-LIFT, GAP, SHARE = range(3)
+LIFT, GAP = range(2)
 
 
 def unit(*values: float) -> np.ndarray:
@@ -44,8 +44,7 @@ def test_the_item_whose_labelled_questions_are_nearest_gets_the_evidence() -> No
     assert np.isclose(x[1, LIFT], max(sims[3], floor) - floor)
     assert x[2, LIFT] == 0.0  # an item nobody asked about is not pushed below the floor
     assert x[0, GAP] == 0.0 and x[1, GAP] < 0 and x[2, GAP] < 0
-    # Of the 10 nearest: the three "a", the one "b", six of the eight "c".
-    assert np.allclose(x[:, SHARE], [3 / NEIGHBOURS, 1 / NEIGHBOURS, 0.0])
+    assert np.isclose(x[2, GAP], floor - sims[:3].max())
 
 
 def test_a_training_question_does_not_find_itself_or_a_near_copy() -> None:
@@ -54,9 +53,9 @@ def test_a_training_question_does_not_find_itself_or_a_near_copy() -> None:
     asked = unit(1, 0, 0)  # the first row itself; the second is a near-copy (cos 0.995)
     seen = memory.evidence(asked, ["own", "b"])
     blind = memory.evidence(asked, ["own", "b"], exclude_above=0.97)
-    assert seen[0, LIFT] > 0 and seen[0, SHARE] > 0
-    assert blind[0, LIFT] == 0.0 and blind[0, SHARE] == 0.0
-    assert blind[1, SHARE] == 1 / 2  # what is left votes: "b" and "c"
+    assert seen[0, LIFT] > 0 and seen[0, GAP] == 0.0 and seen[1, GAP] < 0
+    assert blind[0, LIFT] == 0.0  # "own" now only as near as the floor ("b" and "c" left)
+    assert blind[1, LIFT] == 0.0 and blind[0, GAP] == blind[1, GAP] == 0.0
 
 
 def test_remember_fills_only_the_memory_columns_each_row_blind_to_itself() -> None:
@@ -68,7 +67,7 @@ def test_remember_fills_only_the_memory_columns_each_row_blind_to_itself() -> No
     trained = remember([row], memory)[0]
     answered = remember([row], memory, exclude_above=None)[0]
     assert np.array_equal(trained.x[:, :start], row.x[:, :start])
-    assert trained.x[0, start + LIFT] == trained.x[0, start + SHARE] == 0.0  # not itself
+    assert trained.x[0, start + LIFT] == 0.0  # not itself
     assert answered.x[0, start + LIFT] > answered.x[1, start + LIFT] == 0.0
     assert not remember([row], None)[0].x[:, start:].any()
 
