@@ -53,11 +53,13 @@ from bot.assistant import Assistant  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.context import Services  # noqa: E402
 from bot.kb_eval import EVAL_DIR, evaluate  # noqa: E402
-from bot.ranking import negative_queries, training_rows  # noqa: E402
+from bot.ranking import memory_of, negative_queries, training_rows  # noqa: E402
 from bot.services import build_services  # noqa: E402
+from knowledge_base import memory as memory_module  # noqa: E402
 from knowledge_base.content_model import KnowledgeBase  # noqa: E402
 from knowledge_base.evaluation import load_queries  # noqa: E402
-from knowledge_base.ranker import Example, Ranker, train  # noqa: E402
+from knowledge_base.memory import MEMORY_FEATURES, Memory  # noqa: E402
+from knowledge_base.ranker import FEATURES, Example, Ranker, remember, train  # noqa: E402
 from knowledge_base.search import Hit  # noqa: E402
 
 Query = dict[str, object]
@@ -148,6 +150,26 @@ def assign_folds(strata: Sequence[str], k: int, seed: int) -> list[int]:
     return folds
 
 
+def fold_memories(
+    queries: Sequence[Query],
+    rows: Sequence[list[Example]],
+    folds: Sequence[int],
+    k: int,
+    encoder_id: str,
+) -> list[Memory]:
+    """For each fold, the memory of questions already answered that `train_ranker` would
+    build from the other folds' questions only: the held-out fold is then answered as new
+    questions are, never finding itself (or a near-copy of itself) labelled."""
+    return [
+        memory_of(
+            [q for q, fold in zip(queries, folds, strict=True) if fold != f],
+            [r for r, fold in zip(rows, folds, strict=True) if fold != f],
+            encoder_id,
+        )
+        for f in range(k)
+    ]
+
+
 def fold_rankers(
     rows: Sequence[list[Example]],
     folds: Sequence[int],
@@ -155,17 +177,61 @@ def fold_rankers(
     negative_folds: Sequence[int],
     k: int,
     objective: str,
+    memories: Sequence[Memory | None] | None = None,
+    kept: Sequence[str] = MEMORY_FEATURES,
 ) -> list[Ranker]:
     """For each fold, the ranker `train_ranker` would train on the other folds' questions
-    (then the other folds' negatives, in `train_ranker`'s order)."""
+    (then the other folds' negatives, in `train_ranker`'s order); with `memories`, reading
+    that fold's memory, each training row blind to itself and its near-copies."""
     rankers = []
     for f in range(k):
-        kept = [e for q, fold in zip(rows, folds, strict=True) if fold != f for e in q]
-        kept += [
+        kept_rows = [e for q, fold in zip(rows, folds, strict=True) if fold != f for e in q]
+        kept_rows += [
             e for q, fold in zip(negatives, negative_folds, strict=True) if fold != f for e in q
         ]
-        rankers.append(train(kept, objective=objective))
+        memory = memories[f] if memories else None
+        rows_f = remember(kept_rows, memory) if memory else kept_rows
+        dropped = [n for n in MEMORY_FEATURES if n not in kept]
+        ranker = train(without(rows_f, dropped), objective=objective)
+        ranker.memory = memory
+        rankers.append(ranker)
     return rankers
+
+
+def memory_variant(spec: str) -> tuple[tuple[str, ...], int]:
+    """`--memory` value -> the memory columns a ranker learns from, and the neighbours
+    (k): "on" is all of them at the shipped k; "lift+gap@10" keeps two, k = 10."""
+    if spec in ("on", "off"):
+        return MEMORY_FEATURES, memory_module.NEIGHBOURS_SHIPPED
+    names, _, k = spec.partition("@")
+    kept = tuple(f"memory_{n}" for n in names.split("+"))
+    if not set(kept) <= set(MEMORY_FEATURES):
+        raise SystemExit(f"--memory {spec}: columns among {MEMORY_FEATURES}")
+    return kept, int(k) if k else memory_module.NEIGHBOURS_SHIPPED
+
+
+def without(rows: Sequence[Example], names: Sequence[str]) -> list[Example]:
+    """`rows` with the columns `names` at 0: a model trained on them gives them no weight."""
+    if not names:
+        return list(rows)
+    columns = [FEATURES.index(n) for n in names]
+    found = []
+    for e in rows:
+        x = e.x.copy()
+        x[:, columns] = 0.0
+        found.append(Example(x, e.y, e.states, e.doc_ids, e.vector))
+    return found
+
+
+def held_rows(
+    rows: Sequence[list[Example]], folds: Sequence[int], rankers: Sequence[Ranker]
+) -> list[list[Example]]:
+    """Each question's rows as its fold's ranker reads them at answer time (that ranker's
+    memory, nothing excluded: the fold is not in it)."""
+    return [
+        remember(r, rankers[fold].memory, exclude_above=None) if rankers[fold].memory else list(r)
+        for r, fold in zip(rows, folds, strict=True)
+    ]
 
 
 def junk_sure(
@@ -225,6 +291,31 @@ def doubts() -> Iterator[dict[str, float]]:
         kb_eval.ask, answers.doubtful, kb_eval._encoding_floor_ms = ask, doubtful, floor
 
 
+@contextmanager
+def answered_ids() -> Iterator[dict[str, list[str]]]:
+    """For the block: the ranked item ids each question (by its text) was answered with, so
+    that any subset's figures (the first wave's questions) follow from one run."""
+    got: dict[str, list[str]] = {}
+    ask = kb_eval.ask
+
+    def recording_ask(assistant: Assistant, user: str, text: str) -> kb_eval.Answered:
+        answered = ask(assistant, user, text)
+        got[text] = answered.hits
+        return answered
+
+    kb_eval.ask = recording_ask  # type: ignore[assignment]
+    try:
+        yield got
+    finally:
+        kb_eval.ask = ask
+
+
+def first_rank(query: Query, ids: Sequence[str]) -> int | None:
+    """The rank of the query's first right answer among `ids` (None: absent)."""
+    answers = set(query.get("answers") or [])  # type: ignore[call-overload]
+    return next((r for r, doc_id in enumerate(ids) if doc_id in answers), None)
+
+
 def abstained(
     report: dict[str, object], held: Sequence[Query], seen: dict[str, float], t: float
 ) -> dict[str, object]:
@@ -255,13 +346,15 @@ def oof_pass(
     ABSTAIN_BELOW off, also the figures each ABSTAIN_GRID value would give (`doubts`)."""
     assistant = Assistant(services)
     per_fold, held_folds, seen_folds = [], [], []
+    ranks: dict[str, int | None] = {}
     in_service = services.search.ranker
     try:
         for f, ranker in enumerate(rankers):
             services.search.ranker = ranker
             held = [q for q, fold in zip(queries, folds, strict=True) if fold == f]
-            with doubts() as seen:
+            with doubts() as seen, answered_ids() as got:
                 per_fold.append(evaluate(assistant, held, users=f"{tag}-f{f}"))
+            ranks.update({str(q["text"]): first_rank(q, got[str(q["text"])]) for q in held})
             held_folds.append(held)
             seen_folds.append(seen)
     finally:
@@ -301,6 +394,7 @@ def oof_pass(
             for group, answerable in (("unanswerable", False), ("answerable", True))
         },
         "folds": [aggregate([r]) for r in per_fold],
+        "first_ranks": ranks,
         "misses": [m for r in per_fold for m in r["misses"]],  # type: ignore[attr-defined]
         "mention_misses": [m for r in per_fold for m in r["mention"]["misses"]],  # type: ignore[index]
         "unanswerable_sure_texts": [t for r in per_fold for t in r["unanswerable"]["sure_texts"]],  # type: ignore[index]
@@ -344,6 +438,13 @@ def main() -> None:
         type=Path,
         help="answer only these questions of the split (e.g. those a shipped ranker never saw)",
     )
+    parser.add_argument(
+        "--memory",
+        nargs="+",
+        default=["off"],
+        help="on: each fold's ranker reads the other folds' questions (knowledge_base.memory);"
+        " or the columns kept and the neighbours, e.g. lift+gap@10 (the others stay 0)",
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--queries", type=Path, default=EVAL_DIR / "train.yml")
@@ -386,16 +487,22 @@ def main() -> None:
             "runs": [],
         }
         runs: list[dict[str, object]] = report["runs"]  # type: ignore[assignment]
+        memories = fold_memories(queries, rows, folds, args.folds, services.encoder.id)
+        report["memory_sizes"] = [len(m) for m in memories]
 
         def record(
-            objective: str, recipe: str, rankers: list[Ranker], changed: dict[str, float]
+            objective: str,
+            recipe: str,
+            rankers: list[Ranker],
+            changed: dict[str, float],
+            memory: str = "off",
         ) -> None:
             with thresholds(changed):
                 tag = f"{objective}-{len(runs)}"
                 figures = oof_pass(services, asked, asked_folds, rankers, tag)
             junk = junk_sure(
                 rankers,
-                negative_rows,
+                held_rows(negative_rows, negative_folds, rankers),
                 negative_folds,
                 [answers.SURE_WHEN_INTENT_UNSURE, answers.SURE_WHEN_OUT_OF_SCOPE, 0.75, 0.8, 0.9],
             )
@@ -403,6 +510,7 @@ def main() -> None:
                 {
                     "objective": objective,
                     "recipe": recipe,
+                    "memory": memory,
                     "thresholds": changed,
                     "junk_sure": junk,
                     **figures,
@@ -410,7 +518,8 @@ def main() -> None:
             )
             even, odd = figures["halves"]["even"], figures["halves"]["odd"]  # type: ignore[index]
             print(
-                f"{objective:9s} {recipe:8s} {changed or 'shipped'}: top-1 {figures['top1']} "
+                f"{objective:9s} {recipe:8s} memory {memory} {changed or 'shipped'}: "
+                f"top-1 {figures['top1']} "
                 f"hit@3 {figures['hit@3']} MRR {figures['mrr']} facts {figures['facts']} "
                 f"unanswerable sure {figures['unanswerable_sure']} "
                 f"(even {even['top1']}/{even['facts']}/{even['unanswerable_sure']}, "
@@ -431,21 +540,34 @@ def main() -> None:
 
         for objective in args.objectives:
             for recipe in args.recipes:
-                learnt = recipe_rows(recipe, queries, rows)
-                rankers = fold_rankers(
-                    learnt, folds, negative_rows, negative_folds, args.folds, objective
-                )
-                name = f"{objective}/{recipe}"
-                report.setdefault("fold_C", {})[name] = [r.report["C"] for r in rankers]  # type: ignore[union-attr]
-                report.setdefault("best_p", {})[name] = best_p(rankers, queries, rows, folds)  # type: ignore[union-attr]
-                record(objective, recipe, rankers, {})
-                if objective in args.sweep:
-                    for threshold in args.grid:
-                        for value in GRID[threshold]:
-                            record(objective, recipe, rankers, {threshold: value})
-                    for combo in args.combo:
-                        pairs = (item.split("=") for item in combo.split(","))
-                        record(objective, recipe, rankers, {k: float(v) for k, v in pairs})
+                for memory in args.memory:
+                    kept, neighbours = memory_variant(memory)
+                    memory_module.NEIGHBOURS = neighbours
+                    learnt = recipe_rows(recipe, queries, rows)
+                    rankers = fold_rankers(
+                        learnt,
+                        folds,
+                        negative_rows,
+                        negative_folds,
+                        args.folds,
+                        objective,
+                        memories if memory != "off" else None,
+                        kept,
+                    )
+                    suffix = "" if memory == "off" else f"/memory {memory}"
+                    name = f"{objective}/{recipe}{suffix}"
+                    report.setdefault("fold_C", {})[name] = [r.report["C"] for r in rankers]  # type: ignore[union-attr]
+                    seen = held_rows(rows, folds, rankers)
+                    report.setdefault("best_p", {})[name] = best_p(rankers, queries, seen, folds)  # type: ignore[union-attr]
+                    record(objective, recipe, rankers, {}, memory)
+                    if objective in args.sweep:
+                        for threshold in args.grid:
+                            for value in GRID[threshold]:
+                                record(objective, recipe, rankers, {threshold: value}, memory)
+                        for combo in args.combo:
+                            pairs = (item.split("=") for item in combo.split(","))
+                            changed = {k: float(v) for k, v in pairs}
+                            record(objective, recipe, rankers, changed, memory)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import select
 
 from knowledge_base.evaluation import load_queries
-from knowledge_base.ranker import FEATURES, Example, Ranker, examples, ranking_metrics, train
-from knowledge_base.search import Candidate
+from knowledge_base.memory import Memory
+from knowledge_base.ranker import (
+    FEATURES,
+    Example,
+    Ranker,
+    Searched,
+    examples,
+    ranking_metrics,
+    remember,
+    train,
+)
 from nlu.intents import ASK_INTENTS
 from nlu.query_cache import query_vector
 from nlu.text import fold
@@ -30,20 +40,18 @@ NEGATIVE_INTENTS = ("out_of_scope", "greet", "goodbye", "thanks", "bot_challenge
 MAX_NEGATIVES = 200
 
 
-def candidates_as_the_bot_searches(
-    services: Services, text: str
-) -> tuple[list[Candidate], str, dict[str, float]]:
-    """The candidates, the searched text and the intent model's probabilities, as a turn
-    gets them (the n-gram cascade decides when it is sure, as in a turn)."""
+def candidates_as_the_bot_searches(services: Services, text: str) -> Searched:
+    """The candidates, the searched text, the intent model's probabilities and the query's
+    vector, as a turn gets them (the n-gram cascade decides when it is sure, as in a turn)."""
     asked = shape(text)
     vector = query_vector(services.encoder, asked.focus)  # as a turn does, without the cache
     parse = services.nlu.parse(asked.asked, encode=lambda: vector)
     index = services.search.index
     if index is None:
-        return [], asked.focus, {}
+        return [], asked.focus, {}, vector
     topic = parse.intent if parse.intent in ASK_INTENTS else None
     found = index.candidates(asked.focus, vector, topic=topic, tools=parse.entity_values("tool"))
-    return found, asked.focus, parse.intent_scores()
+    return found, asked.focus, parse.intent_scores(), vector
 
 
 def negative_queries(training_dir: Path = TRAIN_DIR) -> list[dict[str, object]]:
@@ -73,9 +81,29 @@ def train_ranker(
     services: Services, queries: Sequence[dict[str, object]], objective: str = "pointwise"
 ) -> Ranker:
     """Labelled questions plus negatives; the right answers recorded in the chat and the
-    inbox are added by `retrain_ranker`. `objective`: see `knowledge_base.ranker.fit`."""
-    rows = training_rows(services, [*queries, *negative_queries()])
-    return train([row for query in rows for row in query], objective=objective)
+    inbox are added by `retrain_ranker`. `objective`: see `knowledge_base.ranker.fit`.
+    The answerable questions are also the model's memory (`knowledge_base.memory`), each
+    training row computed blind to itself and its near-copies."""
+    rows = training_rows(services, queries)
+    memory = memory_of(queries, rows, services.encoder.id)
+    rows += training_rows(services, negative_queries())
+    ranker = train(remember([row for query in rows for row in query], memory), objective=objective)
+    ranker.memory = memory
+    ranker.report["memory"] = len(memory)
+    return ranker
+
+
+def memory_of(
+    queries: Sequence[dict[str, object]], rows: Sequence[Sequence[Example]], encoder_id: str
+) -> Memory:
+    """The questions with a right answer, as encoded for their search (`training_rows`)."""
+    vectors, labels = [], []
+    for query, found in zip(queries, rows, strict=True):
+        answers = [str(a) for a in query.get("answers") or []]  # type: ignore[attr-defined]
+        if answers and found and found[0].vector is not None:
+            vectors.append(found[0].vector)
+            labels.append(answers)
+    return Memory(np.asarray(vectors, dtype=np.float32), labels, encoder_id)
 
 
 def training_rows(services: Services, queries: Sequence[dict[str, object]]) -> list[list[Example]]:
@@ -84,7 +112,7 @@ def training_rows(services: Services, queries: Sequence[dict[str, object]]) -> l
     (`benchmarks/ranker_oof.py`) trains on some queries with the same code, searching once."""
     states = fact_finder(services)
 
-    def candidates_of(query: dict[str, object]) -> tuple[list[Candidate], str, dict[str, float]]:
+    def candidates_of(query: dict[str, object]) -> Searched:
         return candidates_as_the_bot_searches(services, str(query["text"]))
 
     return [examples([query], candidates_of, states) for query in queries]
@@ -114,7 +142,8 @@ def held_out(
     rows = examples(queries, lambda q: candidates_as_the_bot_searches(services, str(q["text"])))
     if ranker is None:
         return ranking_metrics(rows, lambda x: x[:, FEATURES.index("fused")])
-    return ranking_metrics(rows, ranker.scores)
+    # New questions: the memory is read as a turn reads it, nothing excluded.
+    return ranking_metrics(remember(rows, ranker.memory, exclude_above=None), ranker.scores)
 
 
 def retrain_ranker(

@@ -1,7 +1,8 @@
 """A learned ranker over the hybrid candidates: a small linear model on each candidate's
 evidence (cosines per zone, BM25, ranks, intent agreement, tool named, kind, passage
 position, length of the question, the intent model's probability of the item's topic and of
-a tool being asked for) that re-orders the best fused candidates.
+a tool being asked for, the questions already answered that name it: `knowledge_base.memory`)
+that re-orders the best fused candidates.
 
 Trained with scikit-learn on labelled queries, cross-validated by query: a logistic
 regression on the candidates (pointwise, shipped) or on pairs (a right answer against a
@@ -27,6 +28,7 @@ import numpy as np
 
 from nlu.text import fold
 
+from .memory import MEMORY_FEATURES, NEAR_COPY, Memory
 from .search import Candidate
 
 KINDS = ("guide", "faq", "tool", "checklist")
@@ -65,21 +67,28 @@ LISTWISE_FEATURES = (
 # Session 7, train split, 5 folds x 2 seeds within the re-ranked depth: pointwise top-1
 # 0.900 -> 0.902, MRR 0.939 -> 0.940; pairwise 0.912 -> 0.914 (each alone: +0.1 at most).
 INTENT_FEATURES = ("topic_p", "tool_p_x_tool", "tool_cue_x_tool", "tool_cue_x_faq")
-FEATURES = (*LISTWISE_FEATURES, *INTENT_FEATURES)
+INTENT_LAYOUT = (*LISTWISE_FEATURES, *INTENT_FEATURES)
+# The questions already answered (`knowledge_base.memory`): the model carries its memory.
+FEATURES = (*INTENT_LAYOUT, *MEMORY_FEATURES)
 TOOL_TOPIC = "find_alternative"
 _ASKS_FOR_A_TOOL = re.compile(
     r"\b(outils?|logiciels?|applis?|applications?|apps?|alternatives?|remplacer|remplacant"
     r"|equivalents?|plateformes?)\b"
 )
 RERANK_DEPTH = 20  # only the best fused candidates are re-ordered
-FORMAT = 3  # 3: intent features; format 2 (listwise) and 1 (BASE_FEATURES) files still load
+FORMAT = 4  # 4: memory features; 3 (intent), 2 (listwise), 1 (BASE_FEATURES) files still load
+LAYOUTS = {1: BASE_FEATURES, 2: LISTWISE_FEATURES, 3: INTENT_LAYOUT, FORMAT: FEATURES}
 
 
 def features(
-    candidates: Sequence[Candidate], text: str, intents: Mapping[str, float] | None = None
+    candidates: Sequence[Candidate],
+    text: str,
+    intents: Mapping[str, float] | None = None,
+    memory: np.ndarray | None = None,
 ) -> np.ndarray:
     """One row of FEATURES per candidate (the order of `candidates` is kept). `intents`: the
-    intent model's probability per intent for this question (absent: 0)."""
+    intent model's probability per intent for this question (absent: 0); `memory`: the
+    MEMORY_FEATURES rows (`Memory.evidence`; absent: 0)."""
     top = max((c.score for c in candidates), default=1.0) or 1.0
     words = math.log1p(len(text.split()))
     rows = []
@@ -105,7 +114,9 @@ def features(
             ]
         )
     base = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(BASE_FEATURES))
-    return np.hstack([base, _listwise(base), _intent(candidates, text, intents or {})])
+    if memory is None:
+        memory = np.zeros((len(rows), len(MEMORY_FEATURES)))
+    return np.hstack([base, _listwise(base), _intent(candidates, text, intents or {}), memory])
 
 
 def asks_for_a_tool(text: str) -> bool:
@@ -151,13 +162,19 @@ class Ranker:
     coef: list[float]
     intercept: float
     report: dict[str, object] = field(default_factory=dict)
-    # The columns of FEATURES the model reads (format 1: BASE_FEATURES, 2: LISTWISE_FEATURES).
+    # The columns of FEATURES the model reads (an older format: the columns it had).
     names: list[str] = field(default_factory=lambda: list(FEATURES))
+    # The questions already answered it was trained with (None: the memory columns are 0).
+    memory: Memory | None = None
 
     @property
     def depth(self) -> int:
         """How many of the best fused candidates `rerank` re-orders (the rest keep order)."""
         return RERANK_DEPTH
+
+    def fits(self, encoder_id: str) -> bool:
+        """Whether the query vectors of this encoder can be read against the memory."""
+        return self.memory is None or self.memory.encoder_id == encoder_id
 
     def scores(self, x: np.ndarray) -> np.ndarray:
         """Log-odds per row of `x` (rows of `features`, every column of FEATURES)."""
@@ -171,12 +188,18 @@ class Ranker:
         candidates: list[Candidate],
         text: str,
         intents: Mapping[str, float] | None = None,
+        vector: np.ndarray | None = None,
     ) -> list[tuple[Candidate, float]]:
         """The candidates re-ordered, each with the model's probability that it answers
         (the tail beyond the re-ranked depth keeps its order, probability 0). `intents`:
-        the intent model's probability per intent, read by a model trained with them."""
+        the intent model's probability per intent, read by a model trained with them;
+        `vector`: the query's vector, read against the model's memory."""
         head, tail = candidates[:RERANK_DEPTH], candidates[RERANK_DEPTH:]
-        probability = 1.0 / (1.0 + np.exp(-self.scores(features(head, text, intents))))
+        memory = None
+        if self.memory is not None and vector is not None:
+            memory = self.memory.evidence(vector, [c.doc_id for c in head])
+        x = features(head, text, intents, memory)
+        probability = 1.0 / (1.0 + np.exp(-self.scores(x)))
         order = np.argsort(-probability, kind="stable")
         return [(head[i], float(probability[i])) for i in order] + [(c, 0.0) for c in tail]
 
@@ -184,9 +207,12 @@ class Ranker:
         path.parent.mkdir(parents=True, exist_ok=True)
         fields = asdict(self)
         names = fields.pop("names")
+        fields.pop("memory")
         # A model on older columns keeps its format (it loads in a version that has them).
-        layout = {tuple(FEATURES): FORMAT, LISTWISE_FEATURES: 2}.get(tuple(names), 1)
+        layout = {tuple(v): k for k, v in LAYOUTS.items()}.get(tuple(names), 1)
         data = {"format": layout, "features": names, **fields}
+        if self.memory is not None:
+            data["memory"] = self.memory.to_json()
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
         tmp.replace(path)
@@ -194,20 +220,36 @@ class Ranker:
     @classmethod
     def load(cls, path: Path) -> Ranker | None:
         """The model at `path`, or None if absent or written for other features (format 1:
-        the base features alone, as shipped before the listwise ones)."""
+        the base features alone, as shipped before the listwise ones), or reading the
+        memory's columns without a memory."""
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            memory = Memory.from_json(data["memory"]) if data.get("memory") else None
+        except (OSError, ValueError, KeyError, TypeError):
             return None
         names = data.get("features")
-        known = {1: list(BASE_FEATURES), 2: list(LISTWISE_FEATURES), FORMAT: list(FEATURES)}.get(
-            data.get("format")
-        )
-        if names != known or not all(len(data[k]) == len(names) for k in ("mean", "scale", "coef")):
+        known = LAYOUTS.get(data.get("format"))
+        if known is None or names != list(known):
             return None
+        if not all(len(data[k]) == len(names) for k in ("mean", "scale", "coef")):
+            return None
+        if memory is None and any(n in MEMORY_FEATURES for n in names):
+            weights = dict(zip(names, data["coef"], strict=True))
+            if any(weights[n] for n in MEMORY_FEATURES):
+                return None
         return cls(
-            data["mean"], data["scale"], data["coef"], data["intercept"], data["report"], names
+            data["mean"],
+            data["scale"],
+            data["coef"],
+            data["intercept"],
+            data["report"],
+            names,
+            memory,
         )
+
+
+# What a search gives the ranker: candidates, searched text, intents, query vector (or None).
+Searched = tuple[list[Candidate], str, Mapping[str, float], np.ndarray | None]
 
 
 @dataclass(frozen=True)
@@ -219,15 +261,37 @@ class Example:
     # 1.0 where the candidate states the question's expected fact (`must_mention_any`), if
     # known: among right answers, training prefers those (the reply then quotes the fact).
     states: np.ndarray | None = None
+    # The candidates' ids and the query's vector: what the memory columns are computed from
+    # (`remember`), again for each memory an out-of-fold evaluation gives.
+    doc_ids: tuple[str, ...] = ()
+    vector: np.ndarray | None = None
+
+
+def remember(
+    rows: Sequence[Example], memory: Memory | None, exclude_above: float | None = NEAR_COPY
+) -> list[Example]:
+    """`rows` with their MEMORY_FEATURES read from `memory` (None: 0), each question
+    blind to the labelled questions at least `exclude_above` close to it: itself and its
+    near-copies, so that training never learns from a question that finds its own label."""
+    start = FEATURES.index(MEMORY_FEATURES[0])
+    found = []
+    for e in rows:
+        x = e.x.copy()
+        x[:, start:] = 0.0
+        if memory is not None and e.vector is not None:
+            x[:, start:] = memory.evidence(e.vector, e.doc_ids, exclude_above)
+        found.append(Example(x, e.y, e.states, e.doc_ids, e.vector))
+    return found
 
 
 def examples(
     queries: Sequence[dict[str, object]],
-    candidates_of: Callable[[dict[str, object]], tuple[list[Candidate], str, Mapping[str, float]]],
+    candidates_of: Callable[[dict[str, object]], Searched],
     states_fact: Callable[[str, Sequence[str]], bool] | None = None,
 ) -> list[Example]:
     """`candidates_of(query)` runs the search as the bot does and returns (candidates, text,
-    the intent model's probability per intent);
+    the intent model's probability per intent, the query's vector or None); the memory
+    columns are 0 here (`remember` fills them);
     `states_fact(doc_id, terms)`: whether that item's text contains one of the terms.
 
     A query marked `negative` (a greeting, an off-topic message) has no right answer: all
@@ -238,7 +302,7 @@ def examples(
         answers = set(query.get("answers") or [])  # type: ignore[arg-type]
         if not answers and not query.get("negative"):
             continue
-        candidates, text, intents = candidates_of(query)
+        candidates, text, intents, vector = candidates_of(query)
         head = candidates[:RERANK_DEPTH]
         if not head:
             continue
@@ -247,7 +311,8 @@ def examples(
         states = None
         if states_fact is not None and terms:
             states = np.asarray([1.0 if states_fact(c.doc_id, terms) else 0.0 for c in head])
-        found.append(Example(features(head, text, intents), y, states))
+        doc_ids = tuple(c.doc_id for c in head)
+        found.append(Example(features(head, text, intents), y, states, doc_ids, vector))
     return found
 
 

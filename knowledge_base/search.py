@@ -202,13 +202,14 @@ class SearchIndex:
         """`topic`: the intent, a soft boost; `tools`: tool names the NLU recognised;
         `ranker`: a learned model that re-orders the best fused candidates; `intents`: the
         intent model's probability per intent, which the ranker reads."""
-        reranks = ranker is not None and self.reranked
+        # A ranker's memory holds one encoder's vectors: another's are not read against it.
+        reranks = ranker is not None and self.reranked and ranker.fits(self.encoder_id)
         # Only the candidates that can be shown are built: the ranker re-orders its depth.
         limit = max(k, ranker.depth) if ranker is not None and reranks else k
         candidates = self.candidates(text, vector, topic, params, tools, limit=limit)
         if ranker is None or not candidates or not reranks:
             return [self._hit(c.shown, c.score, c.title) for c in candidates[:k]]
-        ranked = ranker.rerank(candidates, text, intents)
+        ranked = ranker.rerank(candidates, text, intents, vector)
         return [self._hit(c.shown, c.score, c.title, p) for c, p in ranked[:k]]
 
     def candidates(

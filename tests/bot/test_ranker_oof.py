@@ -5,21 +5,29 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from benchmarks.ranker_oof import (
     abstained,
     aggregate,
     assign_folds,
+    first_rank,
+    fold_memories,
     fold_rankers,
+    held_rows,
+    memory_variant,
     oof_pass,
     recipe_rows,
     thresholds,
+    without,
 )
 from bot import answers
 from bot.kb_eval import EVAL_DIR
 from bot.ranking import negative_queries, training_rows
 from knowledge_base.evaluation import load_queries
+from knowledge_base.memory import MEMORY_FEATURES
+from knowledge_base.ranker import FEATURES, Example
 
 
 def test_folds_cover_every_item_once_and_spread_each_stratum_evenly() -> None:
@@ -85,11 +93,60 @@ def test_an_abstain_threshold_turns_the_doubted_answers_into_unsure_turns() -> N
     assert aggregate([off])["facts"] == "2/2" and off["unanswerable"]["sure"] == 2
 
 
+def test_a_questions_first_right_answer_is_found_among_the_ids_it_got() -> None:
+    query = {"text": "q", "answers": ["b", "c"]}
+    assert first_rank(query, ["a", "c", "b"]) == 1
+    assert first_rank(query, ["a", "d"]) is None
+    assert first_rank({"text": "q", "answers": []}, ["a"]) is None
+
+
+def test_a_memory_variant_names_the_columns_kept_and_the_neighbours() -> None:
+    assert memory_variant("on") == (MEMORY_FEATURES, 10)
+    assert memory_variant("lift@5") == (("memory_lift",), 5)
+    with pytest.raises(SystemExit):
+        memory_variant("lift+share@5")
+    row = Example(np.ones((2, len(FEATURES))), np.asarray([1.0, 0.0]))
+    x = without([row], ["memory_gap"])[0].x
+    assert not x[:, FEATURES.index("memory_gap")].any()
+    assert x[:, FEATURES.index("memory_lift")].all() and x[:, 0].all()
+
+
 def test_thresholds_are_restored_after_the_block() -> None:
     shipped = answers.SURE_WHEN_INTENT_UNSURE
     with thresholds({"SURE_WHEN_INTENT_UNSURE": 0.5}):
         assert answers.SURE_WHEN_INTENT_UNSURE == 0.5
     assert shipped == answers.SURE_WHEN_INTENT_UNSURE
+
+
+def test_a_held_out_question_never_finds_its_own_label_in_its_folds_memory() -> None:
+    """Each question is the only one naming its item: whatever leaks shows as evidence."""
+    rng = np.random.default_rng(0)
+    n, width = 24, len(FEATURES)
+    queries = [{"text": f"q{i}", "answers": [f"d{i}"]} for i in range(n)]
+    vectors = rng.normal(size=(n, 16))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    rows = []
+    for i in range(n):
+        doc_ids = (f"d{i}", f"d{(i + 1) % n}", f"d{(i + 2) % n}")
+        y = np.asarray([1.0, 0.0, 0.0])
+        x = rng.normal(size=(3, width))
+        rows.append([Example(x, y, None, doc_ids, vectors[i].astype(np.float32))])
+    folds = assign_folds(["all"] * n, 3, seed=0)
+    memories = fold_memories(queries, rows, folds, 3, "e5")
+    rankers = fold_rankers(rows, folds, [], [], 3, "pointwise", memories)
+    start = FEATURES.index(MEMORY_FEATURES[0])
+    for f, memory in enumerate(memories):
+        held = {i for i in range(n) if folds[i] == f}
+        assert rankers[f].memory is memory and len(memory) == n - len(held)
+        assert not {label for labels in memory.labels for label in labels} & {f"d{i}" for i in held}
+        assert (memory.vectors @ vectors[sorted(held)].T).max() < 0.99
+    seen = held_rows(rows, folds, rankers)
+    for i, r in enumerate(seen):
+        own = r[0].x[0, start:]
+        assert own[0] == 0.0 and own[1] <= 0.0  # its own item: no lift over the floor
+        assert np.array_equal(r[0].x[:, :start], rows[i][0].x[:, :start])
+    # Answered as new questions, the memory does speak: some candidates get a lift.
+    assert any(r[0].x[:, start].any() for r in seen)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -223,7 +223,7 @@ def two_right_answers(n: int, seed: int) -> list[Example]:
         found = sorted([*found, says, silent], key=lambda c: -c.score)
         query = {"text": text, "answers": [says.doc_id, silent.doc_id], "must_mention_any": ["x"]}
         rows += examples(
-            [query], lambda _q, f=found: (f, text, {}), lambda d, _t: d.startswith("says")
+            [query], lambda _q, f=found: (f, text, {}, None), lambda d, _t: d.startswith("says")
         )
     return rows
 
@@ -265,7 +265,7 @@ def test_questions_without_expected_terms_carry_no_fact_preference() -> None:
     found, text = synthetic_queries(1, 7)[0]
     rows = examples(
         [{"text": text, "answers": ["right-0"]}, {"text": "salut", "negative": True}],
-        lambda _q: (found, text, {}),
+        lambda _q: (found, text, {}, None),
         lambda _d, _t: True,
     )
     assert [r.states for r in rows] == [None, None]
