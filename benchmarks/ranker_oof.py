@@ -1,7 +1,7 @@
 """Out-of-fold evaluation of the learned ranker through the assistant, on the train split.
 
     PYTHONPATH=. .venv/bin/python benchmarks/ranker_oof.py [--objectives pointwise mixed]
-        [--recipes shipped indomain] [--sweep mixed] [--folds 5] [--seed 0]
+        [--recipes shipped indomain] [--sweep mixed] [--memory on off] [--folds 5] [--seed 0]
         [--out benchmarks/results/ranker-oof.json]
 
 `comptoir kb eval --queries train.yml` scores the shipped ranker on the questions it was
@@ -441,9 +441,10 @@ def main() -> None:
     parser.add_argument(
         "--memory",
         nargs="+",
-        default=["off"],
-        help="on: each fold's ranker reads the other folds' questions (knowledge_base.memory);"
-        " or the columns kept and the neighbours, e.g. lift+gap@10 (the others stay 0)",
+        default=["on"],
+        help="on (shipped): each fold's ranker reads the other folds' questions"
+        " (knowledge_base.memory); off; or the columns kept and the neighbours, e.g."
+        " lift+gap@10 (the others stay 0)",
     )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
