@@ -202,12 +202,12 @@ def memory_variant(spec: str) -> tuple[tuple[str, ...], int]:
     """`--memory` value -> the memory columns a ranker learns from, and the neighbours
     (k): "on" is all of them at the shipped k; "lift+gap@10" keeps two, k = 10."""
     if spec in ("on", "off"):
-        return MEMORY_FEATURES, memory_module.NEIGHBOURS_SHIPPED
+        return MEMORY_FEATURES, memory_module.NEIGHBOURS
     names, _, k = spec.partition("@")
     kept = tuple(f"memory_{n}" for n in names.split("+"))
     if not set(kept) <= set(MEMORY_FEATURES):
         raise SystemExit(f"--memory {spec}: columns among {MEMORY_FEATURES}")
-    return kept, int(k) if k else memory_module.NEIGHBOURS_SHIPPED
+    return kept, int(k) if k else memory_module.NEIGHBOURS
 
 
 def without(rows: Sequence[Example], names: Sequence[str]) -> list[Example]:
@@ -543,7 +543,6 @@ def main() -> None:
             for recipe in args.recipes:
                 for memory in args.memory:
                     kept, neighbours = memory_variant(memory)
-                    memory_module.NEIGHBOURS = neighbours
                     learnt = recipe_rows(recipe, queries, rows)
                     rankers = fold_rankers(
                         learnt,
@@ -552,7 +551,9 @@ def main() -> None:
                         negative_folds,
                         args.folds,
                         objective,
-                        memories if memory != "off" else None,
+                        [m.with_neighbours(neighbours) for m in memories]
+                        if memory != "off"
+                        else None,
                         kept,
                     )
                     suffix = "" if memory == "off" else f"/memory {memory}"

@@ -29,7 +29,6 @@ import numpy as np
 
 MEMORY_FEATURES = ("memory_lift", "memory_gap")
 NEIGHBOURS = 10  # k: the lift's floor is the query's k-th nearest labelled question
-NEIGHBOURS_SHIPPED = NEIGHBOURS  # (an out-of-fold evaluation may try others)
 NEAR_COPY = 0.97  # training: a labelled question this close to the asked one is itself
 
 
@@ -37,8 +36,13 @@ class Memory:
     """Unit vectors of labelled questions (rows) and the item ids each names."""
 
     def __init__(
-        self, vectors: np.ndarray, labels: Sequence[Sequence[str]], encoder_id: str
+        self,
+        vectors: np.ndarray,
+        labels: Sequence[Sequence[str]],
+        encoder_id: str,
+        neighbours: int = NEIGHBOURS,
     ) -> None:
+        self.neighbours = neighbours  # an out-of-fold evaluation may try another k
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(labels), -1)
         self.labels = [tuple(label) for label in labels]
         self.encoder_id = encoder_id
@@ -55,7 +59,11 @@ class Memory:
         """The memory of the rows where `keep` is true (an out-of-fold memory)."""
         mask = np.asarray(keep, dtype=bool)
         labels = [label for label, k in zip(self.labels, mask.tolist(), strict=True) if k]
-        return Memory(self.vectors[mask], labels, self.encoder_id)
+        return Memory(self.vectors[mask], labels, self.encoder_id, self.neighbours)
+
+    def with_neighbours(self, k: int) -> Memory:
+        """The same memory read with another k."""
+        return Memory(self.vectors, self.labels, self.encoder_id, k)
 
     def evidence(
         self, vector: np.ndarray, doc_ids: Sequence[str], exclude_above: float | None = None
@@ -68,7 +76,7 @@ class Memory:
         sims = self.vectors @ np.asarray(vector, dtype=np.float32).reshape(-1)
         if exclude_above is not None:
             sims = np.where(sims >= exclude_above, -np.inf, sims)
-        k = min(NEIGHBOURS, len(sims))
+        k = min(self.neighbours, len(sims))
         nearest = np.argpartition(-sims, k - 1)[:k]
         nearest = nearest[np.isfinite(sims[nearest])]
         floor = float(sims[nearest].min()) if len(nearest) else 0.0
