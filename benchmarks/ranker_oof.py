@@ -2,7 +2,7 @@
 
     PYTHONPATH=. .venv/bin/python benchmarks/ranker_oof.py [--objectives pointwise mixed]
         [--recipes shipped indomain] [--sweep mixed] [--memory on off] [--folds 5] [--seed 0]
-        [--out benchmarks/results/ranker-oof.json]
+        [--out benchmarks/results/ranker-oof.json] [--misses /tmp/oof-misses.json]
 
 `comptoir kb eval --queries train.yml` scores the shipped ranker on the questions it was
 trained on: its probabilities there are over-confident, and thresholds chosen on them are
@@ -292,15 +292,16 @@ def doubts() -> Iterator[dict[str, float]]:
 
 
 @contextmanager
-def answered_ids() -> Iterator[dict[str, list[str]]]:
-    """For the block: the ranked item ids each question (by its text) was answered with, so
-    that any subset's figures (the first wave's questions) follow from one run."""
-    got: dict[str, list[str]] = {}
+def answered_ids() -> Iterator[dict[str, kb_eval.Answered]]:
+    """For the block: what each question (by its text) was answered with (the ranked item
+    ids, the reply), so that any subset's figures (the first wave's questions) and the
+    misses' details follow from one run."""
+    got: dict[str, kb_eval.Answered] = {}
     ask = kb_eval.ask
 
     def recording_ask(assistant: Assistant, user: str, text: str) -> kb_eval.Answered:
         answered = ask(assistant, user, text)
-        got[text] = answered.hits
+        got[text] = answered
         return answered
 
     kb_eval.ask = recording_ask  # type: ignore[assignment]
@@ -347,6 +348,7 @@ def oof_pass(
     assistant = Assistant(services)
     per_fold, held_folds, seen_folds = [], [], []
     ranks: dict[str, int | None] = {}
+    details: list[dict[str, object]] = []
     in_service = services.search.ranker
     try:
         for f, ranker in enumerate(rankers):
@@ -354,7 +356,8 @@ def oof_pass(
             held = [q for q, fold in zip(queries, folds, strict=True) if fold == f]
             with doubts() as seen, answered_ids() as got:
                 per_fold.append(evaluate(assistant, held, users=f"{tag}-f{f}"))
-            ranks.update({str(q["text"]): first_rank(q, got[str(q["text"])]) for q in held})
+            ranks.update({str(q["text"]): first_rank(q, got[str(q["text"])].hits) for q in held})
+            details += miss_details(held, got, f)
             held_folds.append(held)
             seen_folds.append(seen)
     finally:
@@ -398,7 +401,36 @@ def oof_pass(
         "misses": [m for r in per_fold for m in r["misses"]],  # type: ignore[attr-defined]
         "mention_misses": [m for r in per_fold for m in r["mention"]["misses"]],  # type: ignore[index]
         "unanswerable_sure_texts": [t for r in per_fold for t in r["unanswerable"]["sure_texts"]],  # type: ignore[index]
+        "mention_miss_details": details,
     }
+
+
+def miss_details(
+    held: Sequence[Query], got: dict[str, kb_eval.Answered], fold: int
+) -> list[dict[str, object]]:
+    """The labelled questions of one fold whose reply lacks every expected term, with what a
+    triage needs (`report["mention"]["misses"]` cuts the reply at 300 characters and drops
+    the ranking): the whole reply, the ranked ids, the labelled ids and the first one's rank,
+    and whether the turn logged a direct answer."""
+    found = []
+    for q in held:
+        terms = q.get("must_mention_any")
+        answered = got[str(q["text"])]
+        if not terms or kb_eval.mentions(answered.reply, terms):  # type: ignore[arg-type]
+            continue
+        found.append(
+            {
+                "text": q["text"],
+                "must_mention_any": terms,
+                "answers": q.get("answers") or [],
+                "hits": answered.hits,
+                "first_rank": first_rank(q, answered.hits),
+                "answered": answered.answered,
+                "fold": fold,
+                "reply": answered.reply,
+            }
+        )
+    return found
 
 
 def aggregate(reports: Sequence[dict[str, object]]) -> dict[str, object]:
@@ -446,6 +478,12 @@ def main() -> None:
         " (knowledge_base.memory); off; or the columns kept and the neighbours, e.g."
         " lift+gap@10 (the others stay 0)",
     )
+    parser.add_argument(
+        "--misses",
+        type=Path,
+        help="also write each run's mention misses here: the whole reply, the ranked ids,"
+        " the labelled ids and the first one's rank, direct answer or not (for a triage)",
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--queries", type=Path, default=EVAL_DIR / "train.yml")
@@ -488,6 +526,7 @@ def main() -> None:
             "runs": [],
         }
         runs: list[dict[str, object]] = report["runs"]  # type: ignore[assignment]
+        run_misses: list[dict[str, object]] = []
         memories = fold_memories(queries, rows, folds, args.folds, services.encoder.id)
         report["memory_sizes"] = [len(m) for m in memories]
 
@@ -501,6 +540,7 @@ def main() -> None:
             with thresholds(changed):
                 tag = f"{objective}-{len(runs)}"
                 figures = oof_pass(services, asked, asked_folds, rankers, tag)
+            details = figures.pop("mention_miss_details")
             junk = junk_sure(
                 rankers,
                 held_rows(negative_rows, negative_folds, rankers),
@@ -538,6 +578,23 @@ def main() -> None:
                     flush=True,
                 )
             args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+            if args.misses:
+                run_misses.append(
+                    {
+                        "objective": objective,
+                        "recipe": recipe,
+                        "memory": memory,
+                        "thresholds": changed,
+                        "facts": figures["facts"],
+                        "misses": details,
+                    }
+                )
+                args.misses.write_text(
+                    json.dumps(
+                        {"cpu": report["cpu"], "runs": run_misses}, ensure_ascii=False, indent=1
+                    ),
+                    encoding="utf-8",
+                )
 
         for objective in args.objectives:
             for recipe in args.recipes:

@@ -17,12 +17,13 @@ from benchmarks.ranker_oof import (
     fold_rankers,
     held_rows,
     memory_variant,
+    miss_details,
     oof_pass,
     recipe_rows,
     thresholds,
     without,
 )
-from bot import answers
+from bot import answers, kb_eval
 from bot.kb_eval import EVAL_DIR
 from bot.ranking import negative_queries, training_rows
 from knowledge_base.evaluation import load_queries
@@ -173,3 +174,26 @@ def test_each_question_is_answered_by_a_ranker_that_never_saw_it(services) -> No
     assert report["n"] == len(queries)
     assert [f["n"] for f in report["folds"]] == [folds.count(0), folds.count(1)]
     assert 0.0 <= report["top1"] <= report["hit@3"] <= 1.0
+    details = report["mention_miss_details"]
+    assert [m["text"] for m in details] == [m["text"] for m in report["mention_misses"]]
+
+
+def test_miss_details_keep_the_whole_reply_and_the_ranking_of_each_miss() -> None:
+    """A triage reads why a labelled reply lacks its fact: all of the reply (the report's
+    misses cut it at 300 characters), the ranked ids and where the labelled one stands."""
+    held = [
+        {"text": "q1", "answers": ["b"], "must_mention_any": ["72 heures"]},
+        {"text": "q2", "answers": ["a"], "must_mention_any": ["cnil"]},
+        {"text": "q3", "answers": ["a"]},
+    ]
+    long_reply = "x " * 400 + "fin"
+    got = {
+        "q1": kb_eval.Answered(["a", "b", "c"], long_reply, 0.0, True),
+        "q2": kb_eval.Answered(["a"], "Prévenez la CNIL.", 0.0, True),
+        "q3": kb_eval.Answered(["a"], "", 0.0, True),
+    }
+    found = miss_details(held, got, fold=3)
+    assert [m["text"] for m in found] == ["q1"]
+    assert found[0]["reply"] == long_reply
+    assert found[0]["hits"] == ["a", "b", "c"] and found[0]["first_rank"] == 1
+    assert found[0]["answered"] is True and found[0]["fold"] == 3
