@@ -16,6 +16,8 @@ from .sentences import Sentence, split_sentences
 
 # "1. text" up to the next numbered item or blank line (items may wrap over lines).
 NUMBERED_ITEM = re.compile(r"^\s*\d+\.\s+(.+?)(?=\n\s*\d+\.\s|\n\s*\n|\Z)", re.M | re.S)
+# The how-to section's heading ("Comment faire", "Comment faire dans les premières heures").
+HOW_TO = re.compile(r"comment faire\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -42,11 +44,18 @@ class Guide:
     path: str = ""
 
     def steps(self) -> list[str]:
-        """The numbered steps of the "how to" section, for short answers."""
-        for section in self.sections:
-            items = NUMBERED_ITEM.findall(section.text)
-            if len(items) >= 2:
-                return [" ".join(item.split()) for item in items]
+        """The numbered steps of the "how to" section, for short answers: the "Comment
+        faire" section's when it has some, else the first numbered list. A guide may number
+        something else before its how-to ("Le droit à l'image": four rules), and an overview
+        headed "En pratique" should then show what to do, not the rules again."""
+        listed = [
+            (section, items)
+            for section in self.sections
+            if len(items := NUMBERED_ITEM.findall(section.text)) >= 2
+        ]
+        how_to = [(s, i) for s, i in listed if HOW_TO.match(s.heading)]
+        for _, items in how_to[:1] or listed[:1]:
+            return [" ".join(item.split()) for item in items]
         return []
 
     @cached_property
