@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bot.answers import guide_reply
 from bot.kb_eval import mentions
-from tests.bot.test_answer_shape import _hit, _turn
+from tests.bot.test_answer_shape import _turn
+
 
 def test_an_overview_shows_the_how_to_steps_not_an_earlier_numbered_list() -> None:
     """ "Droit à l'image, musique et influenceurs" numbers four rules on the right to one's
