@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from knowledge_base.search import Hit
 from nlu.intents import ASK_INTENTS, CONTROL_INTENTS, TOPIC_LABELS
 from nlu.model import ParseResult
 
@@ -644,11 +645,18 @@ class Assistant:
         """ "checklist rgpd" opens that one; "mes checklists" lists them. An opened checklist
         is the answer the merchant got: the search is logged with it, as a question's hits
         are (the back office shows it, `kb eval` scores it); a menu answers nothing."""
+        if checklists.asks_for_none_in_particular(message):
+            return checklists.list_checklists(turn)
         hits = self.services.search.search(
             message, vector, topic="start_checklist", k=3, intents=intents
         )
-        named = next((h for h in hits[:1] if h.kind == "checklist"), None)
-        if named is not None and named.score > 1.0:
-            answers.log_hits(turn, hits)
-            return checklists.open_checklist(turn, named.id)
-        return checklists.list_checklists(turn)
+        named_id = checklists.named_in(message, self.services.kb.checklists.values())
+        if named_id is None and hits and hits[0].kind == "checklist" and hits[0].score > 1.0:
+            named_id = hits[0].id  # "sécuriser l'informatique étape par étape": no title word
+        if named_id is None:
+            return checklists.list_checklists(turn)
+        opened = [h for h in hits if h.id == named_id] or [
+            Hit(named_id, "checklist", self.services.kb.checklists[named_id].title, "", 0.0, ())
+        ]
+        answers.log_hits(turn, opened + [h for h in hits if h.id != named_id])
+        return checklists.open_checklist(turn, named_id)

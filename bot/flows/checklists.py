@@ -13,11 +13,13 @@ diagnostic's plan, /progression, an answer) comes as a new message and leaves th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from knowledge_base.content_model import Checklist
+from knowledge_base.lexical import tokens
 
 from ..context import Turn
 from ..messages import Button, Reply, esc, short
@@ -26,6 +28,38 @@ from ..store.models import ChecklistRun, utcnow
 
 FINISHED_STATUSES = ("done", "skipped")
 REMINDER_DELAY = timedelta(days=3)
+
+
+# Words that ask for a checklist without naming one ("je veux la check list", "mes étapes",
+# "un plan pour mon commerce").
+_ASKING = frozenset(
+    tokens(
+        "checklist checklists check list liste listes plan plans etape etapes ouvrir voir "
+        "veux voudrais vouloir donne donner montre montrer avoir besoin aide "
+        "commerce commerces boutique magasin entreprise activite"
+    )
+)
+
+
+def named_in(message: str, checklists: Iterable[Checklist]) -> str | None:
+    """The checklist a message names by a word of its id or title ("checklist rgpd",
+    "check list newsletter pour ma boutique"), if exactly one shares the most words with it.
+    Searching alone missed these: "checklist site vitrine" ranks the site guide first."""
+    asked = set(tokens(message)) - _ASKING
+    if not asked:
+        return None
+    overlap = {
+        c.id: len(asked & (set(tokens(c.id.replace("-", " ") + " " + c.title)) - _ASKING))
+        for c in checklists
+    }
+    best = max(overlap.values(), default=0)
+    winners = [checklist_id for checklist_id, n in overlap.items() if n == best]
+    return winners[0] if best > 0 and len(winners) == 1 else None
+
+
+def asks_for_none_in_particular(message: str) -> bool:
+    """ "mes checklists", "checklist": every word only asks for a checklist."""
+    return not set(tokens(message)) - _ASKING
 
 
 def _statuses(turn: Turn, checklist_id: str) -> dict[str, str]:

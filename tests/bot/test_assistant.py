@@ -238,6 +238,18 @@ def test_a_checklist_asked_in_words_is_logged_as_the_answer(chat: Chat, services
     assert not asked[1].hits
 
 
+def test_a_checklist_named_by_a_title_word_opens_even_below_a_guide(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+    """ "checklist site vitrine": the site guide ranks first, the title word names the plan."""
+    opened = chat.say("checklist site vitrine")
+    checklist = services.kb.checklists["site-vitrine"]
+    assert opened[-1].plain().startswith(checklist.title)
+    with services.db.session() as session:
+        asked = session.scalars(select(Message).where(Message.direction == "in")).one()
+    assert asked.hits[0]["id"] == "site-vitrine"
+    chat.say("checklist")
+    assert "choisissez un plan" in chat.text()
+
+
 def test_next_steps_replace_the_pressed_message_and_stale_presses_do_not(chat: Chat) -> None:
     chat.say("/diagnostic")
     first = chat.last[-1].buttons[0][0]
