@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from knowledge_base.lexical import tokens
 from knowledge_base.search import Hit
 from nlu.intents import ASK_INTENTS, CONTROL_INTENTS, TOPIC_LABELS
 from nlu.model import ParseResult
@@ -43,6 +44,8 @@ MAX_STORED_TEXT = 4000  # characters kept of one message
 MAX_UNDERSTOOD_TEXT = 1000  # characters given to the NLU and the search
 # The free-text routes of `Assistant._answer` that search nothing (so never read the vector):
 # every control intent but these two, which search the knowledge base.
+# Content words (stopwords aside) from which a "yes", "no" or "thanks" that asks is a question.
+QUESTION_WORDS_MIN = 3
 NO_SEARCH_INTENTS = frozenset(CONTROL_INTENTS) - {"start_checklist", "out_of_scope"}
 # Presses that step through a flow (a diagnostic answer, a checklist step, a profile or
 # reminder choice): a few indexed statements, no search, no encoding, no erasure.
@@ -95,11 +98,18 @@ class Understanding:
         return self.lazy_vector.computed
 
     @cached_property
-    def asks_while_leaving(self) -> bool:
-        """ "goodbye" for the intent model, but the message asks something ("ouvrir le
-        dimanche j'ai le droit" reads like "bon dimanche"): read once, for the choice to
-        encode and for the route."""
-        return self.parse.intent == "goodbye" and asks_something(self.text)
+    def asks_while_closing(self) -> bool:
+        """A closing word for the intent model, but the message asks something: "ouvrir le
+        dimanche j'ai le droit" reads like "bon dimanche", "je suis pas obligé de l'imprimer
+        non ?" like a "non". A yes, a no or a thanks asks only with words of a question of its
+        own ("non ?", "ah bon ?" stay replies). Read once, for the choice to encode and for
+        the route."""
+        intent = self.parse.intent
+        if intent == "goodbye":
+            return asks_something(self.text)
+        if intent in ("affirm", "deny", "thanks"):
+            return asks_something(self.text) and len(tokens(self.text)) >= QUESTION_WORDS_MIN
+        return False
 
 
 @dataclass(frozen=True)
@@ -269,7 +279,7 @@ class Assistant:
         named, off topic, a "goodbye" that asks): the only routes that need its vector."""
         parse = understood.parse
         unsure = parse.confidence < self.services.settings.nlu_fallback_threshold
-        return unsure or parse.intent not in NO_SEARCH_INTENTS or understood.asks_while_leaving
+        return unsure or parse.intent not in NO_SEARCH_INTENTS or understood.asks_while_closing
 
     def _turn(  # type: ignore[no-untyped-def]
         self,
@@ -597,9 +607,10 @@ class Assistant:
             return [Reply(turn.t("greet", name=esc(name)))]
         if intent == "out_of_scope":
             return self._off_topic(turn, understood)
-        if topic is None and understood.asks_while_leaving:
+        if topic is None and understood.asks_while_closing:
             # "ouvrir le dimanche j'ai le droit" read as "bon dimanche": a question is no
-            # leave; the unsure turn answers it if the ranker is sure, else offers choices.
+            # leave nor a reply; the unsure turn answers it if the ranker is sure, else offers
+            # choices.
             return clarify.unsure(turn, understood.focus, understood.vector, parse)
         if intent in ("goodbye", "thanks", "affirm", "deny", "bot_challenge"):
             return [Reply(turn.t(intent))]

@@ -552,3 +552,25 @@ def test_a_goodbye_that_asks_something_is_not_a_leave(chat: Chat, services, monk
         assert asked.intent == "goodbye" and asked.hits
     chat.say("bon dimanche")
     assert "Au revoir" in chat.text()
+
+
+def test_a_no_that_asks_something_is_not_a_reply(chat: Chat, services, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """ "je suis pas obligé de l'imprimer non ?" read as "non" by the intent model: a question
+    with words of its own is searched; "non ?" alone keeps the reply to a "no"."""
+    from nlu.classifier import IntentScore
+    from nlu.model import ParseResult
+
+    def deny(text: str, encode=None) -> ParseResult:  # type: ignore[no-untyped-def]
+        return ParseResult(text, "deny", 0.99, [], [IntentScore("deny", 0.99)])
+
+    monkeypatch.setattr(services.nlu, "parse", deny)
+    chat.say("non ?")
+    no_reply = chat.text()
+    assert no_reply
+    chat.say("je suis pas obligé d imprimer la facture non ?")
+    assert chat.text() != no_reply
+    with services.db.session() as session:
+        asked = session.scalars(
+            select(Message).where(Message.direction == "in").order_by(Message.id)
+        ).all()
+    assert [bool(m.hits) for m in asked] == [False, True]
