@@ -828,12 +828,16 @@ def answer_alternatives(turn: Turn, named: list[str], hits: list[Hit]) -> list[R
     if not tools:
         turn.log["answered"] = False
         return [Reply(turn.t("no_answer"))]
-    turn.log["answered"] = True
     turn.log["tools"] = [t.id for t in tools]
-    if tool_name and turn.kb.tools_replacing(tool_name):
-        header = turn.t("alternatives_to", tool=esc(tool_name))
-    elif tool_name:
+    # A named tool the catalogue knows no alternative to gets what comes closest, said as
+    # such: logged unanswered, so that staff see the gap in "À revoir" ("alternative à
+    # Booking" is not answered by a list of booking tools for hairdressers).
+    unknown = bool(tool_name) and not turn.kb.tools_replacing(tool_name)
+    turn.log["answered"] = not unknown
+    if unknown:
         header = turn.t("alternatives_unknown", tool=esc(tool_name))
+    elif tool_name:
+        header = turn.t("alternatives_to", tool=esc(tool_name))
     else:
         header = turn.t("alternatives_generic")
     body = "\n\n".join(_tool_line(turn, tool) for tool in tools)

@@ -166,6 +166,17 @@ def test_alternative_lists_european_tools_for_the_named_tool(chat: Chat) -> None
     assert "hébergé" in text and "http" in reply.html
 
 
+def test_a_tool_without_known_alternatives_is_said_so_and_logged_unanswered(
+    chat: Chat, services
+) -> None:  # type: ignore[no-untyped-def]
+    assert not services.kb.tools_replacing("Booking.com"), "pick a tool the catalogue lacks"
+    [reply] = chat.say("une alternative francaise a booking pour les resa de mon gite ?")
+    assert "pas encore d'alternative à <b>Booking.com</b>" in reply.html
+    assert count(services, Message, answered=False) == 1
+    chat.say("une alternative europeenne a gmail svp")
+    assert count(services, Message, answered=True) == 1
+
+
 def test_low_confidence_asks_back_and_is_logged_unanswered(
     chat: Chat, services, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
