@@ -279,7 +279,11 @@ class Assistant:
         named, off topic, a "goodbye" that asks): the only routes that need its vector."""
         parse = understood.parse
         unsure = parse.confidence < self.services.settings.nlu_fallback_threshold
-        return unsure or parse.intent not in NO_SEARCH_INTENTS or understood.asks_while_closing
+        if unsure or understood.asks_while_closing:
+            return True
+        if parse.intent == "start_checklist":  # "mes checklists": the list, no search
+            return not checklists.asks_for_none_in_particular(understood.text)
+        return parse.intent not in NO_SEARCH_INTENTS
 
     def _turn(  # type: ignore[no-untyped-def]
         self,
@@ -599,9 +603,7 @@ class Assistant:
         if intent == "start_diagnostic":
             return diagnostic.start(turn)
         if intent == "start_checklist":
-            return self._checklist_from_text(
-                turn, message, understood.vector, parse.intent_scores()
-            )
+            return self._checklist_from_text(turn, message, understood)
         name = f" {turn.merchant.first_name}" if turn.merchant.first_name else ""
         if intent == "greet":
             return [Reply(turn.t("greet", name=esc(name)))]
@@ -650,16 +652,21 @@ class Assistant:
         turn.understood = None
         return self._answer(turn, other)
 
-    def _checklist_from_text(  # type: ignore[no-untyped-def]
-        self, turn: Turn, message: str, vector, intents: dict[str, float]
+    def _checklist_from_text(
+        self, turn: Turn, message: str, understood: Understanding
     ) -> list[Reply]:
-        """ "checklist rgpd" opens that one; "mes checklists" lists them. An opened checklist
-        is the answer the merchant got: the search is logged with it, as a question's hits
-        are (the back office shows it, `kb eval` scores it); a menu answers nothing."""
+        """ "checklist rgpd" opens that one; "mes checklists" lists them (no search, so the
+        message is not encoded). An opened checklist is the answer the merchant got: the
+        search is logged with it, as a question's hits are (the back office shows it, `kb
+        eval` scores it); a menu answers nothing."""
         if checklists.asks_for_none_in_particular(message):
             return checklists.list_checklists(turn)
         hits = self.services.search.search(
-            message, vector, topic="start_checklist", k=3, intents=intents
+            message,
+            understood.vector,
+            topic="start_checklist",
+            k=3,
+            intents=understood.parse.intent_scores(),
         )
         named_id = checklists.named_in(message, self.services.kb.checklists.values())
         if named_id is None and hits and hits[0].kind == "checklist" and hits[0].score > 1.0:

@@ -64,6 +64,16 @@ def test_turns_that_search_nothing_do_not_encode(counted) -> None:  # type: igno
     assert "comptoir_text_turns_encoded_total 0" in vector_cache_lines(services)
 
 
+def test_asking_for_the_checklists_lists_them_without_encoding(counted) -> None:  # type: ignore[no-untyped-def]
+    services, counting = counted
+    outcome = say(Assistant(services), "checklist")
+    assert outcome.replies and outcome.replies[-1].buttons  # the checklists, one per button
+    assert counting.asked == [] and outcome.encoded is False
+    with services.db.session() as session:
+        asked = session.scalar(select(Message).where(Message.direction == "in"))
+        assert asked.intent == "start_checklist" and not asked.hits
+
+
 def test_a_question_is_encoded_once_and_still_answered(counted) -> None:  # type: ignore[no-untyped-def]
     services, counting = counted
     outcome = say(Assistant(services), "c'est quoi le click and collect pour ma boulangerie")
