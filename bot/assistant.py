@@ -42,10 +42,10 @@ log = logging.getLogger(__name__)
 
 MAX_STORED_TEXT = 4000  # characters kept of one message
 MAX_UNDERSTOOD_TEXT = 1000  # characters given to the NLU and the search
-# The free-text routes of `Assistant._answer` that search nothing (so never read the vector):
-# every control intent but these two, which search the knowledge base.
 # Content words (stopwords aside) from which a "yes", "no" or "thanks" that asks is a question.
 QUESTION_WORDS_MIN = 3
+# The free-text routes of `Assistant._answer` that search nothing (so never read the vector):
+# every control intent but these two, which search the knowledge base.
 NO_SEARCH_INTENTS = frozenset(CONTROL_INTENTS) - {"start_checklist", "out_of_scope"}
 # Presses that step through a flow (a diagnostic answer, a checklist step, a profile or
 # reminder choice): a few indexed statements, no search, no encoding, no erasure.
@@ -110,6 +110,14 @@ class Understanding:
         if intent in ("affirm", "deny", "thanks"):
             return asks_something(self.text) and len(tokens(self.text)) >= QUESTION_WORDS_MIN
         return False
+
+    @cached_property
+    def asks_for_the_checklists(self) -> bool:
+        """ "checklist", "mes checklists": the list, no search (so no encoding). Read once,
+        for the choice to encode and for the route."""
+        return self.parse.intent == "start_checklist" and checklists.asks_for_none_in_particular(
+            self.text
+        )
 
 
 @dataclass(frozen=True)
@@ -281,8 +289,8 @@ class Assistant:
         unsure = parse.confidence < self.services.settings.nlu_fallback_threshold
         if unsure or understood.asks_while_closing:
             return True
-        if parse.intent == "start_checklist":  # "mes checklists": the list, no search
-            return not checklists.asks_for_none_in_particular(understood.text)
+        if understood.asks_for_the_checklists:
+            return False
         return parse.intent not in NO_SEARCH_INTENTS
 
     def _turn(  # type: ignore[no-untyped-def]
@@ -603,7 +611,9 @@ class Assistant:
         if intent == "start_diagnostic":
             return diagnostic.start(turn)
         if intent == "start_checklist":
-            return self._checklist_from_text(turn, message, understood)
+            if understood.asks_for_the_checklists:
+                return checklists.list_checklists(turn)
+            return self._checklist_from_text(turn, understood)
         name = f" {turn.merchant.first_name}" if turn.merchant.first_name else ""
         if intent == "greet":
             return [Reply(turn.t("greet", name=esc(name)))]
@@ -652,15 +662,12 @@ class Assistant:
         turn.understood = None
         return self._answer(turn, other)
 
-    def _checklist_from_text(
-        self, turn: Turn, message: str, understood: Understanding
-    ) -> list[Reply]:
-        """ "checklist rgpd" opens that one; "mes checklists" lists them (no search, so the
-        message is not encoded). An opened checklist is the answer the merchant got: the
-        search is logged with it, as a question's hits are (the back office shows it, `kb
-        eval` scores it); a menu answers nothing."""
-        if checklists.asks_for_none_in_particular(message):
-            return checklists.list_checklists(turn)
+    def _checklist_from_text(self, turn: Turn, understood: Understanding) -> list[Reply]:
+        """ "checklist rgpd" opens that one; a checklist nothing names lists them. An opened
+        checklist is the answer the merchant got: the search is logged with it, as a
+        question's hits are (the back office shows it, `kb eval` scores it); a menu answers
+        nothing."""
+        message = understood.text
         hits = self.services.search.search(
             message,
             understood.vector,

@@ -49,14 +49,13 @@ class Guide:
         something else before its how-to ("Le droit à l'image": four rules), and an overview
         headed "En pratique" should then show what to do, not the rules again."""
         listed = [
-            (section, items)
+            (section.heading, items)
             for section in self.sections
             if len(items := NUMBERED_ITEM.findall(section.text)) >= 2
         ]
-        how_to = [(s, i) for s, i in listed if HOW_TO.match(s.heading)]
-        for _, items in how_to[:1] or listed[:1]:
-            return [" ".join(item.split()) for item in items]
-        return []
+        how_to = [items for heading, items in listed if HOW_TO.match(heading)]
+        chosen = how_to[0] if how_to else listed[0][1] if listed else []
+        return [" ".join(item.split()) for item in chosen]
 
     @cached_property
     def sentences(self) -> tuple[tuple[Sentence, ...], ...]:
