@@ -190,6 +190,20 @@ def log_hits(turn: Turn, hits: list[Hit]) -> None:
     turn.log["hits"] = [{"id": h.id, "kind": h.kind, "score": h.score} for h in hits]
 
 
+def log_served(turn: Turn, kind: str, doc_ids: list[str]) -> None:
+    """The items the reply gives, moved to the head of the logged hits in the order shown:
+    the back office's "answer" and `kb eval`'s top-1 are what the merchant read, not the
+    search's first item when the reply chose another (a tool ranked first under a question
+    the guide answers; the guide served under an FAQ entry it overrules). Nothing logged
+    (a press), nothing moved."""
+    logged = turn.log.get("hits")
+    if logged is None:
+        return
+    found = {h["id"]: h for h in logged}
+    head = [found.get(i, {"id": i, "kind": kind, "score": 0.0}) for i in doc_ids]
+    turn.log["hits"] = head + [h for h in logged if h["id"] not in doc_ids]
+
+
 def answer_question(
     turn: Turn,
     text: str,
@@ -283,6 +297,7 @@ def checklist_answer(turn: Turn, checklist: Checklist) -> Reply:
     and the checklist (which keeps the merchant's progress) is one press away."""
     turn.log["answered"] = True
     turn.log["checklist"] = checklist.id
+    log_served(turn, "checklist", [checklist.id])
     steps = checklist.steps[:FIRST_STEPS]
     numbered = "\n".join(
         f"{i}. <b>{esc(step.title)}</b> ({esc(step.time)})" for i, step in enumerate(steps, 1)
@@ -324,6 +339,7 @@ def guide_answer(
     guide = turn.kb.guides[guide_hit.id]
     turn.log["answered"] = True
     turn.log["guide"] = guide.id
+    log_served(turn, "guide", [guide.id])
     section = None if broad else _answering_section(turn, guide, vector, figure)
     point = None if broad or not question else key_sentence(question, guide, section)
     faq_hit = next((h for h in hits[:3] if h.kind == "faq" and h.id in turn.kb.faq), None)
@@ -662,6 +678,7 @@ def faq_answer(turn: Turn, entry: FaqEntry, hits: list[Hit] | None = None) -> li
     if second is not None:
         turn.log["runner_up"] = second.id
         replies.append(runner_up_reply(turn, second))
+    log_served(turn, "faq", [entry.id, *([second.id] if second is not None else [])])
     return replies
 
 
@@ -829,6 +846,7 @@ def answer_alternatives(turn: Turn, named: list[str], hits: list[Hit]) -> list[R
         turn.log["answered"] = False
         return [Reply(turn.t("no_answer"))]
     turn.log["tools"] = [t.id for t in tools]
+    log_served(turn, "tool", turn.log["tools"])
     # A named tool the catalogue knows no alternative to gets what comes closest, said as
     # such: logged unanswered, so that staff see the gap in "À revoir" ("alternative à
     # Booking" is not answered by a list of booking tools for hairdressers).

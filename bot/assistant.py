@@ -637,12 +637,13 @@ class Assistant:
             k=3,
             intents=understood.parse.intent_scores(),
         )
+        answers.log_hits(turn, hits)  # first: the answer moves what it serves to the head
         sure = answers.sure_answer(
             turn, understood.focus, understood.vector, hits, answers.SURE_WHEN_OUT_OF_SCOPE
         )
         if sure:
-            answers.log_hits(turn, hits)
             return sure
+        answers.log_hits(turn, [])  # off topic: the search answered nothing
         return [Reply(turn.t("out_of_scope"))]
 
     def _offer_other_question(self, turn: Turn, understood: Understanding) -> list[Reply]:

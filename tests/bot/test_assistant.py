@@ -585,3 +585,53 @@ def test_a_no_that_asks_something_is_not_a_reply(chat: Chat, services, monkeypat
             select(Message).where(Message.direction == "in").order_by(Message.id)
         ).all()
     assert [bool(m.hits) for m in asked] == [False, True]
+
+
+def test_log_served_puts_what_the_reply_gave_first() -> None:
+    """The logged hits lead with the items served, in the order shown; an item served but not
+    found by the search (a tool from the catalogue's list) is added; a press logs nothing."""
+    from types import SimpleNamespace
+
+    from bot.answers import log_served
+
+    turn = SimpleNamespace(
+        log={
+            "hits": [
+                {"id": "a", "kind": "tool", "score": 2.0},
+                {"id": "b", "kind": "guide", "score": 1.0},
+            ]
+        }
+    )
+    log_served(turn, "guide", ["b"])  # type: ignore[arg-type]
+    assert [h["id"] for h in turn.log["hits"]] == ["b", "a"]
+    log_served(turn, "tool", ["c", "a"])  # type: ignore[arg-type]
+    assert turn.log["hits"] == [
+        {"id": "c", "kind": "tool", "score": 0.0},
+        {"id": "a", "kind": "tool", "score": 2.0},
+        {"id": "b", "kind": "guide", "score": 1.0},
+    ]
+    press = SimpleNamespace(log={})
+    log_served(press, "faq", ["x"])  # type: ignore[arg-type]
+    assert press.log == {}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "qu est ce qu on met sur la page d accueil d un site de toiletteur pour chiens ?",
+        "linkedin ca sert a quoi pr un cabinet d expertise comptable de quartier ?",
+        "is there any grant to help a small shop in france go digital",
+        "combien de temps je dois garder mes factures ?",
+    ],
+)
+def test_the_logged_answer_is_the_one_served(services, question: str) -> None:  # type: ignore[no-untyped-def]
+    """What the back office shows as the answer, and `kb eval` scores as top-1, is the item
+    the merchant read, whatever the search ranked first (the first three ranked a tool or an
+    FAQ entry first when the guide was served)."""
+    [first, *_] = Chat(Assistant(services)).say(question)
+    with services.db.session() as session:
+        asked = session.scalars(select(Message).where(Message.direction == "in")).one()
+    top = asked.hits[0]
+    kb = services.kb
+    title = kb.guides[top["id"]].title if top["kind"] == "guide" else kb.faq[top["id"]].question
+    assert first.plain().startswith(title)
