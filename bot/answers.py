@@ -223,8 +223,16 @@ def answer_question(
     if topic == "find_alternative":
         known = any(turn.kb.tools_replacing(name) for name in tools_named)
         first = hits[0] if hits else None
-        if not known and first is not None and first.kind == "faq" and first.id in turn.kb.faq:
+        if (
+            not known
+            and first is not None
+            and first.kind == "faq"
+            and first.id in turn.kb.faq
+            and not doubtful(hits)
+        ):
             # "une alternative à Google Agenda": no tool lists it, an FAQ entry answers it.
+            # Not one the ranker doubts: "une alternative à ClickUp" is not the Mailchimp entry
+            # (0.67), it is a product the catalogue does not know (said so, logged unanswered).
             return faq_answer(turn, turn.kb.faq[first.id])
         on_tool = _entry_on_named_tool(turn, text, hits, tools_named)
         if on_tool is not None:
