@@ -677,8 +677,8 @@ class Assistant:
             intents=understood.parse.intent_scores(),
         )
         named_id = checklists.named_in(message, self.services.kb.checklists.values())
-        if named_id is None and hits and hits[0].kind == "checklist" and hits[0].score > 1.0:
-            named_id = hits[0].id  # "sécuriser l'informatique étape par étape": no title word
+        if named_id is None:
+            named_id = checklists.searched(hits)  # "une lettre d'info, étape par étape"
         if named_id is None:
             return checklists.list_checklists(turn)
         opened = [h for h in hits if h.id == named_id] or [

@@ -641,3 +641,18 @@ def test_the_logged_answer_is_the_one_served(services, question: str) -> None:  
     title = kb.guides[top["id"]].title if top["kind"] == "guide" else kb.faq[top["id"]].question
     assert first.plain().startswith(title)
 
+
+def test_a_plan_asked_for_by_its_subject_opens_that_plan(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+    """No word of a checklist's title ("lettre d'info", not "newsletter"), but the ranker is
+    sure of one plan and of no other: it opens, logged as the answer; a plan asked for in
+    general still lists them."""
+    opened = chat.say("envoyer une lettre d info a mes clients, marche a suivre etape par etape")
+    assert opened[-1].plain().startswith(services.kb.checklists["lancer-newsletter"].title)
+    chat.say("je voudrais suivre un plan etape par etape")
+    assert "choisissez un plan" in chat.text()
+    with services.db.session() as session:
+        asked = session.scalars(
+            select(Message).where(Message.direction == "in").order_by(Message.id)
+        ).all()
+    assert asked[0].hits[0]["id"] == "lancer-newsletter"
+

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.flows.checklists import asks_for_none_in_particular, named_in
+from bot.flows.checklists import asks_for_none_in_particular, named_in, searched
 from knowledge_base.content_model import Checklist
 from knowledge_base.loader import load_knowledge_base
+from knowledge_base.search import Hit
 
 CONTENT = Path(__file__).resolve().parents[2] / "knowledge_base" / "content"
 
@@ -51,3 +52,51 @@ def test_a_word_two_titles_share_names_neither(shipped: list[Checklist]) -> None
     # "en ligne" is in "Vendre en ligne" and in the online payment checklist's id.
     assert named_in("checklist en ligne", shipped) is None
     assert not asks_for_none_in_particular("checklist en ligne")
+
+
+def _hit(doc_id: str, kind: str, score: float, confidence: float) -> Hit:
+    return Hit(doc_id, kind, doc_id, "", score, (), confidence=confidence)
+
+
+@pytest.mark.parametrize(
+    ("hits", "expected"),
+    [
+        # the ranker trusts one plan far more than the others: it opens
+        (
+            [
+                ("lancer-newsletter", "checklist", 0.84, 1.0),
+                ("site-vitrine", "checklist", 0.35, 0.16),
+            ],
+            "lancer-newsletter",
+        ),
+        # three plans alike ("suivre un plan étape par étape"): the list
+        (
+            [
+                ("site-vitrine", "checklist", 0.46, 0.94),
+                ("visibilite-locale", "checklist", 0.76, 0.92),
+            ],
+            None,
+        ),
+        # a high fused score the ranker doubts ("les étapes pour me lancer"): the list
+        (
+            [
+                ("lancer-newsletter", "checklist", 1.39, 0.78),
+                ("site-vitrine", "checklist", 0.7, 0.29),
+            ],
+            None,
+        ),
+        # a guide ranked first: no checklist opens
+        (
+            [("creer-site-vitrine", "guide", 2.0, 0.99), ("site-vitrine", "checklist", 1.5, 0.5)],
+            None,
+        ),
+        # no ranker in service (probability 0): the fused score decides
+        ([("site-vitrine", "checklist", 1.5, 0.0)], "site-vitrine"),
+        ([("site-vitrine", "checklist", 0.9, 0.0)], None),
+        ([], None),
+    ],
+)
+def test_a_searched_checklist_opens_only_when_it_stands_out(
+    hits: list[tuple[str, str, float, float]], expected: str | None
+) -> None:
+    assert searched([_hit(*h) for h in hits]) == expected
