@@ -112,6 +112,15 @@ class Understanding:
         return False
 
     @cached_property
+    def asks_beyond_the_diagnostic(self) -> bool:
+        """Read as the diagnostic, but with words of another subject ("tester le niveau
+        informatique de ma secrétaire"): searched before the diagnostic starts. Read once,
+        for the choice to encode and for the route."""
+        return self.parse.intent == "start_diagnostic" and not diagnostic.asks_for_it_only(
+            self.text
+        )
+
+    @cached_property
     def asks_for_the_checklists(self) -> bool:
         """ "checklist", "mes checklists": the list, no search (so no encoding). Read once,
         for the choice to encode and for the route."""
@@ -287,7 +296,7 @@ class Assistant:
         named, off topic, a "goodbye" that asks): the only routes that need its vector."""
         parse = understood.parse
         unsure = parse.confidence < self.services.settings.nlu_fallback_threshold
-        if unsure or understood.asks_while_closing:
+        if unsure or understood.asks_while_closing or understood.asks_beyond_the_diagnostic:
             return True
         if understood.asks_for_the_checklists:
             return False
@@ -609,6 +618,8 @@ class Assistant:
         if intent == "human_handoff":
             return clarify.confirm_handoff(turn, message)
         if intent == "start_diagnostic":
+            if topic is None and understood.asks_beyond_the_diagnostic:
+                return self._answer_or_diagnostic(turn, understood)
             return diagnostic.start(turn)
         if intent == "start_checklist":
             if understood.asks_for_the_checklists:
@@ -645,6 +656,25 @@ class Assistant:
             return sure
         answers.log_hits(turn, [])  # off topic: the search answered nothing
         return [Reply(turn.t("out_of_scope"))]
+
+    def _answer_or_diagnostic(self, turn: Turn, understood: Understanding) -> list[Reply]:
+        """The knowledge base's item if the ranker is sure of it (with the way to the
+        diagnostic in one line), else the diagnostic, as asked."""
+        hits = self.services.search.search(
+            understood.focus,
+            understood.vector,
+            topic=None,
+            k=3,
+            intents=understood.parse.intent_scores(),
+        )
+        answers.log_hits(turn, hits)
+        sure = answers.sure_answer(
+            turn, understood.focus, understood.vector, hits, answers.SURE_WHEN_INTENT_UNSURE
+        )
+        if sure:
+            return [*sure, Reply(turn.t("diagnostic_hint"))]
+        answers.log_hits(turn, [])  # the diagnostic is the answer
+        return diagnostic.start(turn)
 
     def _offer_other_question(self, turn: Turn, understood: Understanding) -> list[Reply]:
         """Two questions in one message: the second is one press away."""

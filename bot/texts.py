@@ -234,6 +234,7 @@ FR: dict[str, str] = {
     "diag_plan": "<b>Votre plan</b> : commencez par",
     "diag_all_good": "Toutes vos notes sont solides : bravo ! Refaites le diagnostic dans six mois.",
     "diag_unavailable": "Le diagnostic n'est pas disponible pour le moment.",
+    "diagnostic_hint": "Pour évaluer le numérique de votre commerce en 5 minutes : /diagnostic",
 }
 
 EN: dict[str, str] = {
@@ -319,6 +320,7 @@ EN: dict[str, str] = {
         "below or /actus non.</i>"
     ),
     "news_stop": "Stop receiving",
+    "diagnostic_hint": "To assess your business's digital tools in 5 minutes: /diagnostic",
     "feedback_up": "👍 Useful",
     "feedback_down": "👎 Not useful",
 }

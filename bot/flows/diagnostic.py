@@ -13,6 +13,7 @@ leaves unchanged.
 from __future__ import annotations
 
 from knowledge_base.content_model import Diagnostic
+from knowledge_base.lexical import tokens
 
 from ..context import Turn
 from ..messages import Button, Reply, esc, short
@@ -20,6 +21,22 @@ from ..store import rows
 from ..store.rows import DiagnosticRow
 
 BAR_WIDTH = 10
+# Words that ask for the diagnostic itself ("faire le test", "où en est ma boutique niveau
+# numérique", "audit digital gratuit"). A message the intent model reads as the diagnostic
+# but with other words asks something else too: "tester le niveau informatique de ma
+# secrétaire, un test officiel ?" is about Pix, not an 18-question evaluation of the shop.
+_ASKING = frozenset(
+    tokens(
+        "diagnostic diag autodiagnostic auto test tests tester faire passer lancer lance quiz "
+        "quizz questionnaire remplir commencer recommencer reprendre refaire voir resultat "
+        "maturite bilan point numerique digital digitalise niveau evaluer evalue evaluez "
+        "evaluation autoevaluation audit score calculer note noter check up checkup etat lieux "
+        "situer situe retard traine equipe jour assez presence ligne internet minutes mesurer "
+        "savoir ou en est suis cote mon ma mes boutique commerce entreprise magasin gratuit "
+        "svp stp ok veux voudrais pret fais maintenant bien si bot 5 take the assessment "
+        "assess my business"
+    )
+)
 PLAN_THRESHOLD = 70
 
 
@@ -49,6 +66,11 @@ def _current(turn: Turn) -> DiagnosticRow | None:
 def _save_answers(turn: Turn, result: DiagnosticRow, answers: dict[str, str]) -> None:
     """Every press records its answer: one Core UPDATE."""
     rows.save_answers(turn.connection, turn.services.db.driver, result, answers)
+
+
+def asks_for_it_only(message: str) -> bool:
+    """Every word of the message asks for the diagnostic (no other subject in it)."""
+    return not set(tokens(message)) - _ASKING
 
 
 def start(turn: Turn) -> list[Reply]:

@@ -656,3 +656,15 @@ def test_a_plan_asked_for_by_its_subject_opens_that_plan(chat: Chat, services) -
         ).all()
     assert asked[0].hits[0]["id"] == "lancer-newsletter"
 
+
+def test_a_test_of_skills_is_answered_not_taken_for_the_diagnostic(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+    """ "tester … un test officiel" reads like the diagnostic, but names another subject:
+    the entry the ranker is sure of answers, the diagnostic one command away."""
+    replies = chat.say("tester le niveau informatique de ma secretaire, un test officiel ?")
+    entry = services.kb.faq["ft-pix-tester-competences-numeriques"]
+    assert replies[0].plain().startswith(entry.question)
+    assert "/diagnostic" in replies[-1].plain()
+    with services.db.session() as session:
+        assert count(services, DiagnosticResult) == 0
+        asked = session.scalars(select(Message).where(Message.direction == "in")).one()
+    assert asked.hits[0]["id"] == entry.id and asked.answered is True

@@ -94,3 +94,20 @@ def test_an_unsure_message_is_encoded_once_for_the_intent_and_the_clarification(
     assert outcome.replies  # the bot is unsure: it clarifies (candidates or help)
     assert counting.asked == ["et pour le reste ?"]
     assert outcome.encoded is True
+
+
+def test_every_way_of_asking_for_the_diagnostic_asks_for_it_only() -> None:
+    """The intent data's own requests for the diagnostic start it without a search (so without
+    an encoding); a request with another subject in it is searched first."""
+    from bot.flows.diagnostic import asks_for_it_only
+    from bot.ranking import TRAIN_DIR
+    from nlu.training_data import load_training_data
+
+    asked = [
+        e.text for e in load_training_data(TRAIN_DIR).examples if e.intent == "start_diagnostic"
+    ]
+    assert len(asked) > 50
+    assert [t for t in asked if not asks_for_it_only(t)] == []
+    assert not asks_for_it_only(
+        "tester le niveau informatique de ma secretaire, un test officiel ?"
+    )
