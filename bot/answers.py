@@ -834,12 +834,13 @@ def rank_alternatives(
     for name in named:
         candidates = turn.kb.tools_replacing(name)
         if candidates:
-            # European first, French first among them, then by what the search found.
+            # European first; among them what the search ranked for this message ("hébergée
+            # en Allemagne", "pour la caisse", "le chat de l'équipe"), then French first.
             candidates.sort(
                 key=lambda t: (
                     not t.european,
-                    t.country != "FR",
                     hit_order.get(t.id, 99),
+                    t.country != "FR",
                     t.name,
                 )
             )

@@ -668,3 +668,16 @@ def test_a_test_of_skills_is_answered_not_taken_for_the_diagnostic(chat: Chat, s
         assert count(services, DiagnosticResult) == 0
         asked = session.scalars(select(Message).where(Message.direction == "in")).one()
     assert asked.hits[0]["id"] == entry.id and asked.answered is True
+
+
+def test_alternatives_follow_what_the_message_asks_before_the_french_preference(
+    chat: Chat, services
+) -> None:  # type: ignore[no-untyped-def]
+    """ "hébergée en Allemagne": among the European alternatives to Gmail, the ones the search
+    ranked for the message come first (they were listed after every French one)."""
+    chat.say("quitter gmail pour une messagerie hebergee en allemagne")
+    with services.db.session() as session:
+        asked = session.scalars(select(Message).where(Message.direction == "in")).one()
+    listed = [services.kb.tools[h["id"]] for h in asked.hits if h["kind"] == "tool"]
+    assert listed and listed[0].country == "DE"
+    assert any(t.country == "FR" and t.european for t in services.kb.tools_replacing("Gmail"))
