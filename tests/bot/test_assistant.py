@@ -681,3 +681,13 @@ def test_alternatives_follow_what_the_message_asks_before_the_french_preference(
     listed = [services.kb.tools[h["id"]] for h in asked.hits if h["kind"] == "tool"]
     assert listed and listed[0].country == "DE"
     assert any(t.country == "FR" and t.european for t in services.kb.tools_replacing("Gmail"))
+
+
+def test_a_plan_the_ranker_is_sure_of_answers_a_question_on_its_subject(
+    chat: Chat, services
+) -> None:  # type: ignore[no-untyped-def]
+    """No "par où commencer", but the ranker is sure the plan answers: its goal and first
+    steps lead (a guide rated far lower was served instead)."""
+    [reply] = chat.say("je veux faire un point chaque mois sur ma visibilite, je regarde quoi ?")
+    assert reply.plain().startswith(services.kb.checklists["visibilite-locale"].title)
+    assert any(b["data"] == "ck:o:visibilite-locale" for b in reply.button_list())
