@@ -285,10 +285,12 @@ def _entry_on_named_tool(
     """ "Wix c'est américain ?" names a tool without asking to replace it: an entry among
     the hits whose own question names that tool ("Wix est-il européen ? …"), if the ranker
     does not doubt it, answers (it says who owns the tool and what to use instead), not a
-    list of tools found by the shared words."""
-    if not named or asks_for_alternative(question):
+    list of tools found by the shared words. Asked for an alternative ("une alternative à
+    Mailchimp française ?"), only the entry ranked first answers: the one written for that
+    replacement ("Quel outil européen … à la place de Mailchimp ?"), its choice explained."""
+    if not named:
         return None
-    for hit in hits:
+    for hit in hits[:1] if asks_for_alternative(question) else hits:
         entry = turn.kb.faq.get(hit.id) if hit.kind == "faq" else None
         if entry is None or hit.confidence < ABSTAIN_BELOW:
             continue

@@ -691,3 +691,13 @@ def test_a_plan_the_ranker_is_sure_of_answers_a_question_on_its_subject(
     [reply] = chat.say("je veux faire un point chaque mois sur ma visibilite, je regarde quoi ?")
     assert reply.plain().startswith(services.kb.checklists["visibilite-locale"].title)
     assert any(b["data"] == "ck:o:visibilite-locale" for b in reply.button_list())
+
+
+def test_an_alternative_asked_for_gets_the_entry_written_for_it_when_ranked_first(
+    chat: Chat, services
+) -> None:  # type: ignore[no-untyped-def]
+    """ "une alternative à Mailchimp française ?": the entry on replacing Mailchimp, ranked
+    first and trusted, answers (its choice explained), rather than a list of tools."""
+    [reply, *_] = chat.say("une alternative a mailchimp francaise ?")
+    entry = services.kb.faq["outil-newsletter-europeen-alternative-mailchimp"]
+    assert reply.plain().startswith(entry.question)
