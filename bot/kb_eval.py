@@ -1,7 +1,8 @@
 """`comptoir kb eval`: how well the bot answers labelled merchant questions, measured through
 the assistant itself (the path `comptoir reply` and Telegram take), not a side path.
 
-For each query: the ranked hits the bot logged (top-1, hit@3, MRR over the top 5) and, for
+For each query: the hits the bot logged, what the reply served first (top-1, hit@3, MRR
+over the top 5) and, for
 queries labelled `must_mention_any`, whether the composed reply contains one of those terms
 (accent- and case-insensitive); for merchant questions nothing in the catalogue answers
 (`answers: []`), how many got a direct answer (necessarily off target) rather than the
