@@ -641,6 +641,19 @@ class Assistant:
 
     def _off_topic(self, turn: Turn, understood: Understanding) -> list[Reply]:
         """ "Off topic" for the intent model, unless the knowledge base is very sure."""
+        sure = self._sure_item(turn, understood, answers.SURE_WHEN_OUT_OF_SCOPE)
+        return sure or [Reply(turn.t("out_of_scope"))]
+
+    def _answer_or_diagnostic(self, turn: Turn, understood: Understanding) -> list[Reply]:
+        """The knowledge base's item if the ranker is sure of it (with the way to the
+        diagnostic in one line), else the diagnostic, as asked."""
+        sure = self._sure_item(turn, understood, answers.SURE_WHEN_INTENT_UNSURE)
+        return [*sure, Reply(turn.t("diagnostic_hint"))] if sure else diagnostic.start(turn)
+
+    def _sure_item(self, turn: Turn, understood: Understanding, threshold: float) -> list[Reply]:
+        """The best item as the answer if the ranker rates it `threshold` or more (its search
+        logged, what it serves first), else nothing and no hits logged: the route's own
+        answer (off topic, the diagnostic) is what the merchant gets."""
         hits = self.services.search.search(
             understood.focus,
             understood.vector,
@@ -649,32 +662,10 @@ class Assistant:
             intents=understood.parse.intent_scores(),
         )
         answers.log_hits(turn, hits)  # first: the answer moves what it serves to the head
-        sure = answers.sure_answer(
-            turn, understood.focus, understood.vector, hits, answers.SURE_WHEN_OUT_OF_SCOPE
-        )
-        if sure:
-            return sure
-        answers.log_hits(turn, [])  # off topic: the search answered nothing
-        return [Reply(turn.t("out_of_scope"))]
-
-    def _answer_or_diagnostic(self, turn: Turn, understood: Understanding) -> list[Reply]:
-        """The knowledge base's item if the ranker is sure of it (with the way to the
-        diagnostic in one line), else the diagnostic, as asked."""
-        hits = self.services.search.search(
-            understood.focus,
-            understood.vector,
-            topic=None,
-            k=3,
-            intents=understood.parse.intent_scores(),
-        )
-        answers.log_hits(turn, hits)
-        sure = answers.sure_answer(
-            turn, understood.focus, understood.vector, hits, answers.SURE_WHEN_INTENT_UNSURE
-        )
-        if sure:
-            return [*sure, Reply(turn.t("diagnostic_hint"))]
-        answers.log_hits(turn, [])  # the diagnostic is the answer
-        return diagnostic.start(turn)
+        sure = answers.sure_answer(turn, understood.focus, understood.vector, hits, threshold)
+        if not sure:
+            answers.log_hits(turn, [])
+        return sure
 
     def _offer_other_question(self, turn: Turn, understood: Understanding) -> list[Reply]:
         """Two questions in one message: the second is one press away."""

@@ -237,20 +237,38 @@ def test_checklist_steps_progress_and_stale_buttons(chat: Chat, services) -> Non
     assert count(services, ChecklistProgress, status="done") == 1
 
 
-def test_a_checklist_asked_in_words_is_logged_as_the_answer(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("message", "checklist_id", "in_general"),
+    [
+        (
+            "securiser l informatique du magasin etape par etape",
+            "securiser-informatique",
+            "mes checklists",
+        ),
+        # no word of the plan's title ("lettre d'info", not "newsletter"): the ranker is sure of
+        # it and of no other plan; a plan asked for in general, three rated alike, lists them
+        (
+            "envoyer une lettre d info a mes clients, marche a suivre etape par etape",
+            "lancer-newsletter",
+            "je voudrais suivre un plan etape par etape",
+        ),
+    ],
+)
+def test_a_checklist_asked_in_words_is_logged_as_the_answer(
+    chat: Chat, services, message: str, checklist_id: str, in_general: str
+) -> None:  # type: ignore[no-untyped-def]
     """The checklist opened from a message is what the merchant got: it leads the logged hits
     (the back office and `kb eval` read them); the menu of checklists answers nothing."""
-    opened = chat.say("securiser l informatique du magasin etape par etape")
-    checklist = services.kb.checklists["securiser-informatique"]
-    assert opened[-1].plain().startswith(checklist.title)
-    chat.say("mes checklists")
+    opened = chat.say(message)
+    assert opened[-1].plain().startswith(services.kb.checklists[checklist_id].title)
+    chat.say(in_general)
     assert "choisissez un plan" in chat.text()
     with services.db.session() as session:
         asked = session.scalars(
             select(Message).where(Message.direction == "in").order_by(Message.id)
         ).all()
     assert [m.intent for m in asked] == ["start_checklist", "start_checklist"]
-    assert asked[0].hits[0]["id"] == "securiser-informatique"
+    assert asked[0].hits[0]["id"] == checklist_id
     assert not asked[1].hits
 
 
@@ -640,21 +658,6 @@ def test_the_logged_answer_is_the_one_served(services, question: str) -> None:  
     kb = services.kb
     title = kb.guides[top["id"]].title if top["kind"] == "guide" else kb.faq[top["id"]].question
     assert first.plain().startswith(title)
-
-
-def test_a_plan_asked_for_by_its_subject_opens_that_plan(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
-    """No word of a checklist's title ("lettre d'info", not "newsletter"), but the ranker is
-    sure of one plan and of no other: it opens, logged as the answer; a plan asked for in
-    general still lists them."""
-    opened = chat.say("envoyer une lettre d info a mes clients, marche a suivre etape par etape")
-    assert opened[-1].plain().startswith(services.kb.checklists["lancer-newsletter"].title)
-    chat.say("je voudrais suivre un plan etape par etape")
-    assert "choisissez un plan" in chat.text()
-    with services.db.session() as session:
-        asked = session.scalars(
-            select(Message).where(Message.direction == "in").order_by(Message.id)
-        ).all()
-    assert asked[0].hits[0]["id"] == "lancer-newsletter"
 
 
 def test_a_test_of_skills_is_answered_not_taken_for_the_diagnostic(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
