@@ -22,6 +22,7 @@ from knowledge_base.content_model import Checklist
 from knowledge_base.lexical import tokens
 from knowledge_base.search import Hit
 
+from ..answers import ABSTAIN_BELOW
 from ..context import Turn
 from ..messages import Button, Reply, esc, short
 from ..store import progress as progress_store
@@ -59,13 +60,12 @@ def named_in(message: str, checklists: Iterable[Checklist]) -> str | None:
 
 
 # A checklist the search ranks first for a message that names none by its words opens when
-# the learned ranker trusts it (the reply's own "sure" level, `answers.ABSTAIN_BELOW`) and
-# trusts no other checklist nearly as much: "une lettre d'info à mes clients, marche à suivre
+# the learned ranker trusts it (the reply's own "sure" level, ABSTAIN_BELOW) and trusts no
+# other checklist nearly as much: "une lettre d'info à mes clients, marche à suivre
 # étape par étape" opens the newsletter plan (1.0 against 0.16), "je voudrais suivre un plan
 # étape par étape" rates three plans alike (0.94, 0.92, 0.92) and lists them, "les étapes pour
 # me lancer" (0.78, "lancer" shared with the newsletter plan's title) lists them. Without a
 # ranker (probabilities 0), a fused score above 1.0 as before.
-SEARCHED_SURE = 0.8
 SEARCHED_MARGIN = 0.3
 SEARCHED_SCORE = 1.0
 
@@ -79,7 +79,7 @@ def searched(hits: Sequence[Hit]) -> str | None:
         return best.id if best.score > SEARCHED_SCORE else None
     others = (h.confidence for h in hits[1:] if h.kind == "checklist")
     runner_up = max(others, default=0.0)
-    if best.confidence >= SEARCHED_SURE and best.confidence - runner_up >= SEARCHED_MARGIN:
+    if best.confidence >= ABSTAIN_BELOW and best.confidence - runner_up >= SEARCHED_MARGIN:
         return best.id
     return None
 
