@@ -850,7 +850,16 @@ def rank_alternatives(
             )
             return name, candidates[:MAX_TOOLS]
     tools = [turn.kb.tools[h.id] for h in hits if h.kind == "tool" and h.id in turn.kb.tools]
+    itself = catalogue_tool(turn, named[0]) if named else None
+    if itself is not None and itself in tools:  # "Pennylane, c'est français ?": it leads
+        tools = [itself, *(t for t in tools if t.id != itself.id)]
     return (named[0] if named else None), tools[:MAX_TOOLS]
+
+
+def catalogue_tool(turn: Turn, name: str) -> Tool | None:
+    """The catalogue's own tool of that name (case and accent insensitive), if any."""
+    wanted = fold(name)
+    return next((t for t in turn.kb.tools.values() if fold(t.name) == wanted), None)
 
 
 def answer_alternatives(turn: Turn, named: list[str], hits: list[Hit]) -> list[Reply]:
@@ -864,8 +873,13 @@ def answer_alternatives(turn: Turn, named: list[str], hits: list[Hit]) -> list[R
     # such: logged unanswered, so that staff see the gap in "À revoir" ("alternative à
     # Booking" is not answered by a list of booking tools for hairdressers).
     unknown = bool(tool_name) and not turn.kb.tools_replacing(tool_name)
-    turn.log["answered"] = not unknown
-    if unknown:
+    # The tool named is itself in the catalogue and the search found it ("des postes de la
+    # boutique" is not Posteo, the mail host: the search does not find it there).
+    itself = unknown and catalogue_tool(turn, tool_name or "") == tools[0]
+    turn.log["answered"] = itself or not unknown
+    if itself:
+        header = turn.t("alternatives_itself", tool=esc(tool_name))
+    elif unknown:
         header = turn.t("alternatives_unknown", tool=esc(tool_name))
     elif tool_name:
         header = turn.t("alternatives_to", tool=esc(tool_name))

@@ -704,3 +704,13 @@ def test_an_alternative_asked_for_gets_the_entry_written_for_it_when_ranked_firs
     [reply, *_] = chat.say("une alternative a mailchimp francaise ?")
     entry = services.kb.faq["outil-newsletter-europeen-alternative-mailchimp"]
     assert reply.plain().startswith(entry.question)
+
+
+def test_a_catalogued_tool_named_is_shown_not_said_unknown(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+    """ "Pennylane, c'est français ?" names a tool the catalogue lists (nothing lists it as
+    replaced): its own card leads, logged answered, not "no alternative to Pennylane"."""
+    assert services.kb.tools["pennylane"] and not services.kb.tools_replacing("Pennylane")
+    [reply] = chat.say("mon comptable veut tout mettre sur pennylane, c francais au moins ?")
+    assert reply.html.startswith("<b>Pennylane</b> est dans mon catalogue")
+    assert "• Pennylane (" in reply.plain().split("\n\n")[1]
+    assert count(services, Message, answered=True) == 1
