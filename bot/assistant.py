@@ -24,7 +24,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from knowledge_base.lexical import tokens
-from knowledge_base.search import Hit
 from nlu.intents import ASK_INTENTS, CONTROL_INTENTS, TOPIC_LABELS
 from nlu.model import ParseResult
 
@@ -702,8 +701,6 @@ class Assistant:
             named_id = checklists.searched(hits)  # "une lettre d'info, étape par étape"
         if named_id is None:
             return checklists.list_checklists(turn)
-        opened = [h for h in hits if h.id == named_id] or [
-            Hit(named_id, "checklist", self.services.kb.checklists[named_id].title, "", 0.0, ())
-        ]
-        answers.log_hits(turn, opened + [h for h in hits if h.id != named_id])
+        answers.log_hits(turn, hits)
+        answers.log_served(turn, "checklist", [named_id])
         return checklists.open_checklist(turn, named_id)
