@@ -873,9 +873,10 @@ def answer_alternatives(turn: Turn, named: list[str], hits: list[Hit]) -> list[R
     # such: logged unanswered, so that staff see the gap in "À revoir" ("alternative à
     # Booking" is not answered by a list of booking tools for hairdressers).
     unknown = bool(tool_name) and not turn.kb.tools_replacing(tool_name)
-    # The tool named is itself in the catalogue and the search found it ("des postes de la
-    # boutique" is not Posteo, the mail host: the search does not find it there).
-    itself = unknown and catalogue_tool(turn, tool_name or "") == tools[0]
+    # The tool named is itself in the catalogue and the search found it, so it leads
+    # (`rank_alternatives`; "des postes de la boutique" is not Posteo, the mail host: the
+    # search does not find it there).
+    itself = unknown and fold(tools[0].name) == fold(tool_name or "")
     turn.log["answered"] = itself or not unknown
     if itself:
         header = turn.t("alternatives_itself", tool=esc(tool_name))
