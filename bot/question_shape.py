@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from knowledge_base.lexical import tokens
 from nlu.text import fold
 
 # "bonjour, je suis fleuriste à Nantes et ..." up to the clause that asks.
@@ -124,6 +125,12 @@ _ASKS_ALTERNATIVE = re.compile(
     r"changer|migrer|autres? (?:chose|outils?|logiciels?|solutions?|applis?)|mieux|"
     r"similaires?|concurrents?|comme)\b"
 )
+
+
+def within(message: str, vocabulary: frozenset[str]) -> bool:
+    """Every word of `message` (stemmed, stopwords aside) is in `vocabulary` (stems): the
+    message asks for a flow and names no other subject ("mes checklists", "faire le test")."""
+    return not set(tokens(message)) - vocabulary
 
 
 def asks_for_alternative(question: str) -> bool:

@@ -25,6 +25,7 @@ from knowledge_base.search import Hit
 from ..answers import ABSTAIN_BELOW
 from ..context import Turn
 from ..messages import Button, Reply, esc, short
+from ..question_shape import within
 from ..store import progress as progress_store
 from ..store.models import ChecklistRun, utcnow
 
@@ -86,7 +87,7 @@ def searched(hits: Sequence[Hit]) -> str | None:
 
 def asks_for_none_in_particular(message: str) -> bool:
     """ "mes checklists", "checklist": every word only asks for a checklist."""
-    return not set(tokens(message)) - _ASKING
+    return within(message, _ASKING)
 
 
 def _statuses(turn: Turn, checklist_id: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ from knowledge_base.lexical import tokens
 
 from ..context import Turn
 from ..messages import Button, Reply, esc, short
+from ..question_shape import within
 from ..store import rows
 from ..store.rows import DiagnosticRow
 
@@ -70,7 +71,7 @@ def _save_answers(turn: Turn, result: DiagnosticRow, answers: dict[str, str]) ->
 
 def asks_for_it_only(message: str) -> bool:
     """Every word of the message asks for the diagnostic (no other subject in it)."""
-    return not set(tokens(message)) - _ASKING
+    return within(message, _ASKING)
 
 
 def start(turn: Turn) -> list[Reply]:
