@@ -232,7 +232,9 @@ async def test_a_replacing_reply_telegram_refused_is_sent_again_as_a_new_message
     api.inject("sendMessage", {"status": 502})
     api.press(question, question.buttons[0]["text"])
     await asyncio.to_thread(api.wait_for, lambda: not api.faults["sendMessage"])
-    await asyncio.to_thread(api.wait_for, lambda: undelivered(database) == 1)
+    # The failed send releases the reply's claim after its 502: until then delivery skips the
+    # row as held by the turn's worker (waiting for "undelivered" alone raced that release).
+    await asyncio.to_thread(api.wait_for, lambda: waiting(database) == 1)
     # Telegram was unreachable: the stored reply waits; delivery sends it as a new message.
     await running.deliver_pending(running_app(running))
     shown = api.view(CHAT)
@@ -433,6 +435,20 @@ async def test_staff_messages_are_delivered_from_the_outbox(
 
 def start_bot(api: FakeBotAPI, data_dir: Path, db_url: str, ready_dir: Path):  # type: ignore[no-untyped-def]
     return start_comptoir(api, ready_dir, db_url, cwd=data_dir)
+
+
+def waiting(database: Database) -> int:
+    """Replies not delivered and held by no worker: what delivery can claim now."""
+    with database.session() as session:
+        return session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(
+                Message.direction == "out",
+                Message.delivered.is_(False),
+                Message.claimed_until.is_(None),
+            )
+        )
 
 
 def undelivered(database: Database) -> int:
