@@ -19,6 +19,7 @@ import numpy as np
 from knowledge_base.content_model import EUROPE, Checklist, FaqEntry, Guide, Section, Tool
 from knowledge_base.lexical import tokens
 from knowledge_base.search import Hit
+from knowledge_base.sentences import unwrap
 from nlu.model import ParseResult
 from nlu.text import fold
 
@@ -661,13 +662,16 @@ def key_sentence(question: str, guide: Guide, section: Section | None) -> tuple[
 
 
 EXCERPT_CHARS = 650
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
+# Where an excerpt may end: a sentence, a clause after ";", a paragraph or list item. Not a
+# colon: "• Données de carte bancaire : …" reads as a label with its rule cut off.
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+_ITEM_NUMBER = re.compile(r"\d+[.)]")  # "6." opens an item: the excerpt does not end there
 
 
 def excerpt(markdown: str, limit: int = EXCERPT_CHARS) -> str:
-    """Plain text of a section, cut at a sentence or line boundary within `limit`."""
-    text = markdown.replace("**", "").replace("__", "").replace("`", "")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    """Plain text of a section, cut at a sentence or list item's end within `limit` (a
+    wrapped line's end is neither: "sauf conservation en archive pour …" read as a rule)."""
+    lines = unwrap(markdown)
     text = "\n".join("• " + line[2:] if line.startswith(("- ", "* ")) else line for line in lines)
     if len(text) <= limit:
         return text
@@ -675,7 +679,8 @@ def excerpt(markdown: str, limit: int = EXCERPT_CHARS) -> str:
     for match in _SENTENCE_END.finditer(text):
         if match.start() > limit:
             break
-        kept = text[: match.start()]
+        if not _ITEM_NUMBER.fullmatch(text[: match.start()].rsplit("\n", 1)[-1]):
+            kept = text[: match.start()]
     return (kept or text[:limit].rsplit(" ", 1)[0]) + " …"
 
 

@@ -14,8 +14,9 @@ _LIST_ITEM = re.compile(r"^(?:[-*]|\d+[.)])\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÀ-ÖØ-Ý«\"(0-9])")
 
 
-def plain_units(markdown: str) -> list[str]:
-    """The sentences and list items of a markdown text, wrapped lines joined."""
+def unwrap(markdown: str) -> list[str]:
+    """The paragraphs and list items of a markdown text, one a line, wrapped lines joined and
+    emphasis removed (a line break inside a paragraph or an item ends nothing)."""
     text = markdown.replace("**", "").replace("__", "").replace("`", "")
     paragraphs: list[str] = []
     for line in text.splitlines():
@@ -26,9 +27,14 @@ def plain_units(markdown: str) -> list[str]:
             paragraphs.append(line)
         else:
             paragraphs[-1] += " " + line
+    return [paragraph for paragraph in paragraphs if paragraph]
+
+
+def plain_units(markdown: str) -> list[str]:
+    """The sentences and list items of a markdown text, wrapped lines joined."""
     return [
         sentence.strip()
-        for paragraph in paragraphs
+        for paragraph in unwrap(markdown)
         for sentence in _SENTENCE_END.split(_LIST_ITEM.sub("", paragraph))
         if sentence.strip()
     ]

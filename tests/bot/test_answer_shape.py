@@ -68,6 +68,21 @@ def test_excerpt_cuts_at_a_sentence_and_keeps_lists() -> None:
     assert excerpt("Intro.\n- premier\n- second") == "Intro.\n• premier\n• second"
 
 
+def test_excerpt_ends_at_a_whole_item_not_at_a_wrapped_line_or_a_colon() -> None:
+    # A guide's list items are wrapped at about 100 characters: the line's end is no
+    # sentence's end, and "Données de carte bancaire : …" would read as a rule cut off.
+    item = "- **Durée {}** : trois ans après le dernier achat du client.\n"
+    items = "".join(item.format(i) for i in range(8))
+    text = items + "- **Données de carte** : supprimées après le paiement, sauf\n  en archive.\n"
+    cut = excerpt(text, limit=480)
+    assert cut.endswith("client. …") and "carte" not in cut and len(cut) <= 485
+    assert excerpt("- **Carte** : supprimée après le paiement, sauf\n  en archive.") == (
+        "• Carte : supprimée après le paiement, sauf en archive."
+    )
+    steps = "".join(f"{i}. Faites l'étape numéro {i} avec soin.\n" for i in range(1, 9))
+    assert excerpt(steps, limit=150).endswith("avec soin. …")
+
+
 def test_sources_name_each_publisher_once() -> None:
     assert source_label("https://www.cnil.fr/fr/cookies") == "CNIL"
     assert source_label("https://entreprendre.service-public.fr/vosdroits/F1") == (
