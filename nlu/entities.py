@@ -46,14 +46,33 @@ class Entity:
         return asdict(self)
 
 
+# A word seen this often outside entities in the training examples is a plain word.
+PLAIN_WORD_COUNT = 2
+
+
+def plain_words(data: TrainingData) -> set[str]:
+    """Folded words used at least PLAIN_WORD_COUNT times outside any annotated entity."""
+    counts: dict[str, int] = {}
+    for example in data.examples:
+        spans = [(span.start, span.end) for span in example.entities]
+        for token in tokenize(example.text):
+            if not any(start < token.end and token.start < end for start, end in spans):
+                counts[token.text] = counts.get(token.text, 0) + 1
+    return {word for word, n in counts.items() if n >= PLAIN_WORD_COUNT}
+
+
 class EntityExtractor:
     def __init__(
         self,
         gazetteer: dict[str, dict[tuple[str, ...], str]],
         regexes: dict[str, list[str]] | None = None,
+        words: Iterable[str] = (),
     ) -> None:
         # entity -> folded token tuple -> canonical value
         self.gazetteer = gazetteer
+        # Folded words the training examples use as plain words (outside any entity): the
+        # typo-tolerant pass never reads them as a misspelt name ("des postes" is no Posteo).
+        self.words = frozenset(words)
         self._regexes = {
             name: [re.compile(p, re.IGNORECASE) for p in patterns]
             for name, patterns in (regexes or {}).items()
@@ -106,7 +125,7 @@ class EntityExtractor:
                 canonical = data.synonyms.get(" ".join(span.value.lower().split()), span.value)
                 add(span.entity, example.text[span.start : span.end], canonical)
         regexes = {k: v for k, v in data.regexes.items() if wanted is None or k in wanted}
-        return cls(gazetteer, regexes)
+        return cls(gazetteer, regexes, plain_words(data))
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -115,6 +134,7 @@ class EntityExtractor:
                 for entity, keys in self.gazetteer.items()
             },
             "regexes": {k: [p.pattern for p in v] for k, v in self._regexes.items()},
+            "words": sorted(self.words),
         }
 
     @classmethod
@@ -123,7 +143,7 @@ class EntityExtractor:
             entity: {tuple(k): v for k, v in pairs}
             for entity, pairs in payload["gazetteer"].items()
         }
-        return cls(gazetteer, payload.get("regexes", {}))
+        return cls(gazetteer, payload.get("regexes", {}), payload.get("words", ()))
 
     def extract(self, text: str) -> list[Entity]:
         tokens = tokenize(text)
@@ -159,7 +179,7 @@ class EntityExtractor:
                 if any(taken[i : i + size]):
                     continue
                 window = tokens[i : i + size]
-                if all(t.text in STOPWORDS or t.text.isdigit() for t in window):
+                if all(self._plain(t.text) for t in window):
                     continue
                 query = " ".join(t.text for t in window)
                 if len(query) < 5:
@@ -175,6 +195,16 @@ class EntityExtractor:
                     Entity(entity, value, text[start:end], start, end, confidence, "fuzzy")
                 )
                 taken[i : i + size] = [True] * size
+
+    def _plain(self, word: str) -> bool:
+        """A word the fuzzy pass leaves alone: a stopword, a number, or a plain word of the
+        training examples, singular or plural ("postes" for "poste")."""
+        return (
+            word in STOPWORDS
+            or word.isdigit()
+            or word in self.words
+            or (word[-1:] in ("s", "x") and word[:-1] in self.words)
+        )
 
     def _closest(self, query: str) -> tuple[str, str, int] | None:
         """The nearest key within 1 edit (2 from 9 characters), sharing the first letter."""

@@ -73,3 +73,25 @@ def test_round_trip_through_dict() -> None:
     copy = EntityExtractor.from_dict(original.to_dict())
     text = "gmal et google drive pour mon restaurant"
     assert copy.extract(text) == original.extract(text)
+
+
+def test_a_plain_word_of_the_examples_is_no_misspelt_name() -> None:
+    # "poste" is one edit from "Posteo", and the examples use it as a plain word: the fuzzy
+    # pass leaves it and its plural alone, and still reads a misspelt name nearby.
+    data = TrainingData(
+        examples=[
+            Example("combien de poste informatique", "ask_cybersecurity", ()),
+            Example("un poste pour la caisse", "ask_cybersecurity", ()),
+            Example("quitter posteo", "find_alternative", (EntitySpan(8, 14, "tool", "Posteo"),)),
+        ],
+        lookups={"tool": ["Posteo", "WhatsApp"]},
+    )
+    extractor = EntityExtractor.from_training_data(data)
+    assert extractor.extract("des postes de travail") == []
+    assert extractor.extract("un poste") == []
+    assert [e.value for e in extractor.extract("quitter postoe et watsapp")] == [
+        "Posteo",
+        "WhatsApp",
+    ]
+    copy = EntityExtractor.from_dict(extractor.to_dict())
+    assert copy.extract("des postes de travail") == []
