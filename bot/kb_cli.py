@@ -314,8 +314,10 @@ def train_ranker_command(
     ] = None,
     objective: Annotated[
         str,
-        typer.Option(help="pointwise (livré), pairwise ou mixed : voir knowledge_base/ranker.py."),
-    ] = "pointwise",
+        typer.Option(
+            help="boosted (livré), pointwise, pairwise ou mixed : voir knowledge_base/ranker.py."
+        ),
+    ] = "boosted",
     force: Annotated[
         bool,
         typer.Option(

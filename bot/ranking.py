@@ -14,6 +14,7 @@ from knowledge_base.evaluation import load_queries
 from knowledge_base.memory import Memory
 from knowledge_base.ranker import (
     FEATURES,
+    SHIPPED,
     Example,
     Ranker,
     Searched,
@@ -78,7 +79,7 @@ def fact_finder(services: Services) -> Callable[[str, Sequence[str]], bool]:
 
 
 def train_ranker(
-    services: Services, queries: Sequence[dict[str, object]], objective: str = "pointwise"
+    services: Services, queries: Sequence[dict[str, object]], objective: str = SHIPPED
 ) -> Ranker:
     """Labelled questions plus negatives; the right answers recorded in the chat and the
     inbox are added by `retrain_ranker`. `objective`: see `knowledge_base.ranker.fit`.
@@ -151,7 +152,7 @@ def retrain_ranker(
     eval_dir: Path,
     *,
     queries: Sequence[dict[str, object]] | None = None,
-    objective: str = "pointwise",
+    objective: str = SHIPPED,
     force: bool = False,
 ) -> RankerRetrain:
     """Train on the train split (or `queries`) plus the recorded labels; put the new model

@@ -270,3 +270,24 @@ def test_questions_without_expected_terms_carry_no_fact_preference() -> None:
     )
     assert [r.states for r in rows] == [None, None]
     assert rows[1].y.sum() == 0  # a negative: every candidate wrong
+
+
+def test_boosted_training_adds_trees_that_travel_in_the_json(tmp_path: Path) -> None:
+    rows = []
+    for found, text in synthetic_queries(60, 3):
+        y = np.asarray([1.0 if c.doc_id.startswith("right") else 0.0 for c in found])
+        rows.append(Example(features(found, text), y))
+    ranker = train(rows, folds=3, objective="boosted")
+    assert ranker.trees is not None
+    best_c = str(ranker.report["C"])
+    assert f"boosted@{best_c}" in ranker.report["cv"]  # type: ignore[operator]
+    found, text = synthetic_queries(1, 98)[0]
+    assert ranker.rerank(found, text)[0][0].doc_id.startswith("right")
+    path = tmp_path / "ranker.json"
+    ranker.save(path)
+    loaded = Ranker.load(path)
+    assert loaded is not None and loaded.trees is not None
+    x = features(found, text)
+    assert np.allclose(loaded.scores(x), ranker.scores(x))
+    linear_only = replace(ranker, trees=None)
+    assert not np.allclose(linear_only.scores(x), ranker.scores(x))
