@@ -361,8 +361,9 @@ def ranking_metrics(examples_: Sequence[Example], score: Callable[[np.ndarray], 
 # Session 16, 2,088 train questions: "boosted" (the pointwise log-odds averaged with boosted
 # trees', depth 4) out of fold through the assistant: top-1 0.9004 -> 0.9033, MRR 0.9318 ->
 # 0.9355, facts 1,195 -> 1,207 of 1,290, junk "sure" at 0.85 11.2 % -> 6.1 %, but 76 of the
-# 96 unanswerable questions answered "sure" instead of 69 (benchmarks/RESULTS.md). Trees on
-# 326 questions (session 4) did worse than the linear model; on 2,088 they add to it.
+# 96 unanswerable questions answered "sure" instead of 69; with the reply's "sure" level at
+# 0.85 (`bot.answers.ABSTAIN_BELOW`): 0.9028, 1,198 facts, 67 (benchmarks/RESULTS.md).
+# Trees on 326 questions (session 4) did worse than the linear model; on 2,088 they add.
 OBJECTIVES = ("pairwise", "pointwise", "mixed", "boosted")
 SHIPPED = "boosted"  # what `comptoir kb train-ranker` and the back office train
 MIX = 0.5  # "mixed": this share of the pairwise model's log-odds, the rest the pointwise one's
