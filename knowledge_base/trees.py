@@ -17,14 +17,14 @@ import numpy as np
 @dataclass(frozen=True)
 class Forest:
     """Binary-classification trees: the sum of the leaves reached, plus `baseline`, is a
-    log-odds. Arrays are (trees, nodes); a leaf points to itself."""
+    log-odds. Arrays are (trees, nodes); a leaf's children are itself, so a walk that has
+    reached it stays there (and padding is a leaf worth 0, never reached)."""
 
     baseline: float
     feature: np.ndarray  # int: the column a split reads
     threshold: np.ndarray  # float: go left when x <= threshold
     left: np.ndarray  # int
     right: np.ndarray  # int
-    leaf: np.ndarray  # bool
     value: np.ndarray  # float: a leaf's contribution
     depth: int  # the deepest leaf: how many steps a walk takes
 
@@ -37,8 +37,7 @@ class Forest:
         for _ in range(self.depth):
             column = self.feature[tree, node]
             go_left = np.take_along_axis(x, column, axis=1) <= self.threshold[tree, node]
-            step = np.where(go_left, self.left[tree, node], self.right[tree, node])
-            node = np.where(self.leaf[tree, node], node, step)
+            node = np.where(go_left, self.left[tree, node], self.right[tree, node])
         return self.baseline + self.value[tree, node].sum(axis=1)
 
     @classmethod
@@ -50,7 +49,7 @@ class Forest:
         feature = np.zeros(shape, dtype=np.int64)
         threshold = np.zeros(shape)
         left, right = np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64)
-        leaf = np.ones(shape, dtype=bool)  # padding: leaves worth 0, never reached
+        leaf = np.ones(shape, dtype=bool)
         value = np.zeros(shape)
         for t, nodes in enumerate(trees):
             n = len(nodes)
@@ -62,7 +61,7 @@ class Forest:
             value[t, :n] = np.where(leaf[t, :n], nodes["value"], 0.0)
         depth = max(int(nodes["depth"].max()) for nodes in trees)
         baseline = float(np.ravel(model._baseline_prediction)[0])
-        return cls(baseline, feature, threshold, left, right, leaf, value, depth)
+        return cls(baseline, feature, threshold, left, right, value, depth)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -72,7 +71,6 @@ class Forest:
             "threshold": self.threshold.tolist(),
             "left": self.left.tolist(),
             "right": self.right.tolist(),
-            "leaf": self.leaf.astype(int).tolist(),
             "value": self.value.tolist(),
         }
 
@@ -84,7 +82,6 @@ class Forest:
             np.asarray(data["threshold"], dtype=np.float64),
             np.asarray(data["left"], dtype=np.int64),
             np.asarray(data["right"], dtype=np.int64),
-            np.asarray(data["leaf"], dtype=bool),
             np.asarray(data["value"], dtype=np.float64),
             int(data["depth"]),
         )
