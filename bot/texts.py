@@ -56,6 +56,12 @@ FR: dict[str, str] = {
         "Je ne suis pas sûr d'avoir compris. Vouliez-vous dire l'une de ces réponses ? "
         "Sinon, choisissez un thème ou demandez un conseiller."
     ),
+    "clarify_preview": (
+        "Je ne suis pas sûr d'avoir compris. La réponse la plus proche, « {title} », dit :\n\n"
+        "<i>« {sentence} »</i>\n{sources}\n\n"
+        "Vouliez-vous dire l'une de ces réponses ? Sinon, choisissez un thème ou demandez un "
+        "conseiller."
+    ),
     "other_question": "Vous demandiez aussi : « {question} »",
     "other_question_button": "➡️ Répondre à cette question",
     "runner_up": "Une fiche voisine, au cas où elle vous concerne :",
@@ -278,6 +284,11 @@ EN: dict[str, str] = {
     "clarify_candidates": (
         "I'm not sure I understood. Did you mean one of these answers? Otherwise pick a topic "
         "or ask for an adviser."
+    ),
+    "clarify_preview": (
+        "I'm not sure I understood. The closest answer, “{title}”, says:\n\n"
+        "<i>“{sentence}”</i>\n{sources}\n\n"
+        "Did you mean one of these answers? Otherwise pick a topic or ask for an adviser."
     ),
     "other_question": "You also asked: “{question}”",
     "other_question_button": "➡️ Answer that question",

@@ -11,12 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from knowledge_base.search import Hit
+from knowledge_base.sentences import Sentence, split_sentences
 from nlu.intents import TOPIC_LABELS
 from nlu.model import ParseResult
 
 from .. import answers
 from ..context import Turn
-from ..messages import Button, Reply, in_place, short
+from ..messages import Button, Reply, esc, in_place, short
+from ..passage_choice import reads_alone, scored_sentences
 from ..store.models import AnswerLabel, Message
 
 CANDIDATES = 3
@@ -60,8 +62,57 @@ def offer(turn: Turn, text: str, hits: list[Hit], parse: ParseResult) -> list[Re
     rows.append((Button(turn.t("clarify_human"), "hf:start"),))
     key = "clarify_candidates" if candidates else "clarify"
     if far(hits):  # said plainly, in place of "Vouliez-vous dire…"
-        key = key.replace("clarify", "clarify_far", 1)
-    return [Reply(turn.t(key), tuple(rows))]
+        return [Reply(turn.t(key.replace("clarify", "clarify_far", 1)), tuple(rows))]
+    closest = preview(turn, text, *candidates[0]) if candidates else None
+    return [Reply(closest or turn.t(key), tuple(rows))]
+
+
+def preview(turn: Turn, text: str, kind: str, doc_id: str) -> str | None:
+    """The unsure turn's text with the likeliest answer's sentence that best fits the
+    question, quoted with its sources: when the guess is right, the merchant reads the answer
+    without a press; when it is not, the quote says which answer the buttons begin with."""
+    kb = turn.kb
+    if kind == "faq":
+        entry = kb.faq[doc_id]
+        title, sources, verified = entry.question, entry.sources, entry.verified
+        parts = split_sentences([entry.answer])
+    elif kind == "guide":
+        guide = kb.guides[doc_id]
+        title, sources, verified = guide.title, guide.sources, guide.verified
+        parts = guide.sentences
+    else:
+        return None
+    sentence = fitting_sentence(text, parts)
+    if sentence is None:
+        return None
+    return turn.t(
+        "clarify_preview",
+        title=esc(title),
+        sentence=esc(sentence),
+        sources=answers.sources_line(turn, sources, verified),
+    )
+
+
+# A quoted sentence shares at least this many of the question's word stems, else the
+# answer's first sentence (which leads with the answer) is quoted.
+PREVIEW_STEMS = 2
+PREVIEW_CHARS = 320
+
+
+def fitting_sentence(question: str, parts: tuple[tuple[Sentence, ...], ...]) -> str | None:
+    """The sentence of `parts` that holds most of the question's rare words and reads alone,
+    or the first one; None when it would not fit a short quote."""
+    chosen = next(
+        (
+            found.text
+            for found in scored_sentences(question, parts)
+            if len(found.shared) >= PREVIEW_STEMS and reads_alone(found.text)
+        ),
+        None,
+    )
+    if chosen is None:
+        chosen = next((text for part in parts for text, _ in part), None)
+    return chosen if chosen is not None and len(chosen) <= PREVIEW_CHARS else None
 
 
 def far(hits: list[Hit]) -> bool:

@@ -373,10 +373,13 @@ def test_unsure_turn_offers_candidate_answers_and_keeps_the_choice(
     monkeypatch.setattr(services.search, "ranker", None)  # nothing is sure: candidates
     question = "bandeau cookies sur mon site c obligatoire ?"
     chat.say(question)
-    assert "Vouliez-vous dire" in chat.text()
+    offered = chat.text()
+    assert "La réponse la plus proche" in offered  # the likeliest answer's sentence, quoted
+    assert "Source" in offered  # with its sources
     buttons = [b for r in chat.last for b in r.button_list()]
     candidates = [b for b in buttons if b["data"].startswith("cl:")]
     assert len(candidates) == 3
+    assert candidates[0]["label"].split(" ", 1)[1][:20] in offered  # the first one's
     assert any(b["data"].startswith("tp:") for b in buttons)
     assert buttons[-1]["data"] == "hf:start"
     chosen = candidates[0]["label"]
@@ -426,7 +429,7 @@ def test_a_doubted_best_item_gets_the_menu_and_a_chosen_topic_gets_its_answer(
     monkeypatch.setattr(answers, "ABSTAIN_BELOW", 1.01)  # every best item is doubted
     monkeypatch.setattr(answers, "VERBATIM_FAQ", 1.01)
     chat.say("combien de temps je dois garder mes factures ?")  # a confident intent
-    assert "Source" not in chat.text()
+    assert "Vouliez-vous dire" in chat.text()  # the menu, the likeliest answer only quoted
     with services.db.session() as session:
         asked = session.scalar(select(Message).where(Message.direction == "in"))
         assert asked.answered is False and asked.hits

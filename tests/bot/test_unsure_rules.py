@@ -10,6 +10,7 @@ from bot import answers
 from bot.flows import clarify
 from bot.kb_eval import Answered, answered_sure
 from knowledge_base.search import Hit
+from knowledge_base.sentences import split_sentences
 
 
 def hit(confidence: float, kind: str = "guide", match: float = 0.5) -> Hit:
@@ -21,6 +22,25 @@ def test_the_unsure_turn_says_no_item_fits_only_when_the_best_is_far() -> None:
     assert not clarify.far([hit(clarify.FAR_BELOW), hit(0.01)])
     assert not clarify.far([hit(0.0)])  # no ranker in service: nothing to say it with
     assert not clarify.far([])
+
+
+def test_the_unsure_turn_quotes_the_sentence_that_fits_the_question() -> None:
+    parts = split_sentences(
+        [
+            "Oui, le bandeau est obligatoire dès qu'un traceur non essentiel est déposé.",
+            "Le refus doit être aussi simple que l'acceptation. Gardez le choix six mois.",
+        ]
+    )
+    fits = clarify.fitting_sentence
+    assert fits("refus des cookies aussi simple ?", parts) == (
+        "Le refus doit être aussi simple que l'acceptation."
+    )
+    # Fewer than PREVIEW_STEMS of the question's words in any sentence: the answer's lead.
+    assert fits("mon site et la pub", parts) == parts[0][0][0]
+    assert fits("refus", parts) == parts[0][0][0]
+    too_long = split_sentences(["Un mot " + "très " * 80 + "long."])
+    assert fits("un mot long", too_long) is None
+    assert fits("rien", ()) is None
 
 
 def test_a_confident_intent_is_doubted_only_below_the_abstain_threshold(
