@@ -637,7 +637,9 @@ def _overview_text(guide: Guide) -> str:
 # sentence never takes anything away, so none is lost.
 KEY_SENTENCE_STEMS = 2
 KEY_SENTENCE_WEIGHT = 4.0
-_NOT_QUOTED = re.compile(r"^(?:pourquoi c.?est utile|les pi[eè]ges)", re.IGNORECASE)
+# Sections whose sentences mislead quoted alone: "Publier le même texte partout." is a
+# mistake listed under "Les pièges", not advice.
+NOT_QUOTED = re.compile(r"^(?:pourquoi c.?est utile|les pi[eè]ges)", re.IGNORECASE)
 
 
 def key_sentence(question: str, guide: Guide, section: Section | None) -> tuple[str, str] | None:
@@ -656,7 +658,7 @@ def key_sentence(question: str, guide: Guide, section: Section | None) -> tuple[
     for found in scored_sentences(question, guide.sentences):  # best first
         if found.text[:60] in shown:
             visible = max(visible, found.score)
-        elif reads_alone(found.text) and not _NOT_QUOTED.match(headings[found.part]):
+        elif reads_alone(found.text) and not NOT_QUOTED.match(headings[found.part]):
             enough = len(found.shared) >= KEY_SENTENCE_STEMS and found.score >= KEY_SENTENCE_WEIGHT
             better = found.score > visible
             new = bool(found.shared - set(tokens(shown)))

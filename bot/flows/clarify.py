@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from knowledge_base.content_model import Guide
 from knowledge_base.search import Hit
 from knowledge_base.sentences import Sentence, split_sentences
 from nlu.intents import TOPIC_LABELS
@@ -18,7 +19,7 @@ from nlu.model import ParseResult
 from .. import answers
 from ..context import Turn
 from ..messages import Button, Reply, esc, in_place, short
-from ..passage_choice import reads_alone, scored_sentences
+from ..passage_choice import MIN_ALONE_CHARS, reads_alone, scored_sentences
 from ..store.models import AnswerLabel, Message
 
 CANDIDATES = 3
@@ -67,6 +68,12 @@ def offer(turn: Turn, text: str, hits: list[Hit], parse: ParseResult) -> list[Re
     return [Reply(closest or turn.t(key), tuple(rows))]
 
 
+def far(hits: list[Hit]) -> bool:
+    """The ranker (in service: a probability above 0) rates even the best candidate below
+    FAR_BELOW: no item answers, the merchant should be told so plainly."""
+    return bool(hits) and 0.0 < hits[0].confidence < FAR_BELOW
+
+
 def preview(turn: Turn, text: str, kind: str, doc_id: str) -> str | None:
     """The unsure turn's text with the likeliest answer's sentence that best fits the
     question, quoted with its sources: when the guess is right, the merchant reads the answer
@@ -79,7 +86,7 @@ def preview(turn: Turn, text: str, kind: str, doc_id: str) -> str | None:
     elif kind == "guide":
         guide = kb.guides[doc_id]
         title, sources, verified = guide.title, guide.sources, guide.verified
-        parts = guide.sentences
+        parts = quotable_sentences(guide)
     else:
         return None
     sentence = fitting_sentence(text, parts)
@@ -93,32 +100,34 @@ def preview(turn: Turn, text: str, kind: str, doc_id: str) -> str | None:
     )
 
 
+def quotable_sentences(guide: Guide) -> tuple[tuple[Sentence, ...], ...]:
+    """The guide's sentences by part (`Guide.sentences`), the sections whose sentences
+    mislead quoted alone emptied ("Les pièges" lists mistakes, not advice)."""
+    quotable = [True, *(not answers.NOT_QUOTED.match(s.heading) for s in guide.sections)]
+    kept = zip(guide.sentences, quotable, strict=True)
+    return tuple(part if ok else () for part, ok in kept)
+
+
 # A quoted sentence shares at least this many of the question's word stems, else the
-# answer's first sentence (which leads with the answer) is quoted.
+# answer's first sentences (the answer leads) are quoted.
 PREVIEW_STEMS = 2
 PREVIEW_CHARS = 320
 
 
 def fitting_sentence(question: str, parts: tuple[tuple[Sentence, ...], ...]) -> str | None:
-    """The sentence of `parts` that holds most of the question's rare words and reads alone,
-    or the first one; None when it would not fit a short quote."""
-    chosen = next(
-        (
-            found.text
-            for found in scored_sentences(question, parts)
-            if len(found.shared) >= PREVIEW_STEMS and reads_alone(found.text)
-        ),
-        None,
-    )
-    if chosen is None:
-        chosen = next((text for part in parts for text, _ in part), None)
-    return chosen if chosen is not None and len(chosen) <= PREVIEW_CHARS else None
-
-
-def far(hits: list[Hit]) -> bool:
-    """The ranker (in service: a probability above 0) rates even the best candidate below
-    FAR_BELOW: no item answers, the merchant should be told so plainly."""
-    return bool(hits) and 0.0 < hits[0].confidence < FAR_BELOW
+    """The sentence of `parts` that holds most of the question's rare words, reads alone and
+    fits a short quote; else the text's first sentences ("Non." goes on to the reason);
+    None when even those would not fit."""
+    for found in scored_sentences(question, parts):  # best first
+        enough = len(found.shared) >= PREVIEW_STEMS
+        if enough and reads_alone(found.text) and len(found.text) <= PREVIEW_CHARS:
+            return found.text
+    lead = ""
+    for sentence in (text for part in parts for text, _ in part):
+        lead = f"{lead} {sentence}".strip()
+        if len(lead) >= MIN_ALONE_CHARS:
+            break
+    return lead if lead and len(lead) <= PREVIEW_CHARS else None
 
 
 def choose(turn: Turn, index: int) -> list[Reply]:

@@ -4,11 +4,15 @@ evaluation counts direct answers to such questions."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from bot import answers
 from bot.flows import clarify
 from bot.kb_eval import Answered, answered_sure
+from knowledge_base.content_model import Guide
+from knowledge_base.loader import split_sections
 from knowledge_base.search import Hit
 from knowledge_base.sentences import split_sentences
 
@@ -38,9 +42,35 @@ def test_the_unsure_turn_quotes_the_sentence_that_fits_the_question() -> None:
     # Fewer than PREVIEW_STEMS of the question's words in any sentence: the answer's lead.
     assert fits("mon site et la pub", parts) == parts[0][0][0]
     assert fits("refus", parts) == parts[0][0][0]
+    # A lead too short to read alone goes on to the next sentence.
+    short_lead = split_sentences(["Non. Une vente à perte reste interdite hors des soldes."])
+    assert fits("rien", short_lead) == "Non. Une vente à perte reste interdite hors des soldes."
     too_long = split_sentences(["Un mot " + "très " * 80 + "long."])
     assert fits("un mot long", too_long) is None
     assert fits("rien", ()) is None
+
+
+def test_a_guide_is_never_quoted_from_its_list_of_mistakes() -> None:
+    body = (
+        "## Comment faire\n\nPubliez deux fois par semaine avec une photo de vos produits.\n\n"
+        "## Les pièges\n\nPublier le même texte partout sans adapter le format au réseau.\n"
+    )
+    guide = Guide(
+        "g",
+        "Publier",
+        "ask_social_media",
+        "Un plan simple.",
+        body,
+        split_sections(body),
+        (),
+        date(2026, 12, 6),
+    )
+    parts = clarify.quotable_sentences(guide)
+    assert [len(p) for p in parts] == [1, 1, 0]
+    # The mistake holds the question's words; the guide's lead is quoted instead.
+    assert clarify.fitting_sentence("publier le même texte partout", parts) == (
+        "Un plan simple. Publiez deux fois par semaine avec une photo de vos produits."
+    )
 
 
 def test_a_confident_intent_is_doubted_only_below_the_abstain_threshold(
