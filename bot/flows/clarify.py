@@ -1,6 +1,7 @@
-"""Unsure turns: "Vouliez-vous dire…" with the three best candidate answers, then the
-likeliest topics, then an adviser. The candidate the merchant presses is answered and kept
-as a label (`AnswerLabel`): the question and its right answer, data for the ranker.
+"""Unsure turns: "Vouliez-vous dire…" with the three best candidate answers (the first one's
+sentence that best fits the question quoted above them), then the likeliest topics, then an
+adviser. The candidate the merchant presses is answered and kept as a label (`AnswerLabel`):
+the question and its right answer, data for the ranker.
 
 Free text that would change the conversation's state (hand-off today) asks first; the
 command (/humain) acts at once.
