@@ -20,7 +20,7 @@ from knowledge_base.freshness import DEFAULT_MONTHS, stale_items
 from knowledge_base.index import SearchIndexError, build_index, current_version
 from knowledge_base.loader import load_knowledge_base
 from knowledge_base.passages import Passage, faq_passages, knowledge_base_passages
-from knowledge_base.ranker import Ranker
+from knowledge_base.ranker import SHIPPED, Ranker
 from knowledge_base.search import SearchIndex
 from knowledge_base.service import build_knowledge_index
 from nlu.encoder import Encoder, encode_query
@@ -317,7 +317,7 @@ def train_ranker_command(
         typer.Option(
             help="boosted (livré), pointwise, pairwise ou mixed : voir knowledge_base/ranker.py."
         ),
-    ] = "boosted",
+    ] = SHIPPED,
     force: Annotated[
         bool,
         typer.Option(
