@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from nlu.text import fold
+
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 URL = re.compile(r"^https?://[^\s/$.?#].[^\s]*$")
 COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -161,6 +163,31 @@ def text_list(check: Checker, data: dict[str, Any], key: str, prefix: str = "") 
         check.add(prefix + key, "liste de textes attendue")
         return ()
     return tuple(" ".join(str(v).split()) for v in value if str(v).strip())
+
+
+MAX_QUESTION_CHARS = 200
+
+
+def asked_questions(check: Checker, data: dict[str, Any], prefix: str = "") -> tuple[str, ...]:
+    """A guide's or checklist's `questions`: optional, short, each once (compared without
+    case or accents, as the search reads them)."""
+    questions = text_list(check, data, "questions", prefix)
+    kept: list[str] = []
+    seen: set[str] = set()
+    for question in questions:
+        key = fold(question)
+        if len(question) > MAX_QUESTION_CHARS:
+            check.add(
+                prefix + "questions",
+                f"question de {len(question)} caractères : {MAX_QUESTION_CHARS} au plus "
+                "(une question, telle qu'un commerçant la tape)",
+            )
+        elif key in seen:
+            check.add(prefix + "questions", f"question en double : {question!r}")
+        else:
+            seen.add(key)
+            kept.append(question)
+    return tuple(kept)
 
 
 def read_shaped(

@@ -41,6 +41,8 @@ class Guide:
     tools: tuple[str, ...] = ()
     checklists: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
+    # Questions the guide answers, in merchants' words: searched as FAQ variants are.
+    questions: tuple[str, ...] = ()
     path: str = ""
 
     def steps(self) -> list[str]:
@@ -154,6 +156,8 @@ class Checklist:
     goal: str
     steps: tuple[ChecklistStep, ...]
     path: str = ""
+    # Questions of a merchant who wants to be walked through it, searched as FAQ variants are.
+    questions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from .checking import (
     Checker,
     ContentError,
     Problem,
+    asked_questions,
     parse_yaml,
     read_shaped,
     read_yaml,
@@ -119,6 +120,7 @@ def _load_guide(path: Path, root: Path, problems: list[Problem]) -> Guide | None
         tools=check.ids(meta, "tools"),
         checklists=check.ids(meta, "checklists"),
         related=check.ids(meta, "related"),
+        questions=asked_questions(check, meta),
         path=rel,
     )
     return guide if guide_id else None
@@ -171,7 +173,13 @@ def _load_checklist(path: Path, root: Path, problems: list[Problem]) -> Checklis
             )
         )
     checklist = Checklist(
-        checklist_id, check.text(data, "title"), topic, check.text(data, "goal"), tuple(steps), rel
+        checklist_id,
+        check.text(data, "title"),
+        topic,
+        check.text(data, "goal"),
+        tuple(steps),
+        rel,
+        asked_questions(check, data),
     )
     return checklist if checklist_id else None
 

@@ -1,7 +1,8 @@
 """Cut the knowledge base (or any FAQ) into search passages.
 
 A guide gives one passage for its title and summary and one per `##` section, each carrying
-the title so it still makes sense alone; an FAQ entry gives its question and each variant as
+the title so it still makes sense alone, and its `questions` (merchants' wordings) as
+questions, as an FAQ entry's variants are; an FAQ entry gives its question and each variant as
 questions and its answer as the passage; a tool gives one passage naming what it replaces; a
 checklist one passage with its steps. Short question-like titles are encoded with e5's
 `query:` prefix (question-to-question is a symmetric match), the rest with `passage:`.
@@ -73,6 +74,11 @@ def knowledge_base_passages(kb: KnowledgeBase) -> list[Passage]:
         tags = ", ".join(guide.tags)
         head = f"{guide.title}. {guide.summary}"
         passages.extend(_title_passages(guide.id, "guide", guide.title, guide.topic, guide.sources))
+        passages.extend(
+            _asked_passages(
+                guide.id, "guide", guide.title, guide.questions, guide.topic, guide.sources
+            )
+        )
         passages.append(
             Passage(
                 doc_id=guide.id,
@@ -135,6 +141,11 @@ def knowledge_base_passages(kb: KnowledgeBase) -> list[Passage]:
         label = TOPIC_LABELS.get(checklist.topic, "")
         passages.extend(
             _title_passages(checklist.id, "checklist", checklist.title, checklist.topic)
+        )
+        passages.extend(
+            _asked_passages(
+                checklist.id, "checklist", checklist.title, checklist.questions, checklist.topic
+            )
         )
         passages.append(
             Passage(
@@ -230,6 +241,23 @@ def _title_passages(
     return [
         Passage(doc_id, kind, title, title, title, title, "query", topic, urls, zone="title"),
         Passage(doc_id, kind, title, title, title, "", "passage", topic, urls, zone="title_p"),
+    ]
+
+
+def _asked_passages(
+    doc_id: str,
+    kind: str,
+    title: str,
+    questions: tuple[str, ...],
+    topic: str,
+    urls: tuple[str, ...] = (),
+) -> list[Passage]:
+    """A guide's or checklist's `questions` as `query:` texts in its title zone, as an FAQ
+    entry's variants are: a merchant's paraphrase matches one of them. A person is shown the
+    title, never the question that matched."""
+    return [
+        Passage(doc_id, kind, title, title, q, q, "query", topic, urls, zone="title")
+        for q in questions
     ]
 
 
