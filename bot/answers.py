@@ -69,6 +69,7 @@ COUNTRIES = {
     "CA": "Canada",
 }
 MAX_TOOLS = 4
+TOOLS_DEPTH = 20  # how far down the ranking a request for tools looks for them
 
 
 def flag(country: str) -> str:
@@ -248,6 +249,18 @@ def answer_question(
             # "quitter les outils américains, par où je commence": the plan ranked first, as
             # on every other topic, not a list of tools found by the shared words.
             return [checklist_answer(turn, turn.kb.checklists[first.id])]
+        if not any(h.kind == "tool" for h in hits):
+            # The guides' and plans' own questions ("remplacer mes outils americains") can
+            # fill the first five with no tool in them: the tools come from further down
+            # the same ranking (the re-ranked depth; no new encoding).
+            hits = turn.services.search.search(
+                text,
+                vector,
+                topic=topic,
+                k=TOOLS_DEPTH,
+                tools=tools_named,
+                intents=parse.intent_scores(),
+            )
         return answer_alternatives(turn, tools_named, hits)
     if doubt and doubtful(hits):
         from .flows import clarify  # the unsure turn reads this module's answers
@@ -876,6 +889,8 @@ def answer_alternatives(turn: Turn, named: list[str], hits: list[Hit]) -> list[R
     tool_name, tools = rank_alternatives(turn, named, hits)
     if not tools:
         turn.log["answered"] = False
+        if tool_name:  # said by its name, not a generic "no reliable answer"
+            return [Reply(turn.t("alternatives_none", tool=esc(tool_name)))]
         return [Reply(turn.t("no_answer"))]
     turn.log["tools"] = [t.id for t in tools]
     log_served(turn, "tool", turn.log["tools"])

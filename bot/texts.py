@@ -115,6 +115,11 @@ FR: dict[str, str] = {
         "Je ne connais pas encore d'alternative à <b>{tool}</b> dans mon catalogue. Voici ce "
         "qui s'en rapproche :"
     ),
+    "alternatives_none": (
+        "Je ne connais pas encore d'alternative à <b>{tool}</b> dans mon catalogue. Je "
+        "transmets votre question à l'équipe ; en attendant, vous pouvez demander un conseiller "
+        "avec /humain."
+    ),
     "free_tier": "offre gratuite",
     "open_source": "open source",
     "hosted_in": "hébergé : {where}",

@@ -717,3 +717,23 @@ def test_a_catalogued_tool_named_is_shown_not_said_unknown(chat: Chat, services)
     assert reply.html.startswith("<b>Pennylane</b> est dans mon catalogue")
     assert "• Pennylane (" in reply.plain().split("\n\n")[1]
     assert count(services, Message, answered=True) == 1
+
+
+def test_tools_asked_for_come_from_further_down_when_the_first_five_hold_none(
+    chat: Chat, services, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Guides' and plans' own questions can fill the first five places; a request for tools
+    still lists the tools the same ranking holds further down."""
+    search = services.search.search
+    depths: list[int] = []
+
+    def first_five_without_tools(*args, **kwargs):  # type: ignore[no-untyped-def]
+        hits = search(*args, **kwargs)
+        depths.append(kwargs["k"])
+        return [h for h in hits if h.kind != "tool"] if kwargs["k"] <= 5 else hits
+
+    monkeypatch.setattr(services.search, "search", first_five_without_tools)
+    [reply] = chat.say("une alternative europeenne a gmail svp")
+    assert depths == [5, 20]
+    assert "Des alternatives européennes à <b>Gmail</b>" in reply.html
+    assert 2 <= reply.plain().count("• ") <= 4
