@@ -1,10 +1,9 @@
 """Questions already answered, as evidence for the learned ranker.
 
 The labelled merchant questions (the train split, the right answers staff and merchants
-recorded) say which item answered which wording. A guide's own questions are a few
-(an FAQ entry has its variants, a guide its `questions`): the nearest labelled questions
-give it more. Per
-candidate the ranker reads, from the e5 query vector the turn already computed:
+recorded) say which item answered which wording. An item's own wordings are a few (an FAQ
+entry's variants, a guide's or checklist's `questions`): the nearest labelled questions add
+more. Per candidate the ranker reads, from the e5 query vector the turn already computed:
 - `memory_lift`: the best cosine of the query to that item's labelled questions, above the
   query's k-th nearest labelled question overall (0 if it is no nearer than that, or if the
   item has none: an item added after training is not pushed down, only not helped);
