@@ -167,14 +167,9 @@ def knowledge_base_passages(kb: KnowledgeBase) -> list[Passage]:
 def _faq_entry_passages(entry: FaqEntry) -> list[Passage]:
     """The question and every variant as `query:` texts (a merchant's paraphrase matches
     one of them), the question as a passage, and the answer as the body."""
-    asked = [entry.question, *entry.variants]
+    asked = (entry.question, *entry.variants)
     shared = {"topic": entry.topic, "urls": entry.sources}
-    passages = [
-        Passage(
-            entry.id, "faq", entry.question, entry.question, q, q, "query", zone="title", **shared
-        )
-        for q in asked
-    ]
+    passages = _asked_passages(entry.id, "faq", entry.question, asked, entry.topic, entry.sources)
     passages.append(
         Passage(
             entry.id,
@@ -252,9 +247,9 @@ def _asked_passages(
     topic: str,
     urls: tuple[str, ...] = (),
 ) -> list[Passage]:
-    """A guide's or checklist's `questions` as `query:` texts in its title zone, as an FAQ
-    entry's variants are: a merchant's paraphrase matches one of them. A person is shown the
-    title, never the question that matched."""
+    """Question wordings (an FAQ entry's question and variants, a guide's or checklist's
+    `questions`) as `query:` texts in the item's title zone: a merchant's paraphrase matches
+    one of them. A person is shown the title, never the wording that matched."""
     return [
         Passage(doc_id, kind, title, title, q, q, "query", topic, urls, zone="title")
         for q in questions
