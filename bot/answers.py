@@ -69,6 +69,7 @@ COUNTRIES = {
     "CA": "Canada",
 }
 MAX_TOOLS = 4
+HITS = 5  # the items a question is answered from (and logged with)
 TOOLS_DEPTH = 20  # how far down the ranking a request for tools looks for them
 
 
@@ -218,9 +219,11 @@ def answer_question(
     chose the topic from that turn: they get the topic's best answer)."""
     topic = topic or parse.intent
     tools_named = parse.entity_values("tool")
-    hits = turn.services.search.search(
-        text, vector, topic=topic, k=5, tools=tools_named, intents=parse.intent_scores()
+    # The ranker orders its whole depth anyway: a request for tools may read further down.
+    ranked = turn.services.search.search(
+        text, vector, topic=topic, k=TOOLS_DEPTH, tools=tools_named, intents=parse.intent_scores()
     )
+    hits = ranked[:HITS]
     log_hits(turn, hits)
     if topic == "find_alternative":
         known = any(turn.kb.tools_replacing(name) for name in tools_named)
@@ -251,16 +254,8 @@ def answer_question(
             return [checklist_answer(turn, turn.kb.checklists[first.id])]
         if not any(h.kind == "tool" for h in hits):
             # The guides' and plans' own questions ("remplacer mes outils americains") can
-            # fill the first five with no tool in them: the tools come from further down
-            # the same ranking (the re-ranked depth; no new encoding).
-            hits = turn.services.search.search(
-                text,
-                vector,
-                topic=topic,
-                k=TOOLS_DEPTH,
-                tools=tools_named,
-                intents=parse.intent_scores(),
-            )
+            # fill the first five with no tool in them: the tools come from further down.
+            hits = ranked
         return answer_alternatives(turn, tools_named, hits)
     if doubt and doubtful(hits):
         from .flows import clarify  # the unsure turn reads this module's answers

@@ -730,10 +730,11 @@ def test_tools_asked_for_come_from_further_down_when_the_first_five_hold_none(
     def first_five_without_tools(*args, **kwargs):  # type: ignore[no-untyped-def]
         hits = search(*args, **kwargs)
         depths.append(kwargs["k"])
-        return [h for h in hits if h.kind != "tool"] if kwargs["k"] <= 5 else hits
+        others = [h for h in hits if h.kind != "tool"]
+        return others[:5] + [h for h in hits if h.kind == "tool"] + others[5:]
 
     monkeypatch.setattr(services.search, "search", first_five_without_tools)
     [reply] = chat.say("une alternative europeenne a gmail svp")
-    assert depths == [5, 20]
+    assert depths == [20]  # one search: the first five and the depth are the same ranking
     assert "Des alternatives européennes à <b>Gmail</b>" in reply.html
     assert 2 <= reply.plain().count("• ") <= 4
