@@ -55,6 +55,7 @@ from bot.context import Services  # noqa: E402
 from bot.kb_eval import EVAL_DIR, evaluate  # noqa: E402
 from bot.ranking import memory_of, negative_queries, training_rows  # noqa: E402
 from bot.services import build_services  # noqa: E402
+from bot.texts import FR  # noqa: E402
 from knowledge_base import memory as memory_module  # noqa: E402
 from knowledge_base.content_model import KnowledgeBase  # noqa: E402
 from knowledge_base.evaluation import load_queries  # noqa: E402
@@ -74,8 +75,11 @@ GRID: dict[str, tuple[float, ...]] = {
     "BROAD_FAQ_MATCH": (0.93, 0.97),
     "VERBATIM_FAQ": (0.95, 0.99),
     "ABSTAIN_BELOW": (0.2, 0.3, 0.4, 0.5),
+    "RUNNER_UP_LOGIT_GAP": (1.0, 1.5, 4.0),
+    "RUNNER_UP_FLOOR": (0.5, 0.85),
 }
 RECIPES = ("shipped", "indomain", "indomain4")
+RUNNER_UP = FR["runner_up"]
 ABSTAIN_GRID = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 FAR_GRID = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -348,6 +352,10 @@ def oof_pass(
     assistant = Assistant(services)
     per_fold, held_folds, seen_folds = [], [], []
     ranks: dict[str, int | None] = {}
+    lengths: list[int] = []
+    second = 0  # replies with a neighbouring FAQ entry under the first (`answers.runner_up`)
+    second_right = 0  # of them, where that entry (ranked second) is a labelled answer
+    wrong_first: list[dict[str, object]] = []
     details: list[dict[str, object]] = []
     in_service = services.search.ranker
     try:
@@ -357,7 +365,18 @@ def oof_pass(
             with doubts() as seen, answered_ids() as got:
                 per_fold.append(evaluate(assistant, held, users=f"{tag}-f{f}"))
             ranks.update({str(q["text"]): first_rank(q, got[str(q["text"])].hits) for q in held})
+            wrong_first += [
+                {"text": q["text"], "answers": q["answers"], "hits": got[str(q["text"])].hits[:3]}
+                for q in held
+                if q.get("answers") and ranks[str(q["text"])] != 0
+            ]
             details += miss_details(held, got, f)
+            lengths += [len(got[str(q["text"])].reply) for q in held]
+            with_second = [q for q in held if RUNNER_UP in got[str(q["text"])].reply]
+            second += len(with_second)
+            second_right += sum(
+                bool(q.get("answers")) and ranks[str(q["text"])] == 1 for q in with_second
+            )
             held_folds.append(held)
             seen_folds.append(seen)
     finally:
@@ -397,7 +416,11 @@ def oof_pass(
             for group, answerable in (("unanswerable", False), ("answerable", True))
         },
         "folds": [aggregate([r]) for r in per_fold],
+        "reply_chars_median": sorted(lengths)[len(lengths) // 2] if lengths else 0,
+        "runner_ups": second,
+        "runner_ups_labelled_right": second_right,
         "first_ranks": ranks,
+        "wrong_first": wrong_first,
         "misses": [m for r in per_fold for m in r["misses"]],  # type: ignore[attr-defined]
         "mention_misses": [m for r in per_fold for m in r["mention"]["misses"]],  # type: ignore[index]
         "unanswerable_sure_texts": [t for r in per_fold for t in r["unanswerable"]["sure_texts"]],  # type: ignore[index]
@@ -565,7 +588,9 @@ def main() -> None:
                 f"unanswerable sure {figures['unanswerable_sure']} "
                 f"(even {even['top1']}/{even['facts']}/{even['unanswerable_sure']}, "
                 f"odd {odd['top1']}/{odd['facts']}/{odd['unanswerable_sure']}) "
-                f"junk sure {junk} [{time.time() - started:.0f} s]",
+                f"junk sure {junk} median reply {figures['reply_chars_median']} "
+                f"runner-ups {figures['runner_ups']} ({figures['runner_ups_labelled_right']} "
+                f"labelled right) [{time.time() - started:.0f} s]",
                 flush=True,
             )
             for t, sim in figures["abstain_below"].items():  # type: ignore[attr-defined]

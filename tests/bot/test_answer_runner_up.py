@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.answers import ABSTAIN_BELOW, SURE_WHEN_INTENT_UNSURE, faq_answer, runner_up, sure_answer
+from bot.answers import (
+    RUNNER_UP_FLOOR,
+    RUNNER_UP_LOGIT_GAP,
+    SURE_WHEN_INTENT_UNSURE,
+    _logit,
+    faq_answer,
+    runner_up,
+    sure_answer,
+)
 from bot.kb_eval import mentions
 from tests.bot.test_answer_shape import _hit, _turn
 
@@ -42,14 +50,21 @@ def test_an_entry_nearly_as_likely_as_the_first_is_shown_under_it() -> None:
     assert not mentions(replies[0].plain(), ["autoliquidation"])
 
 
+def _probability(logit: float) -> float:
+    return float(1 / (1 + np.exp(-logit)))
+
+
 def test_an_entry_far_less_likely_or_doubted_is_not_shown() -> None:
     turn = _turn()
     first = turn.kb.faq[FIRST]
-    # 0.9777 against 0.90: log-odds 3.78 against 2.20, a gap of 1.6
-    assert runner_up(turn, _tiler_hits(0.90), first) is None  # type: ignore[arg-type]
-    below = ABSTAIN_BELOW - 0.01
+    top = _logit(0.9777)
+    far = _probability(top - RUNNER_UP_LOGIT_GAP - 0.1)
+    near = _probability(top - RUNNER_UP_LOGIT_GAP + 0.1)
+    assert far >= RUNNER_UP_FLOOR  # far only by the gap
+    assert runner_up(turn, _tiler_hits(far), first) is None  # type: ignore[arg-type]
+    assert runner_up(turn, _tiler_hits(near), first) is not None  # type: ignore[arg-type]
+    below = RUNNER_UP_FLOOR - 0.01
     assert runner_up(turn, _tiler_hits(below), first) is None  # type: ignore[arg-type]
-    assert runner_up(turn, _tiler_hits(0.95), first) is not None  # type: ignore[arg-type]
 
 
 def test_no_runner_up_when_the_entry_shown_is_not_the_one_ranked_first() -> None:
