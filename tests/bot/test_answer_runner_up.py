@@ -63,8 +63,11 @@ def test_an_entry_far_less_likely_or_doubted_is_not_shown() -> None:
     assert far >= RUNNER_UP_FLOOR  # far only by the gap
     assert runner_up(turn, _tiler_hits(far), first) is None  # type: ignore[arg-type]
     assert runner_up(turn, _tiler_hits(near), first) is not None  # type: ignore[arg-type]
-    below = RUNNER_UP_FLOOR - 0.01
-    assert runner_up(turn, _tiler_hits(below), first) is None  # type: ignore[arg-type]
+    # Under the floor, even right behind an unsure first: not shown.
+    unsure_first = RUNNER_UP_FLOOR + 0.02
+    for second, shown in ((RUNNER_UP_FLOOR - 0.01, False), (RUNNER_UP_FLOOR + 0.01, True)):
+        hits = [_hit(FIRST, "faq", 0.9388, unsure_first), _hit(SECOND, "faq", 0.9369, second)]
+        assert (runner_up(turn, hits, first) is not None) is shown  # type: ignore[arg-type]
 
 
 def test_no_runner_up_when_the_entry_shown_is_not_the_one_ranked_first() -> None:
