@@ -354,7 +354,7 @@ def oof_pass(
     ranks: dict[str, int | None] = {}
     lengths: list[int] = []
     second = 0  # replies with a neighbouring FAQ entry under the first (`answers.runner_up`)
-    second_right = 0  # of them, where that entry (ranked second) is a labelled answer
+    second_right = 0  # of them, the second a labelled answer and the first not (a rescue)
     wrong_first: list[dict[str, object]] = []
     details: list[dict[str, object]] = []
     in_service = services.search.ranker
