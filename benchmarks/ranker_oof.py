@@ -77,6 +77,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "ABSTAIN_BELOW": (0.2, 0.3, 0.4, 0.5),
     "RUNNER_UP_LOGIT_GAP": (1.0, 1.5, 4.0),
     "RUNNER_UP_FLOOR": (0.5, 0.85),
+    "NAMED_TOOL_LOGIT_GAP": (0.0, 1.0, 3.0, 99.0),  # 99: the card never answers
 }
 RECIPES = ("shipped", "indomain", "indomain4")
 RUNNER_UP = FR["runner_up"]

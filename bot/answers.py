@@ -261,6 +261,9 @@ def answer_question(
         from .flows import clarify  # the unsure turn reads this module's answers
 
         return clarify.offer(turn, text, hits[: clarify.CANDIDATES], parse)
+    named_tool = _named_tool_first(turn, text, hits, tools_named)
+    if named_tool is not None:
+        return [tool_answer(turn, named_tool, hits)]
     broad = is_broad(text)
     figure = asked_figure(text)
     plan = asks_where_to_start(text)
@@ -307,6 +310,64 @@ def _entry_on_named_tool(
         if any(f" {fold(name)} " in asked for name in named if fold(name)):
             return entry
     return None
+
+
+# How far (log-odds) a named tool ranked first must lead the best guide, entry or plan for
+# its card to answer (chosen out of fold on the train split, benchmarks/ranker_oof.py).
+NAMED_TOOL_LOGIT_GAP = 2.0
+
+
+def _named_tool_first(turn: Turn, text: str, hits: list[Hit], named: list[str]) -> Tool | None:
+    """ "adyen c pour les petits commerces ?" names a catalogued tool, and the ranker puts
+    that tool first and trusts it: the tool's own card answers (what it is, for whom, its
+    price, who owns it), not the guide ranked behind it on shared words (public aid for
+    "petits commerces"). A request for alternatives has its own flow."""
+    first = hits[0] if hits else None
+    if first is None or first.kind != "tool" or not trusted(first, ABSTAIN_BELOW):
+        return None
+    tool = turn.kb.tools.get(first.id)
+    if tool is None:
+        return None
+    other = next((h for h in hits[1:] if h.kind != "tool"), None)
+    if other is not None and (
+        _logit(first.confidence) - _logit(other.confidence) < NAMED_TOOL_LOGIT_GAP
+    ):
+        # A guide or entry nearly as likely answers what is asked about the tool ("les
+        # versements sumup arrivent groupés, comment je retrouve les ventes ?").
+        return None
+    name = fold(tool.name)
+    if f" {name} " in f" {fold(text)} " or any(fold(n) == name for n in named):
+        return tool
+    return None
+
+
+def tool_answer(turn: Turn, tool: Tool, hits: list[Hit]) -> Reply:
+    """One tool's card: the catalogue line, whom it suits, its sources; a guide the ranker
+    also trusts is one press away."""
+    turn.log["tools"] = [tool.id]
+    log_served(turn, "tool", [tool.id])
+    turn.log["answered"] = True
+    parts = [_tool_line(turn, tool)]
+    if tool.good_for:
+        parts.append(turn.t("good_for", who=esc(tool.good_for)))
+    if tool.sources:
+        parts.append(sources_line(turn, tool.sources, tool.verified))
+    buttons: list[tuple[Button, ...]] = []
+    guide = next(
+        (
+            turn.kb.guides[h.id]
+            for h in hits
+            if h.kind == "guide" and h.id in turn.kb.guides and trusted(h, ABSTAIN_BELOW)
+        ),
+        None,
+    )
+    if guide is not None:
+        more = short(turn.t("more_answers", title=guide.title))
+        buttons.append((Button(more, f"gd:{guide.id}"),))
+    feedback = feedback_buttons(turn)
+    if feedback:
+        buttons.append(feedback)
+    return Reply("\n\n".join(parts), tuple(buttons))
 
 
 # A plan's first steps shown in the answer; the rest is one press away.

@@ -124,6 +124,7 @@ FR: dict[str, str] = {
     "open_source": "open source",
     "hosted_in": "hébergé : {where}",
     "website": "site",
+    "good_for": "👥 Pour qui : {who}",
     "move_off_us": "📋 Checklist : passer à des outils européens",
     "unsupported": (
         "Je ne sais lire que les messages écrits pour le moment. Écrivez votre question en "
