@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from urllib.parse import urlparse
 
 import numpy as np
@@ -261,7 +262,7 @@ def answer_question(
         from .flows import clarify  # the unsure turn reads this module's answers
 
         return clarify.offer(turn, text, hits[: clarify.CANDIDATES], parse)
-    named_tool = _named_tool_first(turn, text, hits, tools_named)
+    named_tool = _named_tool_first(turn, text, hits, tools_named, ABSTAIN_BELOW)
     if named_tool is not None:
         return [tool_answer(turn, named_tool, hits)]
     broad = is_broad(text)
@@ -317,13 +318,19 @@ def _entry_on_named_tool(
 NAMED_TOOL_LOGIT_GAP = 2.0
 
 
-def _named_tool_first(turn: Turn, text: str, hits: list[Hit], named: list[str]) -> Tool | None:
+def _named_tool_first(
+    turn: Turn,
+    text: str,
+    hits: list[Hit],
+    named: Sequence[str],
+    threshold: float,
+) -> Tool | None:
     """ "adyen c pour les petits commerces ?" names a catalogued tool, and the ranker puts
     that tool first and trusts it: the tool's own card answers (what it is, for whom, its
     price, who owns it), not the guide ranked behind it on shared words (public aid for
     "petits commerces"). A request for alternatives has its own flow."""
     first = hits[0] if hits else None
-    if first is None or first.kind != "tool" or not trusted(first, ABSTAIN_BELOW):
+    if first is None or first.kind != "tool" or not trusted(first, threshold):
         return None
     tool = turn.kb.tools.get(first.id)
     if tool is None:
@@ -486,13 +493,24 @@ def doubtful(hits: list[Hit]) -> bool:
 
 
 def sure_answer(
-    turn: Turn, text: str, vector: np.ndarray, hits: list[Hit], threshold: float
+    turn: Turn,
+    text: str,
+    vector: np.ndarray,
+    hits: list[Hit],
+    threshold: float,
+    named: Sequence[str] = (),
 ) -> list[Reply]:
-    """The best hit as the answer if the ranker is sure enough, else nothing. Only a guide
-    or an FAQ entry: a tool (no question of its own to match) needs the tool named."""
-    if not hits or hits[0].kind not in ("faq", "guide") or not trusted(hits[0], threshold):
+    """The best hit as the answer if the ranker is sure enough, else nothing. A guide or an
+    FAQ entry; a tool (no question of its own to match) only when the merchant named it
+    ("sylius c quoi ?"): its card. `named`: the tools the intent model found."""
+    if not hits or not trusted(hits[0], threshold):
         return []
     best = hits[0]
+    if best.kind == "tool":
+        tool = _named_tool_first(turn, text, hits, named, threshold)
+        return [tool_answer(turn, tool, hits)] if tool is not None else []
+    if best.kind not in ("faq", "guide"):
+        return []
     broad = is_broad(text)
     figure = asked_figure(text)
     plan = asks_where_to_start(text)

@@ -661,7 +661,10 @@ class Assistant:
             intents=understood.parse.intent_scores(),
         )
         answers.log_hits(turn, hits)  # first: the answer moves what it serves to the head
-        sure = answers.sure_answer(turn, understood.focus, understood.vector, hits, threshold)
+        named = understood.parse.entity_values("tool")
+        sure = answers.sure_answer(
+            turn, understood.focus, understood.vector, hits, threshold, named
+        )
         if not sure:
             answers.log_hits(turn, [])
         return sure

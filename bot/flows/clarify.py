@@ -41,7 +41,8 @@ def unsure(turn: Turn, text: str, vector: np.ndarray, parse: ParseResult) -> lis
         text, vector, topic=None, k=CANDIDATES, intents=parse.intent_scores()
     )
     answers.log_hits(turn, hits)
-    sure = answers.sure_answer(turn, text, vector, hits, answers.SURE_WHEN_INTENT_UNSURE)
+    named = parse.entity_values("tool")
+    sure = answers.sure_answer(turn, text, vector, hits, answers.SURE_WHEN_INTENT_UNSURE, named)
     return sure or offer(turn, text, hits, parse)
 
 

@@ -30,23 +30,23 @@ def _adyen_hits(confidence: float, guide_confidence: float = 0.37):  # type: ign
 
 def test_a_named_tool_ranked_first_and_trusted_answers() -> None:
     turn = _turn()
-    tool = _named_tool_first(turn, ADYEN, _adyen_hits(0.985), [])  # type: ignore[arg-type]
+    tool = _named_tool_first(turn, ADYEN, _adyen_hits(0.985), [], ABSTAIN_BELOW)  # type: ignore[arg-type]
     assert tool is not None and tool.id == "adyen"
     # Named through the intent model's entity only ("viva.com" written another way).
     hits = [_hit("viva-com", "tool", 0.0, 0.99)]
-    found = _named_tool_first(turn, "le tpe de viva c fiable ?", hits, ["Viva.com"])  # type: ignore[arg-type]
+    found = _named_tool_first(turn, "le tpe de viva c fiable ?", hits, ["Viva.com"], ABSTAIN_BELOW)  # type: ignore[arg-type]
     assert found is not None and found.id == "viva-com"
 
 
 def test_no_card_when_the_tool_is_doubted_not_first_or_not_named() -> None:
     turn = _turn()
     doubted = _adyen_hits(ABSTAIN_BELOW - 0.01)
-    assert _named_tool_first(turn, ADYEN, doubted, []) is None  # type: ignore[arg-type]
+    assert _named_tool_first(turn, ADYEN, doubted, [], ABSTAIN_BELOW) is None  # type: ignore[arg-type]
     behind = list(reversed(_adyen_hits(0.985)))
-    assert _named_tool_first(turn, ADYEN, behind, []) is None  # type: ignore[arg-type]
+    assert _named_tool_first(turn, ADYEN, behind, [], ABSTAIN_BELOW) is None  # type: ignore[arg-type]
     # Ranked first and trusted, but the merchant did not name it: the usual answer.
     unnamed = "quel prestataire de paiement pour une grosse enseigne ?"
-    assert _named_tool_first(turn, unnamed, _adyen_hits(0.985), []) is None  # type: ignore[arg-type]
+    assert _named_tool_first(turn, unnamed, _adyen_hits(0.985), [], ABSTAIN_BELOW) is None  # type: ignore[arg-type]
 
 
 def test_no_card_when_a_guide_or_plan_is_nearly_as_likely() -> None:
@@ -65,8 +65,8 @@ def test_no_card_when_a_guide_or_plan_is_nearly_as_likely() -> None:
 
     near = _probability(_logit(top) - NAMED_TOOL_LOGIT_GAP + 0.1)
     far = _probability(_logit(top) - NAMED_TOOL_LOGIT_GAP - 0.1)
-    assert _named_tool_first(turn, question, hits(near), []) is None  # type: ignore[arg-type]
-    tool = _named_tool_first(turn, question, hits(far), [])  # type: ignore[arg-type]
+    assert _named_tool_first(turn, question, hits(near), [], ABSTAIN_BELOW) is None  # type: ignore[arg-type]
+    tool = _named_tool_first(turn, question, hits(far), [], ABSTAIN_BELOW)  # type: ignore[arg-type]
     assert tool is not None and tool.id == "sumup"
 
 
@@ -97,3 +97,21 @@ def test_the_merchant_reads_the_card_through_the_assistant(chat: Chat, services)
     assert reply.plain().startswith("• Adyen (")
     assert "Pour qui" in reply.plain()
     assert count(services, Message, answered=True) == 1
+
+
+def test_an_unsure_intent_still_gets_the_card_of_a_named_tool() -> None:
+    """ "sylius c quoi ?": the intent model is unsure, the ranker sure of the tool named
+    (0.991, the next item 0.015). Not named, a tool never answers from the unsure turn."""
+    from bot.answers import SURE_WHEN_INTENT_UNSURE, sure_answer
+
+    turn = _turn()
+    hits = [
+        _hit("sylius", "tool", 0.0, 0.991),
+        _hit("paiement-c-est-quoi-wero", "faq", 0.80, 0.015),
+    ]
+    vector = np.zeros(384, dtype=np.float32)
+    question = "sylius c quoi ? le dev qui me fait la boutique en ligne me le propose"
+    [reply] = sure_answer(turn, question, vector, hits, SURE_WHEN_INTENT_UNSURE)  # type: ignore[arg-type]
+    assert reply.plain().startswith("• Sylius (")
+    unnamed = "un logiciel libre pour une boutique en ligne ?"
+    assert sure_answer(turn, unnamed, vector, hits, SURE_WHEN_INTENT_UNSURE) == []  # type: ignore[arg-type]
