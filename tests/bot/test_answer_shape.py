@@ -253,8 +253,8 @@ def test_a_broad_question_gets_the_overview_not_a_neighbouring_entry() -> None:
 
     turn = _turn()
     hits = [
-        _hit("rgpd-essentiel-tpe", "guide", 0.911, 0.995),
-        _hit("ft-formation-rgpd-gratuite-cnil", "faq", 0.933, 0.98),
+        _hit("rgpd-essentiel-tpe", "guide", 0.911, 0.99),
+        _hit("ft-formation-rgpd-gratuite-cnil", "faq", 0.933, 0.98),  # within the log-odds gap
     ]
     assert _matching_faq(turn, hits, broad=True) is None  # type: ignore[arg-type]
     found = _matching_faq(turn, hits, broad=False)  # type: ignore[arg-type]
