@@ -27,7 +27,7 @@ from nlu.text import fold
 from .context import Turn
 from .figures import asked_figure, states_figure
 from .messages import Button, Reply, esc, short
-from .passage_choice import reads_alone, scored_sentences
+from .passage_choice import answering_step, reads_alone, scored_sentences
 from .question_shape import (
     asks_for_alternative,
     asks_what_it_is,
@@ -276,7 +276,7 @@ def answer_question(
         # cabinet de kiné" got the health-data entry it rated 0.16 against the plan's 0.998).
         checklist = turn.kb.checklists.get(hits[0].id)
         if checklist is not None:
-            return [checklist_answer(turn, checklist)]
+            return [checklist_answer(turn, checklist, None if plan or broad else text)]
     guide_hit = next((h for h in hits[:3] if h.kind == "guide" and h.id in turn.kb.guides), None)
     faq_hit = next((h for h in hits[:3] if h.kind == "faq" and h.id in turn.kb.faq), None)
     if guide_hit is not None and hits[0].kind == "faq" and not _as_good(guide_hit, hits):
@@ -383,12 +383,21 @@ def tool_answer(turn: Turn, tool: Tool, hits: list[Hit]) -> Reply:
 FIRST_STEPS = 3
 
 
-def checklist_answer(turn: Turn, checklist: Checklist) -> Reply:
+def checklist_answer(turn: Turn, checklist: Checklist, question: str | None = None) -> Reply:
     """ "Par où commencer ?" with a checklist ranked first: its goal and first steps lead,
-    and the checklist (which keeps the merchant's progress) is one press away."""
+    and the checklist (which keeps the merchant's progress) is one press away. A narrow
+    `question` ("combien de photos par produit ?") gets the step that answers it instead."""
     turn.log["answered"] = True
     turn.log["checklist"] = checklist.id
     log_served(turn, "checklist", [checklist.id])
+    if question is not None:
+        found = answering_step(
+            question,
+            [f"{s.title}. {s.why} {s.how} {s.done_when}" for s in checklist.steps],
+            checklist.title,
+        )
+        if found is not None:
+            return _step_answer(turn, checklist, found)
     steps = checklist.steps[:FIRST_STEPS]
     numbered = "\n".join(
         f"{i}. <b>{esc(step.title)}</b> ({esc(step.time)})" for i, step in enumerate(steps, 1)
@@ -405,6 +414,29 @@ def checklist_answer(turn: Turn, checklist: Checklist) -> Reply:
     guide = next(
         (turn.kb.guides[g] for step in steps for g in step.guides if g in turn.kb.guides), None
     )
+    if guide is not None:
+        read = Button(short(turn.t("read_guide", title=guide.title)), f"gd:{guide.id}")
+        buttons.append((read,))
+    feedback = feedback_buttons(turn)
+    if feedback:
+        buttons.append(feedback)
+    return Reply("\n\n".join(parts), tuple(buttons))
+
+
+def _step_answer(turn: Turn, checklist: Checklist, index: int) -> Reply:
+    """One step of a plan as the answer: what to do, then which plan it belongs to; the plan
+    and the step's guide are one press away."""
+    step = checklist.steps[index]
+    parts = [
+        f"<b>{esc(step.title)}</b> ({esc(step.time)})",
+        esc(step.how),
+        turn.t(
+            "checklist_step", n=index + 1, total=len(checklist.steps), title=esc(checklist.title)
+        ),
+    ]
+    start = Button(short(turn.t("start_checklist", title=checklist.title)), f"ck:o:{checklist.id}")
+    buttons: list[tuple[Button, ...]] = [(start,)]
+    guide = next((turn.kb.guides[g] for g in step.guides if g in turn.kb.guides), None)
     if guide is not None:
         read = Button(short(turn.t("read_guide", title=guide.title)), f"gd:{guide.id}")
         buttons.append((read,))

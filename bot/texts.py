@@ -92,6 +92,7 @@ FR: dict[str, str] = {
     "verified_on": "vérifié le {date}",
     "read_guide": "📖 Lire le guide : {title}",
     "first_steps": "Les premières étapes",
+    "checklist_step": "📋 Étape {n} sur {total} de la checklist « {title} »",
     "more_steps": "… puis {count} autres étapes, à votre rythme : je garde votre progression.",
     "start_checklist": "▶️ Commencer : {title}",
     "libre_note": "éditeur hors d'Europe, logiciel libre hébergeable en Europe",
@@ -319,6 +320,7 @@ EN: dict[str, str] = {
     "verified_on": "checked on {date}",
     "read_guide": "📖 Read the guide: {title}",
     "first_steps": "The first steps",
+    "checklist_step": "📋 Step {n} of {total} of the checklist “{title}”",
     "more_steps": "… then {count} more steps, at your own pace: I keep your progress.",
     "start_checklist": "▶️ Start: {title}",
     "news_question": (
