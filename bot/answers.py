@@ -17,7 +17,15 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from knowledge_base.content_model import EUROPE, Checklist, FaqEntry, Guide, Section, Tool
+from knowledge_base.content_model import (
+    EUROPE,
+    Checklist,
+    ChecklistStep,
+    FaqEntry,
+    Guide,
+    Section,
+    Tool,
+)
 from knowledge_base.lexical import tokens
 from knowledge_base.search import Hit
 from knowledge_base.sentences import unwrap
@@ -409,18 +417,7 @@ def checklist_answer(turn: Turn, checklist: Checklist, question: str | None = No
     ]
     if len(checklist.steps) > len(steps):
         parts.append(turn.t("more_steps", count=len(checklist.steps) - len(steps)))
-    start = Button(short(turn.t("start_checklist", title=checklist.title)), f"ck:o:{checklist.id}")
-    buttons: list[tuple[Button, ...]] = [(start,)]
-    guide = next(
-        (turn.kb.guides[g] for step in steps for g in step.guides if g in turn.kb.guides), None
-    )
-    if guide is not None:
-        read = Button(short(turn.t("read_guide", title=guide.title)), f"gd:{guide.id}")
-        buttons.append((read,))
-    feedback = feedback_buttons(turn)
-    if feedback:
-        buttons.append(feedback)
-    return Reply("\n\n".join(parts), tuple(buttons))
+    return Reply("\n\n".join(parts), _plan_buttons(turn, checklist, steps))
 
 
 def _step_answer(turn: Turn, checklist: Checklist, index: int) -> Reply:
@@ -434,16 +431,26 @@ def _step_answer(turn: Turn, checklist: Checklist, index: int) -> Reply:
             "checklist_step", n=index + 1, total=len(checklist.steps), title=esc(checklist.title)
         ),
     ]
+    return Reply("\n\n".join(parts), _plan_buttons(turn, checklist, (step,)))
+
+
+def _plan_buttons(
+    turn: Turn, checklist: Checklist, shown: Sequence[ChecklistStep]
+) -> tuple[tuple[Button, ...], ...]:
+    """Start the plan (it keeps the merchant's progress), read the first guide of the steps
+    shown, and the feedback buttons."""
     start = Button(short(turn.t("start_checklist", title=checklist.title)), f"ck:o:{checklist.id}")
     buttons: list[tuple[Button, ...]] = [(start,)]
-    guide = next((turn.kb.guides[g] for g in step.guides if g in turn.kb.guides), None)
+    guide = next(
+        (turn.kb.guides[g] for step in shown for g in step.guides if g in turn.kb.guides), None
+    )
     if guide is not None:
         read = Button(short(turn.t("read_guide", title=guide.title)), f"gd:{guide.id}")
         buttons.append((read,))
     feedback = feedback_buttons(turn)
     if feedback:
         buttons.append(feedback)
-    return Reply("\n\n".join(parts), tuple(buttons))
+    return tuple(buttons)
 
 
 def guide_answer(
