@@ -1,4 +1,4 @@
-"""Which sentence of a guide holds a narrow question's own words.
+"""Which sentence of a guide, or step of a plan, holds a narrow question's own words.
 
 A guide reply shows its summary or one section (about 650 characters of a 4,000-character
 guide): a question on one point ("je le redemande au bout de combien de temps ?") is often
@@ -66,6 +66,9 @@ def reads_alone(sentence: str) -> bool:
 # stems (not the plan title's, nor the words that only shape a question), weighing this much
 # (each stem log(1 + n / (1 + steps holding it)) over the plan's n steps: about 1.8 for a
 # stem found in one step of 10, 0.7 for one found in all), and more than any other step.
+# Session 21: out of fold on train nothing changes (no narrow train question is served a
+# plan); on probe20 5 of 10 narrow questions served a plan get a step, each the right one,
+# and the expected fact 95 -> 97 of 153.
 STEP_STEMS = 2
 STEP_WEIGHT = 3.0
 _QUESTION_FORM = frozenset(
