@@ -692,11 +692,17 @@ def test_alternatives_follow_what_the_message_asks_before_the_french_preference(
 def test_a_plan_the_ranker_is_sure_of_answers_a_question_on_its_subject(
     chat: Chat, services
 ) -> None:  # type: ignore[no-untyped-def]
-    """No "par où commencer", but the ranker is sure the plan answers: its goal and first
-    steps lead (a guide rated far lower was served instead)."""
+    """No "par où commencer", but the ranker is sure the plan answers (a guide rated far lower
+    was served instead): the step on the question's own subject leads, with the plan's name,
+    and the plan is one press away. "Par où commencer ?" gets its goal and first steps."""
+    plan = services.kb.checklists["visibilite-locale"]
     [reply] = chat.say("je veux faire un point chaque mois sur ma visibilite, je regarde quoi ?")
-    assert reply.plain().startswith(services.kb.checklists["visibilite-locale"].title)
+    step = next(s for s in plan.steps if s.title == "Faire un point chaque mois")
+    assert reply.plain().startswith(step.title)
+    assert plan.title in reply.plain() and plan.steps[0].title not in reply.plain()
     assert any(b["data"] == "ck:o:visibilite-locale" for b in reply.button_list())
+    [reply] = chat.say("etre visible localement, par ou commencer ?")
+    assert reply.plain().startswith(plan.title) and plan.steps[0].title in reply.plain()
 
 
 def test_an_alternative_asked_for_gets_the_entry_written_for_it_when_ranked_first(
