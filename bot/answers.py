@@ -399,11 +399,7 @@ def checklist_answer(turn: Turn, checklist: Checklist, question: str | None = No
     turn.log["checklist"] = checklist.id
     log_served(turn, "checklist", [checklist.id])
     if question is not None:
-        found = answering_step(
-            question,
-            [f"{s.title}. {s.why} {s.how} {s.done_when}" for s in checklist.steps],
-            checklist.title,
-        )
+        found = answering_step(question, checklist.step_stems, checklist.title)
         if found is not None:
             return _step_answer(turn, checklist, found)
     steps = checklist.steps[:FIRST_STEPS]

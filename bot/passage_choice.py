@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from knowledge_base.lexical import tokens
 from knowledge_base.sentences import Sentence
 
+from .question_shape import EMPTY_WORDS
+
 
 @dataclass(frozen=True)
 class Found:
@@ -71,20 +73,18 @@ def reads_alone(sentence: str) -> bool:
 # and the expected fact 95 -> 97 of 153.
 STEP_STEMS = 2
 STEP_WEIGHT = 3.0
-_QUESTION_FORM = frozenset(
-    tokens("combien pourquoi quand faut dois doit peux peut dans ça suis mettre lesquels")
-)
+_QUESTION_FORM = frozenset(tokens(" ".join(EMPTY_WORDS)))
 
 
-def answering_step(question: str, steps: Sequence[str], title: str) -> int | None:
-    """The index of the step (each given as its whole text) that answers a narrow question
-    better than every other, or None. The plan's `title` holds what every step is about,
-    which points to no step."""
+def answering_step(question: str, steps: Sequence[frozenset[str]], title: str) -> int | None:
+    """The index of the step (each given as its stems, `Checklist.step_stems`) that answers a
+    narrow question better than every other, or None. The plan's `title` holds what every
+    step is about, which points to no step."""
     asked = {s for s in tokens(question) if not s.isdigit()} - _QUESTION_FORM
     asked -= set(tokens(title))
     if not asked or not steps:
         return None
-    held = [asked & frozenset(tokens(text)) for text in steps]
+    held = [asked & stems for stems in steps]
     rarity = {s: math.log(1 + len(steps) / (1 + sum(s in h for h in held))) for s in asked}
     scored = sorted(
         ((sum(rarity[s] for s in h), len(h), i) for i, h in enumerate(held)), reverse=True

@@ -38,7 +38,7 @@ MIN_FOCUS_WORDS = 3
 # What is left once the introduction is cut must still say what is asked: at least this many
 # words that are neither grammar nor a bare question ("je fais quoi ?", "c'est légal ?").
 MIN_FOCUS_CONTENT = 2
-_EMPTY_WORDS = frozenset(
+EMPTY_WORDS = frozenset(
     "je j tu il elle on nous vous ils elles ca c ce cela ceci est sont suis etre a ai as avez "
     "quoi comment pourquoi quand combien ou que qu qui quel quelle quels quelles le la les l "
     "un une des de du d en pour par sur avec sans et mais mon ma mes me m moi ton ta tes te t "
@@ -149,7 +149,7 @@ def _strip_intro(text: str) -> str:
         return text
     rest = text[match.end() :]
     words = fold(rest).split()
-    content = [w for w in words if w not in _EMPTY_WORDS and len(w) > 2]
+    content = [w for w in words if w not in EMPTY_WORDS and len(w) > 2]
     if len(words) < MIN_FOCUS_WORDS or len(content) < MIN_FOCUS_CONTENT:
         return text  # the introduction carries the question ("j'ai trouvé un faux billet…")
     return rest

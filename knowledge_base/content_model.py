@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
+from .lexical import tokens
 from .sentences import Sentence, split_sentences
 
 # "1. text" up to the next numbered item or blank line (items may wrap over lines).
@@ -158,6 +159,14 @@ class Checklist:
     path: str = ""
     # Questions of a merchant who wants to be walked through it, searched as FAQ variants are.
     questions: tuple[str, ...] = ()
+
+    @cached_property
+    def step_stems(self) -> tuple[frozenset[str], ...]:
+        """Each step's stems (title, why, how, when it is done), stemmed once: a narrow
+        question served the plan looks for the step holding its words at every such turn."""
+        return tuple(
+            frozenset(tokens(f"{s.title}. {s.why} {s.how} {s.done_when}")) for s in self.steps
+        )
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import pytest
 
 from bot.answers import FIRST_STEPS, checklist_answer
 from bot.passage_choice import STEP_STEMS, answering_step
+from knowledge_base.lexical import tokens
 from tests.bot.test_answer_shape import _turn
 
 STEPS = [
@@ -22,6 +23,10 @@ STEPS = [
     "Annoncer l'ouverture. Prévenez vos clients en boutique et sur les réseaux.",
 ]
 TITLE = "Vendre en ligne en 8 étapes"
+
+
+def _stems(steps: list[str]) -> list[frozenset[str]]:
+    return [frozenset(tokens(text)) for text in steps]
 
 
 @pytest.mark.parametrize(
@@ -39,7 +44,7 @@ TITLE = "Vendre en ligne en 8 étapes"
     ],
 )
 def test_the_step_holding_the_questions_rare_words_answers(question: str, step: int | None) -> None:
-    assert answering_step(question, STEPS, TITLE) == step
+    assert answering_step(question, _stems(STEPS), TITLE) == step
 
 
 def test_no_step_when_two_steps_hold_the_question_as_much() -> None:
@@ -48,7 +53,7 @@ def test_no_step_when_two_steps_hold_the_question_as_much() -> None:
         "Photographier les produits. Des photos de la façade aussi.",
     ]
     assert STEP_STEMS == 2  # both hold the question's two words
-    assert answering_step("photos de la façade", tied, "Vitrine et produits") is None
+    assert answering_step("photos de la façade", _stems(tied), "Vitrine et produits") is None
 
 
 def test_a_narrow_question_gets_the_step_with_its_plan_one_press_away() -> None:
