@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 from knowledge_base.lexical import tokens
 from knowledge_base.sentences import Sentence
-
-from .question_shape import EMPTY_WORDS
+from nlu.text import EMPTY_WORDS
 
 
 @dataclass(frozen=True)

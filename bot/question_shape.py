@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from knowledge_base.lexical import tokens
-from nlu.text import fold
+from nlu.text import EMPTY_WORDS, fold
 
 # "bonjour, je suis fleuriste à Nantes et ..." up to the clause that asks.
 _GREETING = r"(?:(?:bonjour|bonsoir|salut|hello|coucou|madame|monsieur)[\s,!.]*)*"
@@ -38,14 +38,6 @@ MIN_FOCUS_WORDS = 3
 # What is left once the introduction is cut must still say what is asked: at least this many
 # words that are neither grammar nor a bare question ("je fais quoi ?", "c'est légal ?").
 MIN_FOCUS_CONTENT = 2
-EMPTY_WORDS = frozenset(
-    "je j tu il elle on nous vous ils elles ca c ce cela ceci est sont suis etre a ai as avez "
-    "quoi comment pourquoi quand combien ou que qu qui quel quelle quels quelles le la les l "
-    "un une des de du d en pour par sur avec sans et mais mon ma mes me m moi ton ta tes te t "
-    "se s sa son ses leur leurs y ne n pas plus encore toujours vraiment possible ok grave "
-    "normal legal legale droit peux peut puis dois doit faut faire fais fait aussi bien svp "
-    "merci alors donc oui non deja tout tous ici la-bas".split()
-)
 
 
 @dataclass(frozen=True)

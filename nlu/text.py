@@ -12,6 +12,16 @@ import unicodedata
 from dataclasses import dataclass
 
 TOKEN = re.compile(r"\w+", re.UNICODE)
+# Folded words that shape a question ("c'est légal ?", "je dois faire quoi ?") without saying
+# what is asked: grammar, question words, modal verbs, fillers.
+EMPTY_WORDS = frozenset(
+    "je j tu il elle on nous vous ils elles ca c ce cela ceci est sont suis etre a ai as avez "
+    "quoi comment pourquoi quand combien ou que qu qui quel quelle quels quelles le la les l "
+    "un une des de du d en pour par sur avec sans et mais mon ma mes me m moi ton ta tes te t "
+    "se s sa son ses leur leurs y ne n pas plus encore toujours vraiment possible ok grave "
+    "normal legal legale droit peux peut puis dois doit faut faire fais fait aussi bien svp "
+    "merci alors donc oui non deja tout tous ici la-bas".split()
+)
 
 
 def strip_accents(text: str) -> str:
