@@ -26,6 +26,7 @@ from .index import SearchIndexError, current_version
 from .lexical import LexicalIndex
 from .passages import Passage
 from .scoring import Layout, ZoneBest, best_per_zone
+from .vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     from .ranker import Ranker
@@ -123,6 +124,10 @@ class Candidate:
     on_topic: bool
     section_rank: int  # 0 = the first body passage (a guide's summary)
     topic: str = ""  # the item's topic: an intent name, weighed by the intent model
+    # The question's rare words it holds and none of its best rivals do, and those a rival
+    # holds and it lacks (shares weighted by rarity: `knowledge_base.vocabulary`).
+    own_words: float = 0.0
+    missed_words: float = 0.0
 
 
 class SearchIndex:
@@ -143,6 +148,7 @@ class SearchIndex:
         self.default_params = FusionParams.for_index(manifest)
         self._mentions = _MentionMatcher(passages)
         self._layout = Layout(passages)
+        self._vocabulary = Vocabulary((p.doc_id, p.text) for p in passages)
         # The rows of every candidate document are scored on each query: a plain ndarray
         # view of the (memory-mapped) vectors skips numpy's memmap wrapper on every slice.
         self._matrix = np.asarray(vectors)
@@ -265,9 +271,11 @@ class SearchIndex:
         top_words = float(best_words.max()) or 1.0
         ranked = np.argsort(-score, kind="stable")[:limit]
         cosine = np.where(present, zones.cosine, 0.0)
+        ids = [layout.ids[d] for d in docs[ranked].tolist()]
+        distinct = self._vocabulary.distinct(text, ids)
         return [
             Candidate(
-                doc_id=layout.ids[d],
+                doc_id=d,
                 kind=self.passages[s].kind,
                 shown=s,
                 score=sc,
@@ -282,9 +290,11 @@ class SearchIndex:
                 on_topic=t,
                 section_rank=layout.section_rank[s],
                 topic=self.passages[s].topic,
+                own_words=words_of.own,
+                missed_words=words_of.missed,
             )
-            for d, s, sc, m, c, w, dr, lr, b, t in zip(
-                docs[ranked].tolist(),
+            for d, s, sc, m, c, w, dr, lr, b, t, words_of in zip(
+                ids,
                 shown[ranked].tolist(),
                 score[ranked].tolist(),
                 meaning[ranked].tolist(),
@@ -294,6 +304,7 @@ class SearchIndex:
                 lexical_rank[ranked].tolist(),
                 boost[ranked].tolist(),
                 on_topic[ranked].tolist() if on_topic is not None else [False] * len(ranked),
+                distinct,
                 strict=True,
             )
         ]

@@ -15,7 +15,9 @@ from knowledge_base.ranker import (
     FEATURES,
     INTENT_FEATURES,
     LISTWISE_FEATURES,
+    MEMORY_FEATURES,
     RERANK_DEPTH,
+    WORD_FEATURES,
     Example,
     Ranker,
     asks_for_a_tool,
@@ -291,3 +293,36 @@ def test_boosted_training_adds_trees_that_travel_in_the_json(tmp_path: Path) -> 
     assert np.allclose(loaded.scores(x), ranker.scores(x))
     linear_only = replace(ranker, trees=None)
     assert not np.allclose(linear_only.scores(x), ranker.scores(x))
+
+
+def test_the_word_columns_are_the_candidates_own_and_missed_words() -> None:
+    found, text = synthetic_queries(1, 7)[0]
+    found = [replace(c, own_words=0.1 * i, missed_words=1 - 0.1 * i) for i, c in enumerate(found)]
+    x = features(found, text)
+    assert x.shape == (len(found), len(FEATURES))
+    assert np.allclose(x[:, FEATURES.index("own_words")], [c.own_words for c in found])
+    assert np.allclose(x[:, FEATURES.index("missed_words")], [c.missed_words for c in found])
+    assert FEATURES[-len(MEMORY_FEATURES) :] == MEMORY_FEATURES  # `remember` fills the last ones
+
+
+def test_a_format_4_model_loads_and_ignores_the_word_columns(tmp_path: Path) -> None:
+    """The ranker shipped before the word columns (and one retrained in data_dir/models)
+    stays in service and scores as it did, whatever the candidates' words."""
+    names = [n for n in FEATURES if n not in WORD_FEATURES]
+    rng = np.random.default_rng(4)
+    weights = rng.normal(size=len(names)).tolist()
+    coef = [0.0 if n in MEMORY_FEATURES else w for n, w in zip(names, weights, strict=True)]
+    old = Ranker(
+        rng.normal(size=len(names)).tolist(),
+        rng.uniform(0.5, 2, size=len(names)).tolist(),
+        coef,  # no memory: its columns weigh nothing
+        -0.2,
+        names=names,
+    )
+    old.save(tmp_path / "ranker.json")
+    assert json.loads((tmp_path / "ranker.json").read_text())["format"] == 4
+    loaded = Ranker.load(tmp_path / "ranker.json")
+    assert loaded is not None and loaded.names == names
+    found, text = synthetic_queries(1, 8)[0]
+    worded = [replace(c, own_words=1.0, missed_words=0.5) for c in found]
+    assert np.allclose(loaded.scores(features(found, text)), loaded.scores(features(worded, text)))

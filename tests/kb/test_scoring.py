@@ -3,6 +3,10 @@ replaced, figure for figure, on the shipped index and on a small index with edge
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
 import faiss
@@ -10,9 +14,10 @@ import numpy as np
 import pytest
 import yaml
 
-from knowledge_base.lexical import LexicalIndex
+from knowledge_base.lexical import LexicalIndex, tokens
 from knowledge_base.passages import Passage
 from knowledge_base.search import Candidate, FusionParams, SearchIndex
+from nlu.text import EMPTY_WORDS
 
 EVAL = Path(__file__).resolve().parents[2] / "knowledge_base" / "eval"
 
@@ -134,7 +139,39 @@ def reference_candidates(
             )
         )
     found_docs.sort(key=lambda c: -c.score)
-    return found_docs
+    return reference_words(index, text, found_docs)
+
+
+@lru_cache(maxsize=4)
+def stems_of(index: SearchIndex) -> dict[str, set[str]]:
+    stems: dict[str, set[str]] = {}
+    for passage in index.passages:
+        stems.setdefault(passage.doc_id, set()).update(tokens(passage.text))
+    return stems
+
+
+def reference_words(index: SearchIndex, text: str, found: list[Candidate]) -> list[Candidate]:
+    """Each candidate's own and missed word shares against the five best, item by item."""
+    stems = stems_of(index)
+    held = Counter(stem for item in stems.values() for stem in item)
+    form = set(tokens(" ".join(EMPTY_WORDS)))
+    asked = {
+        s: math.log(1 + len(stems) / (1 + held[s]))
+        for s in tokens(text)
+        if not s.isdigit() and s not in form
+    }
+    total = math.fsum(asked.values())
+    if not total:
+        return found
+    rivals = [c.doc_id for c in found[:5]]
+    shares = []
+    for c in found:
+        mine = {s for s in asked if s in stems[c.doc_id]}
+        others = {s for s in asked for r in rivals if r != c.doc_id and s in stems[r]}
+        own = math.fsum(asked[s] for s in mine - others) / total
+        missed = math.fsum(asked[s] for s in others - mine) / total
+        shares.append(replace(c, own_words=own, missed_words=missed))
+    return shares
 
 
 def assert_same(index: SearchIndex, text: str, vector: np.ndarray, **options: object) -> int:
