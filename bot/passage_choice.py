@@ -15,9 +15,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from knowledge_base.lexical import tokens
+from knowledge_base.lexical import QUESTION_FORM, tokens
 from knowledge_base.sentences import Sentence
-from nlu.text import EMPTY_WORDS
 
 
 @dataclass(frozen=True)
@@ -72,14 +71,13 @@ def reads_alone(sentence: str) -> bool:
 # and the expected fact 95 -> 97 of 153.
 STEP_STEMS = 2
 STEP_WEIGHT = 3.0
-_QUESTION_FORM = frozenset(tokens(" ".join(EMPTY_WORDS)))
 
 
 def answering_step(question: str, steps: Sequence[frozenset[str]], title: str) -> int | None:
     """The index of the step (each given as its stems, `Checklist.step_stems`) that answers a
     narrow question better than every other, or None. The plan's `title` holds what every
     step is about, which points to no step."""
-    asked = {s for s in tokens(question) if not s.isdigit()} - _QUESTION_FORM
+    asked = {s for s in tokens(question) if not s.isdigit()} - QUESTION_FORM
     asked -= set(tokens(title))
     if not asked or not steps:
         return None

@@ -14,7 +14,7 @@ import bm25s
 import numpy as np
 import Stemmer
 
-from nlu.text import fold
+from nlu.text import EMPTY_WORDS, fold
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
@@ -66,6 +66,10 @@ def tokens(text: str) -> list[str]:
     folded = " ".join(SHORTHAND.get(w, w) for w in fold(text).split())
     words = [w for w in folded.split() if (w not in STOPWORDS and len(w) > 1) or w.isdigit()]
     return _stemmer().stemWords(words)
+
+
+# The stems of the words that shape a question without saying what is asked ("c'est légal ?").
+QUESTION_FORM = frozenset(tokens(" ".join(EMPTY_WORDS)))
 
 
 class LexicalIndex:

@@ -15,15 +15,12 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from nlu.text import EMPTY_WORDS
-
-from .lexical import tokens
+from .lexical import QUESTION_FORM, tokens
 
 # The words are compared within the best fused candidates only: the rivals a question
 # actually hesitates between. Session 22, out of fold on train within the re-ranked depth
 # (two seeds): 3 rivals 0.9236, 5 rivals 0.9260, 10 rivals 0.9231 top-1.
 RIVALS = 5
-_QUESTION_FORM = frozenset(tokens(" ".join(EMPTY_WORDS)))
 
 
 @dataclass(frozen=True)
@@ -59,7 +56,7 @@ class Vocabulary:
         return {
             s: self.rarity(s)
             for s in tokens(question)
-            if not s.isdigit() and s not in _QUESTION_FORM
+            if not s.isdigit() and s not in QUESTION_FORM
         }
 
     def distinct(self, question: str, doc_ids: Sequence[str]) -> list[Distinct]:
