@@ -285,6 +285,9 @@ def answer_question(
         checklist = turn.kb.checklists.get(hits[0].id)
         if checklist is not None:
             return [checklist_answer(turn, checklist, None if plan or broad else text)]
+    near_plan = _plan_near_first(turn, hits) if plan else None
+    if near_plan is not None:
+        return [checklist_answer(turn, near_plan)]
     guide_hit = next((h for h in hits[:3] if h.kind == "guide" and h.id in turn.kb.guides), None)
     faq_hit = next((h for h in hits[:3] if h.kind == "faq" and h.id in turn.kb.faq), None)
     if guide_hit is not None and hits[0].kind == "faq" and not _as_good(guide_hit, hits):
@@ -683,6 +686,27 @@ def _overview_instead(turn: Turn, hits: list[Hit], broad: bool, plan: bool = Fal
 # split every other overview shown under an entry was within 0.01 of it; this one was 0.45
 # below (mention rate 303 → 304 of 316, top-1 and median reply length unchanged).
 OVERVIEW_MARGIN = 0.2
+
+
+# "je commence par quoi ?" with a plan among the best three rated within this much (log-odds)
+# of the first: the plan answers, not the guide the ranker put a hair ahead ("je voudrais
+# vendre mes gâteaux en ligne, je commence par quoi ?": guide and plan both at 0.978).
+PLAN_LOGIT_GAP = 1.0
+
+
+def _plan_near_first(turn: Turn, hits: list[Hit]) -> Checklist | None:
+    """The plan among the best three that the ranker rates nearly as likely as the first."""
+    if not hits or hits[0].confidence <= 0:  # no ranker: its order is all there is
+        return None
+    first = _logit(hits[0].confidence)
+    for hit in hits[:3]:
+        if (
+            hit.kind == "checklist"
+            and hit.id in turn.kb.checklists
+            and first - _logit(hit.confidence) <= PLAN_LOGIT_GAP
+        ):
+            return turn.kb.checklists[hit.id]
+    return None
 
 
 def _as_good(guide: Hit, hits: list[Hit]) -> bool:

@@ -224,6 +224,27 @@ def test_a_paraphrase_does_not_overrule_a_guide_the_ranker_is_far_surer_of() -> 
     assert found is not None and found.id == "virement-escroc-que-faire"
 
 
+def test_where_to_start_takes_the_plan_the_ranker_rates_nearly_as_likely_as_the_first() -> None:
+    """ "je voudrais vendre mes gâteaux en ligne, je commence par quoi ?": a guide and the
+    plan tied at the top, the guide a hair ahead: the plan answers. Not a plan the ranker
+    rates far lower, nor one ranked fourth, nor any plan when no ranker rated them."""
+    from bot.answers import PLAN_LOGIT_GAP, _logit, _plan_near_first
+
+    turn = _turn()
+    guide = _hit("boutique-en-ligne-ou-marketplace", "guide", 0.9, 0.978)
+    other = _hit("obligations-legales-vente-en-ligne", "guide", 0.9, 0.97)
+    tied = _hit("vendre-en-ligne", "checklist", 0.9, 0.978)
+    found = _plan_near_first(turn, [guide, other, tied])  # type: ignore[arg-type]
+    assert found is not None and found.id == "vendre-en-ligne"
+    far = _hit("vendre-en-ligne", "checklist", 0.9, 0.7)
+    assert _logit(0.978) - _logit(0.7) > PLAN_LOGIT_GAP
+    assert _plan_near_first(turn, [guide, far]) is None  # type: ignore[arg-type]
+    fourth = [guide, other, _hit("livraison-commandes-en-ligne", "guide", 0.9, 0.978), tied]
+    assert _plan_near_first(turn, fourth) is None  # type: ignore[arg-type]
+    unranked = [_hit(h.id, h.kind, 0.9, 0.0) for h in (guide, tied)]
+    assert _plan_near_first(turn, unranked) is None  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("question", "defines"),
     [
