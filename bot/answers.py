@@ -279,15 +279,15 @@ def answer_question(
     entry = _matching_faq(turn, hits, broad, figure, plan)
     if entry is not None:
         return faq_answer(turn, entry, hits)
-    if hits and hits[0].kind == "checklist" and (plan or trusted(hits[0], ABSTAIN_BELOW)):
-        # "par où commencer ?", or a plan the ranker is sure of ("check list rgpd pour un
-        # cabinet de kiné" got the health-data entry it rated 0.16 against the plan's 0.998).
+    near_plan = _plan_near_first(turn, hits) if plan else None
+    if near_plan is not None:  # "par où commencer ?": the plan, from its first step
+        return [checklist_answer(turn, near_plan)]
+    if hits and hits[0].kind == "checklist" and trusted(hits[0], ABSTAIN_BELOW):
+        # A plan the ranker is sure of ("check list rgpd pour un cabinet de kiné" got the
+        # health-data entry it rated 0.16 against the plan's 0.998).
         checklist = turn.kb.checklists.get(hits[0].id)
         if checklist is not None:
-            return [checklist_answer(turn, checklist, None if plan or broad else text)]
-    near_plan = _plan_near_first(turn, hits) if plan else None
-    if near_plan is not None:
-        return [checklist_answer(turn, near_plan)]
+            return [checklist_answer(turn, checklist, None if broad else text)]
     guide_hit = next((h for h in hits[:3] if h.kind == "guide" and h.id in turn.kb.guides), None)
     faq_hit = next((h for h in hits[:3] if h.kind == "faq" and h.id in turn.kb.faq), None)
     if guide_hit is not None and hits[0].kind == "faq" and not _as_good(guide_hit, hits):
@@ -695,15 +695,14 @@ PLAN_LOGIT_GAP = 1.0
 
 
 def _plan_near_first(turn: Turn, hits: list[Hit]) -> Checklist | None:
-    """The plan among the best three that the ranker rates nearly as likely as the first."""
-    if not hits or hits[0].confidence <= 0:  # no ranker: its order is all there is
-        return None
-    first = _logit(hits[0].confidence)
-    for hit in hits[:3]:
-        if (
-            hit.kind == "checklist"
-            and hit.id in turn.kb.checklists
-            and first - _logit(hit.confidence) <= PLAN_LOGIT_GAP
+    """The plan ranked first, or the one among the best three that the ranker rates nearly
+    as likely as the first (without a ranker, its order is all there is: first only)."""
+    ranked = bool(hits) and hits[0].confidence > 0
+    for rank, hit in enumerate(hits[:3]):
+        if hit.kind != "checklist" or hit.id not in turn.kb.checklists:
+            continue
+        if rank == 0 or (
+            ranked and _logit(hits[0].confidence) - _logit(hit.confidence) <= PLAN_LOGIT_GAP
         ):
             return turn.kb.checklists[hit.id]
     return None

@@ -227,7 +227,8 @@ def test_a_paraphrase_does_not_overrule_a_guide_the_ranker_is_far_surer_of() -> 
 def test_where_to_start_takes_the_plan_the_ranker_rates_nearly_as_likely_as_the_first() -> None:
     """ "je voudrais vendre mes gâteaux en ligne, je commence par quoi ?": a guide and the
     plan tied at the top, the guide a hair ahead: the plan answers. Not a plan the ranker
-    rates far lower, nor one ranked fourth, nor any plan when no ranker rated them."""
+    rates far lower, nor one ranked fourth, nor one below another item when no ranker rated
+    them; a plan ranked first always answers."""
     from bot.answers import PLAN_LOGIT_GAP, _logit, _plan_near_first
 
     turn = _turn()
@@ -243,6 +244,11 @@ def test_where_to_start_takes_the_plan_the_ranker_rates_nearly_as_likely_as_the_
     assert _plan_near_first(turn, fourth) is None  # type: ignore[arg-type]
     unranked = [_hit(h.id, h.kind, 0.9, 0.0) for h in (guide, tied)]
     assert _plan_near_first(turn, unranked) is None  # type: ignore[arg-type]
+    # A plan ranked first answers with or without the ranker's probabilities.
+    first = _plan_near_first(turn, unranked[::-1])  # type: ignore[arg-type]
+    assert first is not None and first.id == "vendre-en-ligne"
+    doubted = _plan_near_first(turn, [far, guide])  # type: ignore[arg-type]
+    assert doubted is not None and doubted.id == "vendre-en-ligne"
 
 
 @pytest.mark.parametrize(
