@@ -7,6 +7,7 @@ Accents and case are folded first (merchants rarely type them), then Snowball Fr
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -82,11 +83,12 @@ class LexicalIndex:
         retriever.index([tokens(t) or ["_"] for t in texts], show_progress=False)
         return cls(retriever)
 
-    def scores(self, query: str) -> np.ndarray:
-        words = tokens(query)
+    def scores(self, words: Sequence[str]) -> np.ndarray:
+        """BM25 of every passage for the query's stems (`tokens`: computed once a query,
+        the vocabulary's shares read them too)."""
         if not words:  # only stop words or symbols ("ok", "??"): no word evidence at all
             return np.zeros(self._retriever.scores["num_docs"], dtype=np.float32)
-        return np.asarray(self._retriever.get_scores(words), dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(list(words)), dtype=np.float32)
 
     def save(self, directory: Path) -> None:
         self._retriever.save(str(directory), show_progress=False)

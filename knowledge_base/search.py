@@ -23,10 +23,10 @@ from threadpoolctl import threadpool_limits
 from nlu.text import fold
 
 from .index import SearchIndexError, current_version
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, tokens
 from .passages import Passage
 from .scoring import Layout, ZoneBest, best_per_zone
-from .vocabulary import Vocabulary
+from .vocabulary import Distinct, Vocabulary
 
 if TYPE_CHECKING:
     from .ranker import Ranker
@@ -148,7 +148,10 @@ class SearchIndex:
         self.default_params = FusionParams.for_index(manifest)
         self._mentions = _MentionMatcher(passages)
         self._layout = Layout(passages)
-        self._vocabulary = Vocabulary((p.doc_id, p.text) for p in passages)
+        # The ranker's word columns: not built for an index the ranker does not read.
+        self._vocabulary = (
+            Vocabulary((p.doc_id, p.text) for p in passages) if self.reranked else None
+        )
         # The rows of every candidate document are scored on each query: a plain ndarray
         # view of the (memory-mapped) vectors skips numpy's memmap wrapper on every slice.
         self._matrix = np.asarray(vectors)
@@ -238,9 +241,10 @@ class SearchIndex:
         if p.dense_weight:
             _, ids = self.dense.search(query.reshape(1, -1), count)
             wanted[layout.doc_of[ids[0][ids[0] >= 0]]] = True
+        stems = tokens(text)
         lexical = None
         if p.lexical_weight:
-            lexical = self.lexical.scores(text)
+            lexical = self.lexical.scores(stems)
             top = np.argpartition(-lexical, count - 1)[:count] if count < n else np.arange(n)
             wanted[layout.doc_of[top[lexical[top] > 0]]] = True
         # Score every passage of every candidate document exactly, so a document is judged
@@ -272,7 +276,10 @@ class SearchIndex:
         ranked = np.argsort(-score, kind="stable")[:limit]
         cosine = np.where(present, zones.cosine, 0.0)
         ids = [layout.ids[d] for d in docs[ranked].tolist()]
-        distinct = self._vocabulary.distinct(text, ids)
+        vocabulary = self._vocabulary
+        distinct = (
+            vocabulary.distinct(stems, ids) if vocabulary else [Distinct(0.0, 0.0)] * len(ids)
+        )
         return [
             Candidate(
                 doc_id=d,

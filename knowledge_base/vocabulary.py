@@ -50,19 +50,15 @@ class Vocabulary:
     def rarity(self, stem: str) -> float:
         return math.log(1 + self._items / (1 + self._held.get(stem, 0)))
 
-    def asked(self, question: str) -> dict[str, float]:
-        """The question's stems that say what is asked (no figure, no question form), each
-        with its rarity."""
-        return {
-            s: self.rarity(s)
-            for s in tokens(question)
-            if not s.isdigit() and s not in QUESTION_FORM
-        }
+    def asked(self, stems: Iterable[str]) -> dict[str, float]:
+        """The question's stems (`lexical.tokens`) that say what is asked (no figure, no
+        question form), each with its rarity."""
+        return {s: self.rarity(s) for s in stems if not s.isdigit() and s not in QUESTION_FORM}
 
-    def distinct(self, question: str, doc_ids: Sequence[str]) -> list[Distinct]:
-        """Per item of `doc_ids` (best fused first), its own and missed shares against the
-        first RIVALS items."""
-        asked = self.asked(question)
+    def distinct(self, stems: Iterable[str], doc_ids: Sequence[str]) -> list[Distinct]:
+        """Per item of `doc_ids` (best fused first), its own and missed shares of the
+        question's stems against the first RIVALS items."""
+        asked = self.asked(stems)
         total = math.fsum(asked.values())  # exact: the same figure whatever the set order
         empty: frozenset[str] = frozenset()
         if not total:

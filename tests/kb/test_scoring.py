@@ -61,7 +61,7 @@ def reference_candidates(
         found.update(int(i) for i in ids[0] if i >= 0)
     lexical = None
     if p.lexical_weight:
-        lexical = index.lexical.scores(text)
+        lexical = index.lexical.scores(tokens(text))
         top = np.argpartition(-lexical, count - 1)[:count] if count < n else np.arange(n)
         found.update(int(i) for i in top if lexical[i] > 0)
     if not found:

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from knowledge_base.lexical import tokens
 from knowledge_base.vocabulary import RIVALS, Distinct, Vocabulary
 
 ITEMS = {
@@ -29,7 +30,11 @@ def test_the_item_alone_in_holding_a_rare_word_of_the_question_has_it_as_its_own
 ) -> None:
     ids = ["faux-billet", "billet-dechire", "especes", "carte", "cheque"]
     found = dict(
-        zip(ids, vocabulary.distinct("un client me tend un billet déchiré", ids), strict=True)
+        zip(
+            ids,
+            vocabulary.distinct(tokens("un client me tend un billet déchiré"), ids),
+            strict=True,
+        )
     )
     # "déchiré" is only in its entry; "billet" is in three items, "client" in one.
     assert found["billet-dechire"].own > 0
@@ -45,28 +50,28 @@ def test_the_item_alone_in_holding_a_rare_word_of_the_question_has_it_as_its_own
 
 def test_a_word_every_rival_holds_tells_nothing_apart(vocabulary: Vocabulary) -> None:
     ids = ["faux-billet", "billet-dechire", "especes"]
-    for distinct in vocabulary.distinct("billet", ids):
+    for distinct in vocabulary.distinct(tokens("billet"), ids):
         assert distinct == Distinct(0.0, 0.0)
 
 
 def test_the_words_are_weighted_by_how_few_items_hold_them(vocabulary: Vocabulary) -> None:
-    asked = vocabulary.asked("billet transporteur")
+    asked = vocabulary.asked(tokens("billet transporteur"))
     assert asked["transporteur"] > asked["billet"]  # one item against three
     assert asked["transporteur"] == pytest.approx(math.log(1 + len(ITEMS) / 2))
 
 
 def test_question_form_words_and_figures_are_not_what_is_asked(vocabulary: Vocabulary) -> None:
-    assert vocabulary.asked("c'est légal ? je dois faire quoi, 50 €") == {}
+    assert vocabulary.asked(tokens("c'est légal ? je dois faire quoi, 50 €")) == {}
     ids = ["faux-billet", "billet-dechire"]
-    assert vocabulary.distinct("c'est quoi ?", ids) == [Distinct(0.0, 0.0)] * 2
+    assert vocabulary.distinct(tokens("c'est quoi ?"), ids) == [Distinct(0.0, 0.0)] * 2
 
 
 def test_only_the_best_candidates_are_rivals(vocabulary: Vocabulary) -> None:
     """An item ranked beyond the rivals does not take a word from the first ones."""
     ids = ["carte", "cheque", "virement", "especes", "faux-billet", "colis", "billet-dechire"]
     assert ids.index("billet-dechire") >= RIVALS
-    found = vocabulary.distinct("billet déchiré", ids)
-    dechire = vocabulary.asked("billet déchiré")
+    found = vocabulary.distinct(tokens("billet déchiré"), ids)
+    dechire = vocabulary.asked(tokens("billet déchiré"))
     # "billet" is held by two rivals (espèces, faux billet): neither owns it; "déchiré" by
     # no rival: every rival misses nothing of it, and the item beyond them owns it.
     assert found[0] == Distinct(0.0, dechire["billet"] / sum(dechire.values()))
@@ -75,5 +80,5 @@ def test_only_the_best_candidates_are_rivals(vocabulary: Vocabulary) -> None:
 
 
 def test_an_item_unknown_to_the_index_holds_no_word(vocabulary: Vocabulary) -> None:
-    found = vocabulary.distinct("billet déchiré", ["ajoute-depuis", "billet-dechire"])
+    found = vocabulary.distinct(tokens("billet déchiré"), ["ajoute-depuis", "billet-dechire"])
     assert found[0].own == 0.0 and found[0].missed == pytest.approx(1.0)
