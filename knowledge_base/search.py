@@ -277,9 +277,10 @@ class SearchIndex:
         cosine = np.where(present, zones.cosine, 0.0)
         ids = [layout.ids[d] for d in docs[ranked].tolist()]
         vocabulary = self._vocabulary
-        distinct = (
-            vocabulary.distinct(stems, ids) if vocabulary else [Distinct(0.0, 0.0)] * len(ids)
-        )
+        if vocabulary is None:
+            distinct = [Distinct(0.0, 0.0)] * len(ids)
+        else:
+            distinct = vocabulary.distinct(stems, ids)
         return [
             Candidate(
                 doc_id=d,

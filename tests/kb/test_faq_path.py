@@ -111,3 +111,26 @@ def test_an_unknown_fusion_is_a_clear_error(tmp_path: Path) -> None:
     index = faq_index(tmp_path, rows, vectors)
     with pytest.raises(ValueError, match="moyenne"):
         index.search("question", vectors[0], params=FusionParams(fusion="moyenne"))
+
+
+def test_an_index_the_ranker_does_not_read_has_no_word_columns(tmp_path: Path) -> None:
+    """The ranker's word columns (`knowledge_base.vocabulary`) are built only for the
+    knowledge base's own index: on a `kb build` FAQ index they stay 0, where the same
+    passages in a knowledge-base index give the entry that alone holds a rare word its share."""
+    query, at = at_cosine(1)
+    rows = [
+        {"id": "dechire", "title": "Billet déchiré", "text": "Un billet déchiré s'échange."},
+        {"id": "faux", "title": "Faux billet", "text": "Un faux billet se signale."},
+    ]
+    vectors = np.stack(
+        [at(0.9, 1), at(0.9, 2), at(0.9, 3), at(0.9, 4), at(0.9, 5), at(0.9, 6)]
+    ).astype(np.float32)
+    faq = faq_index(tmp_path, rows, vectors)
+    assert not faq.reranked
+    found = {c.doc_id: c for c in faq.candidates("billet déchiré", query)}
+    assert set(found) == {"dechire", "faux"}
+    assert all(c.own_words == 0.0 and c.missed_words == 0.0 for c in found.values())
+    own = SearchIndex(tmp_path, faq.passages, faq.dense, vectors, faq.lexical, {"kind": "kb"})
+    assert own.reranked
+    words = {c.doc_id: c for c in own.candidates("billet déchiré", query)}
+    assert words["dechire"].own_words > 0.0 and words["faux"].missed_words > 0.0
