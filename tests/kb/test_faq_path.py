@@ -122,9 +122,7 @@ def test_an_index_the_ranker_does_not_read_has_no_word_columns(tmp_path: Path) -
         {"id": "dechire", "title": "Billet déchiré", "text": "Un billet déchiré s'échange."},
         {"id": "faux", "title": "Faux billet", "text": "Un faux billet se signale."},
     ]
-    vectors = np.stack(
-        [at(0.9, 1), at(0.9, 2), at(0.9, 3), at(0.9, 4), at(0.9, 5), at(0.9, 6)]
-    ).astype(np.float32)
+    vectors = np.stack([at(0.9, other) for other in range(1, 7)]).astype(np.float32)
     faq = faq_index(tmp_path, rows, vectors)
     assert not faq.reranked
     found = {c.doc_id: c for c in faq.candidates("billet déchiré", query)}
