@@ -155,6 +155,9 @@ class SearchIndex:
         # The rows of every candidate document are scored on each query: a plain ndarray
         # view of the (memory-mapped) vectors skips numpy's memmap wrapper on every slice.
         self._matrix = np.asarray(vectors)
+        # A flat index's search is one product over every passage: done with numpy instead,
+        # it also gives the candidates' exact cosines, which a graph index (HNSW) does not.
+        self._flat = isinstance(dense, faiss.IndexFlat) and dense.ntotal == len(self._matrix)
         by_doc: dict[str, list[int]] = {}
         for i, passage in enumerate(passages):
             by_doc.setdefault(passage.doc_id, []).append(i)
@@ -238,9 +241,15 @@ class SearchIndex:
         count = min(p.candidates, n)
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         wanted = np.zeros(layout.documents, dtype=bool)
+        cosines = None
         if p.dense_weight:
-            _, ids = self.dense.search(query.reshape(1, -1), count)
-            wanted[layout.doc_of[ids[0][ids[0] >= 0]]] = True
+            if self._flat:
+                cosines = self._matrix @ query
+                nearest = _best(cosines, count)
+            else:
+                _, ids = self.dense.search(query.reshape(1, -1), count)
+                nearest = ids[0][ids[0] >= 0]
+            wanted[layout.doc_of[nearest]] = True
         stems = tokens(text)
         lexical = None
         if p.lexical_weight:
@@ -257,7 +266,11 @@ class SearchIndex:
         words = lexical[rows] if lexical is not None else np.zeros(len(rows), dtype=np.float32)
         best_words = np.zeros(len(docs))
         np.maximum.at(best_words, local, words.astype(np.float64))
-        zones, meaning = self._meaning(p, rows, local, query, len(docs))
+        if not p.dense_weight:
+            dense = np.zeros(len(rows), np.float32)
+        else:
+            dense = cosines[rows] if cosines is not None else self._matrix[rows] @ query
+        zones, meaning = self._meaning(p, rows, local, dense, len(docs))
         fused, dense_rank, lexical_rank = _fuse(p, meaning, best_words, lexical is not None)
         present = zones.present
         boost = np.zeros(len(docs))
@@ -318,11 +331,11 @@ class SearchIndex:
         ]
 
     def _meaning(
-        self, p: FusionParams, rows: np.ndarray, local: np.ndarray, query: np.ndarray, docs: int
+        self, p: FusionParams, rows: np.ndarray, local: np.ndarray, dense: np.ndarray, docs: int
     ) -> tuple[ZoneBest, np.ndarray]:
-        """Per candidate document: its best passage per zone and its blended cosine."""
+        """Per candidate document: its best passage per zone and its blended cosine, from the
+        cosines of its passages (`dense`, one per row)."""
         layout = self._layout
-        dense = self._matrix[rows] @ query if p.dense_weight else np.zeros(len(rows), np.float32)
         zones = best_per_zone(rows, local, layout.zone_of[rows], dense, docs)
         present = zones.present
         weights = np.array([p.title_weight, p.title_p_weight, p.body_weight])
@@ -362,6 +375,15 @@ class SearchIndex:
             round(float(match), 4),
             round(float(confidence), 4),
         )
+
+
+def _best(scores: np.ndarray, count: int) -> np.ndarray:
+    """The rows of the `count` best scores, and of any score tied with the last of them (so
+    the set does not depend on how a partition breaks ties)."""
+    if count >= len(scores):
+        return np.arange(len(scores))
+    kth = np.partition(scores, len(scores) - count)[len(scores) - count]
+    return np.flatnonzero(scores >= kth)
 
 
 def _fuse(

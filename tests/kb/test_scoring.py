@@ -56,9 +56,12 @@ def reference_candidates(
         for rank, i in enumerate(bodies):
             section_rank[i] = rank
     found: set[int] = set()
+    # A flat index's nearest passages: every passage's cosine from one product, the `count`
+    # best and any tied with the last of them.
+    cosines = np.load(index.directory / "vectors.npy") @ query
     if p.dense_weight:
-        _, ids = index.dense.search(query.reshape(1, -1), count)
-        found.update(int(i) for i in ids[0] if i >= 0)
+        kth = sorted(cosines.tolist(), reverse=True)[count - 1]
+        found.update(i for i, cosine in enumerate(cosines.tolist()) if cosine >= kth)
     lexical = None
     if p.lexical_weight:
         lexical = index.lexical.scores(tokens(text))
@@ -68,8 +71,7 @@ def reference_candidates(
         return []
     docs = sorted({passages[i].doc_id for i in found})
     rows = np.concatenate([np.array(by_doc[d], dtype=np.int64) for d in docs])
-    vectors = np.load(index.directory / "vectors.npy")
-    dense = vectors[rows] @ query if p.dense_weight else np.zeros(len(rows), dtype=np.float32)
+    dense = cosines[rows] if p.dense_weight else np.zeros(len(rows), dtype=np.float32)
     words = lexical[rows] if lexical is not None else np.zeros(len(rows), dtype=np.float32)
     zones: dict[str, dict[str, tuple[float, int]]] = {}
     best_words: dict[str, float] = {}
@@ -211,9 +213,10 @@ def test_array_scoring_equals_the_reference_on_the_shipped_index(shipped: Search
     assert compared > 100 * len(texts)  # hundreds of documents per question were compared
 
 
-def small_index(directory: Path) -> SearchIndex:
+def small_index(directory: Path, dense: faiss.Index | None = None) -> SearchIndex:
     """Documents without a body (shown: their best zone, the later passage on a tie), equal
-    cosines inside a zone (the first passage wins) and shuffled passage order."""
+    cosines inside a zone (the first passage wins) and shuffled passage order. `dense`: an
+    empty FAISS index to fill (flat by default)."""
     rng = np.random.default_rng(3)
     base = rng.normal(size=(4, 16)).astype(np.float32)
     base /= np.linalg.norm(base, axis=1, keepdims=True)
@@ -238,7 +241,7 @@ def small_index(directory: Path) -> SearchIndex:
     ]
     vectors = np.stack([base[v] for _, _, v, _, _ in spec])
     np.save(directory / "vectors.npy", vectors)
-    dense = faiss.IndexFlatIP(vectors.shape[1])
+    dense = dense if dense is not None else faiss.IndexFlatIP(vectors.shape[1])
     dense.add(vectors)
     lexical = LexicalIndex.build([p.lexical_text for p in passages])
     return SearchIndex(directory, passages, dense, vectors, lexical, {})
@@ -255,3 +258,27 @@ def test_array_scoring_equals_the_reference_on_edge_cases(tmp_path: Path) -> Non
                 assert assert_same(index, text, vector, topic=topic) == 4
     shown = {c.doc_id: c.shown for c in index.candidates("paiement", queries[0])}
     assert shown["b"] == 2 and shown["a"] == 1  # b: later of two equal titles; a: first body
+
+
+def test_passages_tied_at_the_cut_are_all_candidates(tmp_path: Path) -> None:
+    # Three passages (two of "a", one of "c") share the best cosine; two are asked for: all
+    # three are kept, so the candidates do not depend on how ties are broken.
+    index = small_index(tmp_path)
+    params = FusionParams(candidates=2, lexical_weight=0.0)
+    query = index._matrix[1]
+    assert {c.doc_id for c in index.candidates("rien", query, params=params)} == {"a", "c"}
+    assert_same(index, "rien", query, params=params)
+
+
+def test_a_graph_index_ranks_as_the_flat_one(tmp_path: Path) -> None:
+    """A large collection's HNSW index gives FAISS's nearest passages and the candidates'
+    cosines row by row: the same candidates as the flat index's single product."""
+    flat = small_index(tmp_path)
+    graph = small_index(tmp_path, faiss.IndexHNSWFlat(16, 8, faiss.METRIC_INNER_PRODUCT))
+    rng = np.random.default_rng(7)
+    for vector in [q / np.linalg.norm(q) for q in rng.normal(size=(6, 16)).astype(np.float32)]:
+        for text in ("paiement", "rien"):
+            want = flat.candidates(text, vector)
+            got = graph.candidates(text, vector)
+            assert [c.doc_id for c in got] == [c.doc_id for c in want]
+            assert [c.meaning for c in got] == pytest.approx([c.meaning for c in want], abs=1e-6)
