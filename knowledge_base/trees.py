@@ -8,7 +8,7 @@ handful of numpy operations per level, no Python loop over trees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,18 +27,33 @@ class Forest:
     right: np.ndarray  # int
     value: np.ndarray  # float: a leaf's contribution
     depth: int  # the deepest leaf: how many steps a walk takes
+    # The same nodes in one row, children as positions in it: a walk step is then a few
+    # one-dimensional takes instead of two-dimensional fancy indexing (half the time).
+    _flat: tuple[np.ndarray, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        trees, width = self.feature.shape
+        start = (np.arange(trees) * width)[:, None]
+        flat = (
+            start.ravel(),
+            self.feature.ravel(),
+            self.threshold.ravel(),
+            (self.left + start).ravel(),
+            (self.right + start).ravel(),
+            self.value.ravel(),
+        )
+        object.__setattr__(self, "_flat", flat)
 
     def decision(self, x: np.ndarray) -> np.ndarray:
         """Log-odds per row of `x`."""
         x = np.asarray(x, dtype=np.float64)
-        rows, trees = len(x), len(self.feature)
-        node = np.zeros((rows, trees), dtype=np.int64)
-        tree = np.arange(trees)[None, :]
+        roots, feature, threshold, left, right, value = self._flat
+        row = np.arange(len(x))[:, None]
+        node = np.broadcast_to(roots, (len(x), len(roots)))
         for _ in range(self.depth):
-            column = self.feature[tree, node]
-            go_left = np.take_along_axis(x, column, axis=1) <= self.threshold[tree, node]
-            node = np.where(go_left, self.left[tree, node], self.right[tree, node])
-        return self.baseline + self.value[tree, node].sum(axis=1)
+            go_left = x[row, feature[node]] <= threshold[node]
+            node = np.where(go_left, left[node], right[node])
+        return self.baseline + value[node].sum(axis=1)
 
     @classmethod
     def from_sklearn(cls, model: Any) -> Forest:
