@@ -24,8 +24,20 @@ EMPTY_WORDS = frozenset(
 )
 
 
+# Latin letters and their accents after decomposition: below U+0370, the only characters
+# with a combining class are U+0300-U+036F except U+034F (the grapheme joiner, class 0).
+_LATIN = re.compile(r"[\x00-\u036f]*")
+_LATIN_MARKS = re.compile(r"[\u0300-\u034e\u0350-\u036f]+")
+
+
 def strip_accents(text: str) -> str:
+    """NFKD without combining marks. French text takes a regular-expression path (it is
+    folded several times a turn); other scripts the general one, with the same result."""
+    if text.isascii():  # unchanged by NFKD and without marks
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
+    if _LATIN.fullmatch(decomposed):
+        return _LATIN_MARKS.sub("", decomposed)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
