@@ -39,6 +39,7 @@ def refresh(services: Services) -> list[str]:
         if problems:
             log.warning("new index served, but the content has %d problems", len(problems))
         else:
+            kb.precompute()
             services.kb = kb
         changed.append("kb")
     if isinstance(services.nlu, NLUModel):

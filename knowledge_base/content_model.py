@@ -266,6 +266,16 @@ class KnowledgeBase:
             self._replacing, self._replacing_count = index, len(self.tools)
         return list(self._replacing.get(fold(name), ()))
 
+    def precompute(self) -> None:
+        """Split and stem now what answers read (guides' sentences, checklist steps' stems,
+        the tools by what they replace): at start rather than at the first question each
+        item answers, which a long-running worker would otherwise pay for on its turns."""
+        for guide in self.guides.values():
+            guide.sentences  # noqa: B018 - a cached property: computed once, kept
+        for checklist in self.checklists.values():
+            checklist.step_stems  # noqa: B018
+        self.tools_replacing("")
+
     def faq_by_topic(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for entry in self.faq.values():
