@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from bot.assistant import Assistant
 from bot.messages import Incoming
@@ -77,10 +78,22 @@ def rows(services, user: str) -> list[Message]:  # type: ignore[no-untyped-def]
 def test_a_question_is_stored_once_with_what_was_understood(services) -> None:  # type: ignore[no-untyped-def]
     assistant = Assistant(services)
     assistant.process(Incoming("test", "7", "text", "bonjour", update_id=1))
-    with statements(services) as sent:
-        outcome = assistant.process(
-            Incoming("test", "7", "text", "comment accepter la carte bancaire", update_id=2)
-        )
+    flushed: list[str] = []
+
+    def before_flush(session, context, instances) -> None:  # type: ignore[no-untyped-def]
+        flushed.extend(type(o).__name__ for o in (*session.new, *session.dirty))
+
+    event.listen(Session, "before_flush", before_flush)
+    try:
+        with statements(services) as sent:
+            outcome = assistant.process(
+                Incoming("test", "7", "text", "comment accepter la carte bancaire", update_id=2)
+            )
+    finally:
+        event.remove(Session, "before_flush", before_flush)
+    # Stored early (for its buttons) with what the turn had learnt, then left unchanged: the
+    # ORM is not asked to compare it again at the end (a flush of nothing, 0.4 ms).
+    assert "Message" not in flushed
     inserts = [s for s in sent if s.startswith("INSERT INTO messages")]
     updates = [s for s in sent if s.startswith("UPDATE messages")]
     # The question first (the feedback buttons carry its id), then its replies.
