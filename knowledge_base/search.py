@@ -243,12 +243,7 @@ class SearchIndex:
         wanted = np.zeros(layout.documents, dtype=bool)
         cosines = None
         if p.dense_weight:
-            if self._flat:
-                cosines = self._matrix @ query
-                nearest = _best(cosines, count)
-            else:
-                _, ids = self.dense.search(query.reshape(1, -1), count)
-                nearest = ids[0][ids[0] >= 0]
+            nearest, cosines = self._nearest(query, count)
             wanted[layout.doc_of[nearest]] = True
         stems = tokens(text)
         lexical = None
@@ -268,8 +263,10 @@ class SearchIndex:
         np.maximum.at(best_words, local, words.astype(np.float64))
         if not p.dense_weight:
             dense = np.zeros(len(rows), np.float32)
+        elif cosines is not None:
+            dense = cosines[rows]
         else:
-            dense = cosines[rows] if cosines is not None else self._matrix[rows] @ query
+            dense = self._matrix[rows] @ query
         zones, meaning = self._meaning(p, rows, local, dense, len(docs))
         fused, dense_rank, lexical_rank = _fuse(p, meaning, best_words, lexical is not None)
         present = zones.present
@@ -329,6 +326,15 @@ class SearchIndex:
                 strict=True,
             )
         ]
+
+    def _nearest(self, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The rows of the `count` passages nearest `query` and, for a flat index, every
+        passage's cosine: one product serves both. A graph index (HNSW) gives the rows only."""
+        if self._flat:
+            cosines = self._matrix @ query
+            return _best(cosines, count), cosines
+        _, ids = self.dense.search(query.reshape(1, -1), count)
+        return ids[0][ids[0] >= 0], None
 
     def _meaning(
         self, p: FusionParams, rows: np.ndarray, local: np.ndarray, dense: np.ndarray, docs: int
