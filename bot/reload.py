@@ -61,5 +61,7 @@ def refresh(services: Services) -> list[str]:
 
 def reindex(services: Services) -> None:
     """The content changed: rebuild the index (only changed passages are encoded) and swap."""
-    services.kb = ready_knowledge_base(services.settings, services.encoder)
+    kb = ready_knowledge_base(services.settings, services.encoder)
+    kb.precompute()
+    services.kb = kb
     services.search.reload()

@@ -21,6 +21,7 @@ def build_services(settings: Settings, log: Log | None = None) -> Services:
     encoder = settings_encoder(settings)
     parser = intent_parser(settings, encoder, settings.nlu_model_dir, log=log)
     kb = ready_knowledge_base(settings, encoder, log=log)
+    kb.precompute()
     search = KnowledgeSearch(settings.resolved_kb_index_dir)
     search.reload_ranker(settings.resolved_kb_ranker)
     search.reload()

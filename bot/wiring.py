@@ -79,8 +79,5 @@ def retrain_intent_model(
 def ready_knowledge_base(
     settings: Settings, encoder: Encoder, log: Log | None = None
 ) -> KnowledgeBase:
-    """The content, ready to serve, its index rebuilt first if the content or the encoder
-    changed."""
-    kb = ensure_index(settings.kb_content_dir, settings.resolved_kb_index_dir, encoder, log=log)
-    kb.precompute()
-    return kb
+    """The content, its index rebuilt first if the content or the encoder changed."""
+    return ensure_index(settings.kb_content_dir, settings.resolved_kb_index_dir, encoder, log=log)

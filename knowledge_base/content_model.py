@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
+from nlu.text import fold
+
 from .lexical import tokens
 from .sentences import Sentence, split_sentences
 
@@ -256,15 +258,16 @@ class KnowledgeBase:
     def tools_replacing(self, name: str) -> list[Tool]:
         """Tools whose `replaces` names `name` (case and accent insensitive), in catalogue
         order; a new list the caller may sort."""
-        from nlu.text import fold
+        return list(self._tools_by_replaced().get(fold(name), ()))
 
+    def _tools_by_replaced(self) -> dict[str, list[Tool]]:
         if self._replacing_count != len(self.tools):
             index: dict[str, list[Tool]] = {}
             for tool in self.tools.values():
                 for key in dict.fromkeys(fold(r) for r in tool.replaces):
                     index.setdefault(key, []).append(tool)
             self._replacing, self._replacing_count = index, len(self.tools)
-        return list(self._replacing.get(fold(name), ()))
+        return self._replacing
 
     def precompute(self) -> None:
         """Split and stem now what answers read (guides' sentences, checklist steps' stems,
@@ -274,7 +277,7 @@ class KnowledgeBase:
             guide.sentences  # noqa: B018 - a cached property: computed once, kept
         for checklist in self.checklists.values():
             checklist.step_stems  # noqa: B018
-        self.tools_replacing("")
+        self._tools_by_replaced()
 
     def faq_by_topic(self) -> dict[str, int]:
         counts: dict[str, int] = {}
