@@ -314,15 +314,13 @@ class Assistant:
         """`merchant`: the chat's, read in this transaction (None: a new one). `flooding`:
         the chat is over its limit (the limit, to decide what still goes)."""
         if merchant is None:
-            merchant = Merchant(
+            values = dict(
                 channel=incoming.channel,
                 external_id=incoming.user_id,
                 first_name=incoming.first_name[:128],
                 language=language,
-                flow_state={},
             )
-            session.add(merchant)
-            session.flush()
+            merchant = turns.add_merchant(session, values, self.services.db.driver)
         if incoming.update_id is not None and not turns.record_update(
             session, incoming.update_id, merchant.id, self.services.db.driver
         ):
@@ -464,15 +462,12 @@ class Assistant:
         # conversation's order). A quick press writes the replies as rows (no ORM object:
         # nothing reads them back).
         driver = self.services.db.driver
+        new: list[Message | dict[str, object]] = [turns.message_row(v) for v in stored]
+        if unstored is not None:
+            new.insert(0, unstored)
         if turn.session is not None:
-            new = [Message(**values) for values in stored]
-            if unstored is not None:
-                new.insert(0, unstored)
             ids = turns.insert_messages(turn.session, new, driver)
         else:
-            new = [turns.message_row(values) for values in stored]
-            if unstored is not None:
-                new.insert(0, unstored)
             ids = turns.insert_rows(turn.connection, new, driver) if new else []
         intent = turn.incoming.intent if turn.incoming is not None else None
         return Outcome(replies, ids[len(new) - len(stored) :], merchant.id, intent)

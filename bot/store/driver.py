@@ -10,10 +10,10 @@ On PostgreSQL the same runs on psycopg's connection (named `%(name)s` parameters
 there runs in a worker thread whose CPU is most of the gap to a bare bot (issue 12); psycopg
 prepares a statement on the server after a few executions on a connection. In psycopg's
 pipeline mode (`Database.connection(pipelined=True)`, a quick press) a statement whose
-result is not read is only queued (`send`), and a turn's messages are inserted a row at a
-time, all sent before the first id is read (`returning_each`); outside it a turn's
-multi-row INSERT keeps SQLAlchemy's one statement (`bot.store.turns`). Other dialects keep
-SQLAlchemy's execution.
+result is not read is only queued (`send`). A turn's messages are inserted a row at a time,
+all sent before the first id is read (`returning_each`: psycopg's `executemany`, which uses
+a pipeline of its own outside one); SQLAlchemy's one multi-row INSERT cost more CPU for the
+ids' order it keeps. Other dialects keep SQLAlchemy's execution.
 """
 
 from __future__ import annotations
