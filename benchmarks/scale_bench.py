@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/scale_bench.py [--quick] [--data-dir DIR] [--postgres-url URL]
 
 1. CPU of a free-text turn against one e5 query encoding of the same texts (one process,
-   SQLite and PostgreSQL), and of a button turn against a bare python-telegram-bot handler
+   SQLite and PostgreSQL; a new merchant's first message, then the same merchants' next
+   one), and of a button turn against a bare python-telegram-bot handler
    (benchmarks/press_bench.py's measurement, called as is).
 2. Throughput of mixed journeys (questions, commands, a profile button) POSTed to webhook
    workers from many chats at once: one worker, then two sharing PostgreSQL, in alternating
@@ -123,9 +124,33 @@ def turn_vs_encoding(services: Services, postgres_url: str, quick: bool) -> dict
             turns[label].append(ask(assistant, f"q-{label}-{i}", text).cpu_seconds)
     backends = backend_cpu(postgres_url, [name])
     pg_server = sum(cpu - backends_before.get(pid, 0.0) for pid, cpu in backends.items())
+    # The same merchants write again, other questions (train split): a returning merchant's
+    # turn, which finds its merchant row instead of inserting it.
+    again = eval_texts("train.yml")[10 : 10 + len(texts)]
+    again_encoding: list[float] = []
+    again_turns: dict[str, list[float]] = {label: [] for label in assistants}
+    for i, text in enumerate(again):
+        start = time.process_time()
+        encode_query(services.encoder, text)
+        again_encoding.append(time.process_time() - start)
+        for label, assistant in assistants.items():
+            again_turns[label].append(ask(assistant, f"q-{label}-{i}", text).cpu_seconds)
     pg_db.dispose()
     drop_database(postgres_url, name)
     report: dict[str, Any] = {"questions": len(texts), "encoding": stats(encoding)}
+    report.update(turn_ratios(turns, encoding))
+    report["postgresql"]["server_backend_cpu_ms_per_turn"] = round(1000 * pg_server / len(texts), 2)
+    report["returning_merchant"] = {
+        "questions": len(again),
+        "encoding": stats(again_encoding),
+        **turn_ratios(again_turns, again_encoding),
+    }
+    return report
+
+
+def turn_ratios(turns: dict[str, list[float]], encoding: list[float]) -> dict[str, Any]:
+    """Each database's turns against the encodings of the same texts."""
+    report: dict[str, Any] = {}
     for label, values in turns.items():
         ratios = [t / e for t, e in zip(values, encoding, strict=True) if e > 0]
         report[label] = {
@@ -134,7 +159,6 @@ def turn_vs_encoding(services: Services, postgres_url: str, quick: bool) -> dict
             "ratio_of_means": round(statistics.fmean(values) / statistics.fmean(encoding), 3),
             "median_of_per_question_ratios": round(statistics.median(ratios), 3),
         }
-    report["postgresql"]["server_backend_cpu_ms_per_turn"] = round(1000 * pg_server / len(texts), 2)
     return report
 
 
