@@ -113,28 +113,14 @@ def turn_vs_encoding(services: Services, postgres_url: str, quick: bool) -> dict
         for label, assistant in assistants.items():
             ask(assistant, f"warm-{label}-{i}", text)
     texts = eval_texts("test.yml")[: 60 if quick else None]
-    encoding: list[float] = []
-    turns: dict[str, list[float]] = {label: [] for label in assistants}
     backends_before = backend_cpu(postgres_url, [name])
-    for i, text in enumerate(texts):
-        start = time.process_time()
-        encode_query(services.encoder, text)
-        encoding.append(time.process_time() - start)
-        for label, assistant in assistants.items():
-            turns[label].append(ask(assistant, f"q-{label}-{i}", text).cpu_seconds)
+    encoding, turns = timed_turns(services, assistants, texts)
     backends = backend_cpu(postgres_url, [name])
     pg_server = sum(cpu - backends_before.get(pid, 0.0) for pid, cpu in backends.items())
     # The same merchants write again, other questions (train split): a returning merchant's
     # turn, which finds its merchant row instead of inserting it.
     again = eval_texts("train.yml")[10 : 10 + len(texts)]
-    again_encoding: list[float] = []
-    again_turns: dict[str, list[float]] = {label: [] for label in assistants}
-    for i, text in enumerate(again):
-        start = time.process_time()
-        encode_query(services.encoder, text)
-        again_encoding.append(time.process_time() - start)
-        for label, assistant in assistants.items():
-            again_turns[label].append(ask(assistant, f"q-{label}-{i}", text).cpu_seconds)
+    again_encoding, again_turns = timed_turns(services, assistants, again)
     pg_db.dispose()
     drop_database(postgres_url, name)
     report: dict[str, Any] = {"questions": len(texts), "encoding": stats(encoding)}
@@ -146,6 +132,22 @@ def turn_vs_encoding(services: Services, postgres_url: str, quick: bool) -> dict
         **turn_ratios(again_turns, again_encoding),
     }
     return report
+
+
+def timed_turns(
+    services: Services, assistants: dict[str, Assistant], texts: list[str]
+) -> tuple[list[float], dict[str, list[float]]]:
+    """CPU seconds of each text's encoding, and of its turn on each assistant; text i is
+    written by merchant "q-{database}-{i}" (new at its first turn)."""
+    encoding: list[float] = []
+    turns: dict[str, list[float]] = {label: [] for label in assistants}
+    for i, text in enumerate(texts):
+        start = time.process_time()
+        encode_query(services.encoder, text)
+        encoding.append(time.process_time() - start)
+        for label, assistant in assistants.items():
+            turns[label].append(ask(assistant, f"q-{label}-{i}", text).cpu_seconds)
+    return encoding, turns
 
 
 def turn_ratios(turns: dict[str, list[float]], encoding: list[float]) -> dict[str, Any]:
