@@ -265,7 +265,11 @@ def answer_question(
             # The guides' and plans' own questions ("remplacer mes outils americains") can
             # fill the first five with no tool in them: the tools come from further down.
             hits = ranked
-        return answer_alternatives(turn, tools_named, hits)
+        if tools_named or any(h.kind == "tool" for h in hits):
+            return answer_alternatives(turn, tools_named, hits)
+        # No tool named and none in the whole depth: the question is answered as any other
+        # (an entry, a guide, the unsure turn), not with "no reliable answer".
+        hits = ranked[:HITS]
     if doubt and doubtful(hits):
         from .flows import clarify  # the unsure turn reads this module's answers
 

@@ -519,3 +519,32 @@ def test_where_to_start_under_the_flow_of_alternatives_gets_the_plan_ranked_firs
     turn, parse, log = _alternative_turn(hits, [])
     answer_question(turn, "des outils pas americains", np.zeros(4), parse)  # type: ignore[arg-type]
     assert log["tools"] == ["awork", "sitew"]
+
+
+def test_a_request_for_tools_with_no_tool_in_the_ranking_is_answered_as_a_question() -> None:
+    """ "un plan pour passer sur des logiciels européens": read as a request for tools, but
+    no tool is named and none ranks anywhere in the depth searched. The plan the ranker
+    trusts answers, as on every other topic, not "no reliable answer"; a doubted best item
+    gets the unsure turn. A named tool the catalogue does not know is still said by name."""
+    import numpy as np
+
+    from bot.answers import ABSTAIN_BELOW, answer_question
+
+    plan = _hit("quitter-outils-americains", "checklist", 0.90, ABSTAIN_BELOW + 0.1)
+    entry = _hit("gestionnaire-mots-de-passe-europeen", "faq", 0.70, 0.30)
+    turn, parse, log = _alternative_turn([plan, entry], [])
+    question = "un plan pour passer sur des logiciels europeens"
+    [reply] = answer_question(turn, question, np.zeros(4), parse)  # type: ignore[arg-type]
+    assert log["answered"] is True and log["checklist"] == "quitter-outils-americains"
+    assert turn.kb.checklists["quitter-outils-americains"].goal in reply.html
+    doubted = [_hit("quitter-outils-americains", "checklist", 0.90, ABSTAIN_BELOW - 0.3), entry]
+    turn, parse, log = _alternative_turn(doubted, [])
+    flows: list[str] = []
+    turn.set_flow = lambda name, **_state: flows.append(name)
+    parse.ranking = []  # the intents offered after the candidates: none here
+    replies = answer_question(turn, question, np.zeros(4), parse)  # type: ignore[arg-type]
+    assert flows == ["clarify"] and "checklist" not in log and "tools" not in log
+    assert any(b.data.startswith("cl:") for r in replies for row in r.buttons for b in row)
+    turn, parse, log = _alternative_turn([plan, entry], ["ClickUp"])
+    [reply] = answer_question(turn, "une alternative a clickup", np.zeros(4), parse)  # type: ignore[arg-type]
+    assert log["answered"] is False and "ClickUp" in reply.html
