@@ -245,8 +245,8 @@ def answer_question(
             and not doubtful(hits)
         ):
             # "une alternative à Google Agenda": no tool lists it, an FAQ entry answers it.
-            # Not one the ranker doubts: "une alternative à ClickUp" is not the Mailchimp entry
-            # (0.67), it is a product the catalogue does not know (said so, logged unanswered).
+            # Not one the ranker doubts: "une alternative à CapCut" is not the Mailchimp entry
+            # (0.57), it is a product the catalogue does not know (said so, logged unanswered).
             return faq_answer(turn, turn.kb.faq[first.id])
         on_tool = _entry_on_named_tool(turn, text, hits, tools_named)
         if on_tool is not None:

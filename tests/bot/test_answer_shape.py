@@ -545,6 +545,6 @@ def test_a_request_for_tools_with_no_tool_in_the_ranking_is_answered_as_a_questi
     replies = answer_question(turn, question, np.zeros(4), parse)  # type: ignore[arg-type]
     assert flows == ["clarify"] and "checklist" not in log and "tools" not in log
     assert any(b.data.startswith("cl:") for r in replies for row in r.buttons for b in row)
-    turn, parse, log = _alternative_turn([plan, entry], ["ClickUp"])
-    [reply] = answer_question(turn, "une alternative a clickup", np.zeros(4), parse)  # type: ignore[arg-type]
-    assert log["answered"] is False and "ClickUp" in reply.html
+    turn, parse, log = _alternative_turn([plan, entry], ["Airtable"])
+    [reply] = answer_question(turn, "une alternative a airtable", np.zeros(4), parse)  # type: ignore[arg-type]
+    assert log["answered"] is False and "Airtable" in reply.html

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from knowledge_base.loader import load_knowledge_base
+from nlu.default import DEFAULT_TRAIN_DIR
+from nlu.entities import EntityExtractor
 from nlu.intents import GUIDE_TOPICS
+from nlu.training_data import load_training_data
 from tests.nlu.test_cli import comptoir
 
 CONTENT = Path(__file__).parents[2] / "knowledge_base" / "content"
@@ -59,6 +62,25 @@ def test_shipped_content_is_valid_and_covers_the_spec() -> None:
     missing = [name for name in COMMON_US_TOOLS if not kb.tools_replacing(name)]
     assert missing == []
     assert all(g.sources and g.summary for g in kb.guides.values())
+
+
+# Products a tool `replaces` whose name is an everyday word: the search still finds them in a
+# message by name (`knowledge_base.search._MentionMatcher`); the entity extractor does not.
+EVERYDAY_WORDS = {"Later", "Toast", "UPS"}
+
+
+def test_every_replaced_product_is_read_by_its_own_name() -> None:
+    """ "une alternative à Zettle": the chat lists the tools whose `replaces` holds the name
+    the entity extractor read, its canonical value. A catalogue that wrote "Zettle (PayPal)"
+    or "Copilot" (read as "Microsoft Copilot") made the chat say it knew no alternative."""
+    kb, _ = load_knowledge_base(CONTENT)
+    extractor = EntityExtractor.from_training_data(load_training_data(DEFAULT_TRAIN_DIR), ["tool"])
+    replaced = {name for tool in kb.tools.values() for name in tool.replaces} - EVERYDAY_WORDS
+    unread = {
+        name: [e.value for e in extractor.extract(f"une alternative à {name} ?")]
+        for name in sorted(replaced)
+    }
+    assert {name: read for name, read in unread.items() if read != [name]} == {}
 
 
 @pytest.fixture()
