@@ -269,15 +269,34 @@ class KnowledgeBase:
             self._replacing, self._replacing_count = index, len(self.tools)
         return self._replacing
 
+    # Each tool's folded name, built on first use like `_replacing`.
+    _names: tuple[tuple[str, Tool], ...] = field(default=(), init=False, repr=False, compare=False)
+    _names_count: int = field(default=-1, init=False, repr=False, compare=False)
+
+    def tools_named_in(self, text: str) -> list[Tool]:
+        """The catalogue's tools whose whole name `text` holds, on word boundaries, case and
+        accents aside ("c'est quoi qonto ?" names Qonto): what a merchant asks about,
+        whatever else the message reads like. Names of under three characters are left out."""
+        folded = f" {fold(text)} "
+        return [tool for name, tool in self._folded_names() if f" {name} " in folded]
+
+    def _folded_names(self) -> tuple[tuple[str, Tool], ...]:
+        if self._names_count != len(self.tools):
+            named = ((fold(t.name), t) for t in self.tools.values())
+            self._names = tuple((name, t) for name, t in named if len(name) >= 3)
+            self._names_count = len(self.tools)
+        return self._names
+
     def precompute(self) -> None:
         """Split and stem now what answers read (guides' sentences, checklist steps' stems,
-        the tools by what they replace): at start rather than at the first question each
+        the tools by what they replace and by name): at start rather than at the first question each
         item answers, which a long-running worker would otherwise pay for on its turns."""
         for guide in self.guides.values():
             guide.sentences  # noqa: B018 - a cached property: computed once, kept
         for checklist in self.checklists.values():
             checklist.step_stems  # noqa: B018
         self._tools_by_replaced()
+        self._folded_names()
 
     def faq_by_topic(self) -> dict[str, int]:
         counts: dict[str, int] = {}

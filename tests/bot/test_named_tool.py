@@ -5,6 +5,7 @@ petits commerces ?" got the guide on public aid ranked behind it)."""
 from __future__ import annotations
 
 import numpy as np
+from sqlalchemy import select
 
 from bot.answers import (
     ABSTAIN_BELOW,
@@ -115,3 +116,66 @@ def test_an_unsure_intent_still_gets_the_card_of_a_named_tool() -> None:
     assert reply.plain().startswith("• Sylius (")
     unnamed = "un logiciel libre pour une boutique en ligne ?"
     assert sure_answer(turn, unnamed, vector, hits, SURE_WHEN_INTENT_UNSURE) == []  # type: ignore[arg-type]
+
+
+def _reads_as(intent: str, confidence: float, entities=()):  # type: ignore[no-untyped-def]
+    """An intent model that reads every message as `intent` with `entities`."""
+    from nlu.classifier import IntentScore
+    from nlu.model import ParseResult
+
+    def parse(text: str, encode=None) -> ParseResult:  # type: ignore[no-untyped-def]
+        ranking = [IntentScore(intent, confidence)]
+        return ParseResult(text, intent, confidence, list(entities), ranking)
+
+    return parse
+
+
+def test_small_talk_that_asks_about_a_tool_gets_the_tool(
+    chat: Chat,  # noqa: F811 (the fixture)
+    services,
+    monkeypatch,
+) -> None:  # type: ignore[no-untyped-def]
+    """ "c'est quoi Qonto ?" reads like "c'est quoi toi ?" to the intent model (a bot
+    challenge at 0.47 before this rule, so 76 of the catalogue's 202 tools asked that way got
+    "je suis un assistant automatique"): a message that names a catalogued tool and asks
+    something is searched, and the tool's card answers it."""
+    monkeypatch.setattr(services.nlu, "parse", _reads_as("bot_challenge", 0.47))
+    chat.say("c'est quoi Qonto ?")
+    assert "assistant automatique" not in chat.text() and "Qonto" in chat.text()
+    with services.db.session() as session:
+        asked = session.scalars(select(Message).where(Message.direction == "in")).all()[-1]
+        assert asked.intent == "bot_challenge" and asked.hits[0]["id"] == "qonto"
+
+
+def test_small_talk_keeps_its_reply_when_certain_or_naming_nothing(
+    chat: Chat,  # noqa: F811 (the fixture)
+    services,
+    monkeypatch,
+) -> None:  # type: ignore[no-untyped-def]
+    """ "t'es chatgpt ?" names a tool but asks the bot what it is, and the intent model is
+    certain of it; "salut ça vaa ?" holds a typo-tolerant guess (Canva), no name; "c'est
+    quoi ton nom ?" names nothing. Each keeps its small-talk reply, with no search."""
+    from nlu.entities import Entity
+
+    chatgpt = Entity("tool", "ChatGPT", "chatgpt", 5, 12, 1.0, "lookup")
+    monkeypatch.setattr(services.nlu, "parse", _reads_as("bot_challenge", 0.9998, [chatgpt]))
+    chat.say("t'es chatgpt ?")
+    assert "assistant automatique" in chat.text()
+    canva = Entity("tool", "Canva", "vaa", 9, 12, 0.67, "fuzzy")
+    monkeypatch.setattr(services.nlu, "parse", _reads_as("greet", 0.6, [canva]))
+    chat.say("salut ca vaa ?")
+    assert "Bonjour" in chat.text()
+    monkeypatch.setattr(services.nlu, "parse", _reads_as("bot_challenge", 0.6))
+    chat.say("c'est quoi ton nom ?")
+    assert "assistant automatique" in chat.text()
+    with services.db.session() as session:
+        incoming = session.scalars(select(Message).where(Message.direction == "in")).all()
+        assert len(incoming) == 3 and all(not m.hits for m in incoming)
+
+
+def test_the_catalogue_finds_tools_by_their_whole_name() -> None:
+    """Case and accents aside, on word boundaries; a name inside a longer word is no name."""
+    turn = _turn()
+    named = turn.kb.tools_named_in("vous connaissez QONTO et recèto ?")
+    assert {t.id for t in named} == {"qonto", "receto"}
+    assert turn.kb.tools_named_in("une qontoise et un chat") == []
