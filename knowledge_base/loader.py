@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from nlu.intents import ASK_INTENTS, GUIDE_TOPICS
+from nlu.text import fold
 
 from .checking import (
     FRONT_MATTER,
@@ -325,7 +326,31 @@ def load_knowledge_base(content_dir: Path) -> tuple[KnowledgeBase, list[Problem]
         problems.append(Problem("diagnostic.yml", "", "fichier du diagnostic absent"))
 
     _check_links(kb, problems)
+    _check_questions(kb, problems)
     return kb, problems
+
+
+def _check_questions(kb: KnowledgeBase, problems: list[Problem]) -> None:
+    """A question (an FAQ entry's own or a variant, case and accents aside) belongs to one
+    entry: two entries asking it split its answer, and the reply showed the second under
+    the first as a neighbouring entry, the same question twice on the merchant's screen."""
+    owners: dict[str, str] = {}
+    for entry in kb.faq.values():
+        for field, question in (
+            ("question", entry.question),
+            *(("variants", variant) for variant in entry.variants),
+        ):
+            owner = owners.setdefault(fold(question), entry.id)
+            if owner != entry.id:
+                problems.append(
+                    Problem(
+                        f"{entry.path}#{entry.id}",
+                        f"{entry.id}.{field}",
+                        f"« {question} » est déjà une question de la fiche {owner!r} : "
+                        "gardez-la dans une seule fiche (fusionnez-les si elles répondent "
+                        "à la même chose)",
+                    )
+                )
 
 
 def _check_links(kb: KnowledgeBase, problems: list[Problem]) -> None:

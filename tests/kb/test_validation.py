@@ -13,7 +13,6 @@ from knowledge_base.loader import load_knowledge_base
 from nlu.default import DEFAULT_TRAIN_DIR
 from nlu.entities import EntityExtractor
 from nlu.intents import GUIDE_TOPICS
-from nlu.text import fold
 from nlu.training_data import load_training_data
 from tests.nlu.test_cli import comptoir
 
@@ -63,18 +62,6 @@ def test_shipped_content_is_valid_and_covers_the_spec() -> None:
     missing = [name for name in COMMON_US_TOOLS if not kb.tools_replacing(name)]
     assert missing == []
     assert all(g.sources and g.summary for g in kb.guides.values())
-
-
-def test_each_question_belongs_to_one_faq_entry() -> None:
-    """Two entries asking the same question (case and accents aside, variants included) split
-    its answer in two, and the reply showed the second under the first as "une fiche voisine":
-    the same question answered twice on a phone screen."""
-    kb, _ = load_knowledge_base(CONTENT)
-    owners: dict[str, set[str]] = {}
-    for entry in kb.faq.values():
-        for question in (entry.question, *entry.variants):
-            owners.setdefault(fold(question), set()).add(entry.id)
-    assert {q: ids for q, ids in owners.items() if len(ids) > 1} == {}
 
 
 # Products a tool `replaces` whose name is an everyday word: the search still finds them in a
@@ -155,6 +142,15 @@ CHECKLIST = "checklists/vendre-en-ligne.yml"
             "identifiant 'site-vitrine' déjà utilisé",
         ),
         ("diagnostic.yml", "axis: visibilite", "axis: nulle-part", "axe inconnu 'nulle-part'"),
+        (
+            "faq/gdpr.yml",
+            "    - combien de temps garder les donnees de geolocalisation 2 mois\n",
+            "    - combien de temps garder les donnees de geolocalisation 2 mois\n"
+            "    - dois-je declarer mon fichier clients a la cnil ?\n",
+            "[declaration-cnil-fichier-clients.question] : « Dois-je déclarer mon fichier "
+            "clients à la CNIL ? » est déjà une question de la fiche "
+            "'geolocalisation-vehicule-salarie'",
+        ),
     ],
 )
 def test_each_kind_of_breakage_names_file_and_field(
