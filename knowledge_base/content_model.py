@@ -289,8 +289,8 @@ class KnowledgeBase:
 
     def precompute(self) -> None:
         """Split and stem now what answers read (guides' sentences, checklist steps' stems,
-        the tools by what they replace and by name): at start rather than at the first question each
-        item answers, which a long-running worker would otherwise pay for on its turns."""
+        the tools by what they replace and by name): at start rather than at the first
+        question each item answers, which a long-running worker would otherwise pay for."""
         for guide in self.guides.values():
             guide.sentences  # noqa: B018 - a cached property: computed once, kept
         for checklist in self.checklists.values():
