@@ -47,10 +47,11 @@ QUESTION_WORDS_MIN = 3
 # every control intent but these two, which search the knowledge base.
 NO_SEARCH_INTENTS = frozenset(CONTROL_INTENTS) - {"start_checklist", "out_of_scope"}
 # Small talk: replies that need no knowledge base, unless the message asks about a tool
-# and the intent model is not all but certain of the small talk. Measured on 404 questions
-# on the catalogue's tools ("c'est quoi Qonto ?", "Qonto c'est européen ?"): 115 read as
-# small talk, at 0.933 at most; "t'es chatgpt ?" and the other bot challenges naming a tool
-# in the intent data read at 0.998 or more.
+# and the intent model is not all but certain of the small talk (or of "off topic"). Measured
+# on 404 questions on the catalogue's tools ("c'est quoi Qonto ?", "Qonto c'est européen ?"):
+# 115 read as small talk, at 0.933 at most; "combien coûte Zelty ?", "vous connaissez
+# Dolibarr ?" (404 more): 118 read as off topic, at 0.965 at most; "t'es chatgpt ?" and the
+# other bot challenges naming a tool in the intent data read at 0.998 or more.
 SMALL_TALK = frozenset({"greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge"})
 SMALL_TALK_CERTAIN = 0.99
 # Presses that step through a flow (a diagnostic answer, a checklist step, a profile or
@@ -312,15 +313,18 @@ class Assistant:
 
     def _asks_about_a_tool(self, understood: Understanding) -> bool:
         """ "c'est quoi Qonto ?" reads like "c'est quoi toi ?" (a question to the bot), "c'est
-        quoi elloha ?" like a hello: small talk that names a tool and asks something asks
-        about that tool, and is searched (its card if the ranker is sure of it)."""
+        quoi elloha ?" like a hello, "combien coûte Zelty ?" like an off-topic question: such
+        a message that names a tool and asks something asks about that tool, and is searched
+        as an unsure turn (the tool's card if the ranker is sure of it, else choices)."""
         parse = understood.parse
-        if parse.intent not in SMALL_TALK or parse.confidence >= SMALL_TALK_CERTAIN:
+        if parse.intent not in SMALL_TALK | {"out_of_scope"}:
             return False
-        if not asks_something(understood.text):
+        if parse.confidence >= SMALL_TALK_CERTAIN or not asks_something(understood.text):
             return False
-        # A name read exactly, not a typo-tolerant guess ("ça vaa ?" is no Canva).
-        if any(e.entity == "tool" and e.extractor != "fuzzy" for e in parse.entities):
+        # A name read exactly, not a typo-tolerant guess ("ça vaa ?" is no Canva); off
+        # topic, only a tool of the catalogue ("combien coûte Zelty ?", not an Uber ride).
+        exact = any(e.entity == "tool" and e.extractor != "fuzzy" for e in parse.entities)
+        if exact and parse.intent in SMALL_TALK:
             return True
         return bool(self.services.kb.tools_named_in(understood.text))
 

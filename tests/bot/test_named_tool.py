@@ -179,3 +179,22 @@ def test_the_catalogue_finds_tools_by_their_whole_name() -> None:
     named = turn.kb.tools_named_in("vous connaissez QONTO et recèto ?")
     assert {t.id for t in named} == {"qonto", "receto"}
     assert turn.kb.tools_named_in("une qontoise et un chat") == []
+
+
+def test_off_topic_that_asks_about_a_catalogued_tool_gets_the_tool(
+    chat: Chat,  # noqa: F811 (the fixture)
+    services,
+    monkeypatch,
+) -> None:  # type: ignore[no-untyped-def]
+    """ "combien coûte Zelty ?" read as off topic got "je suis spécialisé dans le numérique
+    des commerces" (26 of the catalogue's 202 tools asked that way): a catalogued tool named
+    is in scope. A product the catalogue does not hold ("Uber") keeps the off-topic reply."""
+    from nlu.entities import Entity
+
+    monkeypatch.setattr(services.nlu, "parse", _reads_as("out_of_scope", 0.88))
+    chat.say("combien coûte Zelty ?")
+    assert "spécialisé" not in chat.text() and "Zelty" in chat.text()
+    uber = Entity("tool", "Uber", "uber", 14, 18, 1.0, "lookup")
+    monkeypatch.setattr(services.nlu, "parse", _reads_as("out_of_scope", 0.88, [uber]))
+    chat.say("combien coûte un Uber pour l'aéroport ?")
+    assert "spécialisé" in chat.text()
