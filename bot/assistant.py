@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from knowledge_base.content_model import KnowledgeBase
 from knowledge_base.lexical import tokens
 from nlu.intents import ASK_INTENTS, CONTROL_INTENTS, TOPIC_LABELS
 from nlu.model import ParseResult
@@ -53,7 +54,8 @@ NO_SEARCH_INTENTS = frozenset(CONTROL_INTENTS) - {"start_checklist", "out_of_sco
 # Dolibarr ?" (404 more): 118 read as off topic, at 0.965 at most; "t'es chatgpt ?" and the
 # other bot challenges naming a tool in the intent data read at 0.998 or more.
 SMALL_TALK = frozenset({"greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge"})
-SMALL_TALK_CERTAIN = 0.99
+OFF_TOPIC_OR_SMALL_TALK = SMALL_TALK | {"out_of_scope"}
+CERTAIN_OF_THE_READ = 0.99
 # Presses that step through a flow (a diagnostic answer, a checklist step, a profile or
 # reminder choice): a few indexed statements, no search, no encoding, no erasure.
 QUICK_PRESSES = frozenset({"dg", "ck", "pf", "rm"})
@@ -94,6 +96,7 @@ class Understanding:
     parse: ParseResult
     focus: str = ""
     other: str = ""  # a second question asked in the same message
+    catalogue: KnowledgeBase | None = None  # the tools a message may name
 
     @property
     def vector(self) -> np.ndarray:
@@ -117,6 +120,25 @@ class Understanding:
         if intent in ("affirm", "deny", "thanks"):
             return asks_something(self.text) and len(tokens(self.text)) >= QUESTION_WORDS_MIN
         return False
+
+    @cached_property
+    def asks_about_a_tool(self) -> bool:
+        """ "c'est quoi Qonto ?" reads like "c'est quoi toi ?" (a question to the bot), "c'est
+        quoi elloha ?" like a hello, "combien coûte Zelty ?" like an off-topic question: such
+        a message that names a tool and asks something asks about that tool, and is searched
+        as an unsure turn (the tool's card if the ranker is sure of it, else choices). Read
+        once, for the choice to encode and for the route."""
+        parse = self.parse
+        if parse.intent not in OFF_TOPIC_OR_SMALL_TALK:
+            return False
+        if parse.confidence >= CERTAIN_OF_THE_READ or not asks_something(self.text):
+            return False
+        # A name read exactly, not a typo-tolerant guess ("ça vaa ?" is no Canva); off
+        # topic, only a tool of the catalogue ("combien coûte Zelty ?", not an Uber ride).
+        exact = any(e.entity == "tool" and e.extractor != "fuzzy" for e in parse.entities)
+        if exact and parse.intent in SMALL_TALK:
+            return True
+        return self.catalogue is not None and bool(self.catalogue.tools_named_in(self.text))
 
     @cached_property
     def asks_beyond_the_diagnostic(self) -> bool:
@@ -296,7 +318,7 @@ class Assistant:
         vector = LazyVector(lambda: self.services.query_vectors.vector(asked.focus))
         # The intent model asks for the vector only when its n-gram cascade is unsure.
         parse = self.services.nlu.parse(asked.asked, encode=vector.get)
-        return Understanding(message, vector, parse, asked.focus, asked.other)
+        return Understanding(message, vector, parse, asked.focus, asked.other, self.services.kb)
 
     def _searches(self, understood: Understanding) -> bool:
         """Whether `_answer` will search for this message (unsure, a question, a checklist
@@ -305,28 +327,11 @@ class Assistant:
         unsure = parse.confidence < self.services.settings.nlu_fallback_threshold
         if unsure or understood.asks_while_closing or understood.asks_beyond_the_diagnostic:
             return True
-        if self._asks_about_a_tool(understood):
+        if understood.asks_about_a_tool:
             return True
         if understood.asks_for_the_checklists:
             return False
         return parse.intent not in NO_SEARCH_INTENTS
-
-    def _asks_about_a_tool(self, understood: Understanding) -> bool:
-        """ "c'est quoi Qonto ?" reads like "c'est quoi toi ?" (a question to the bot), "c'est
-        quoi elloha ?" like a hello, "combien coûte Zelty ?" like an off-topic question: such
-        a message that names a tool and asks something asks about that tool, and is searched
-        as an unsure turn (the tool's card if the ranker is sure of it, else choices)."""
-        parse = understood.parse
-        if parse.intent not in SMALL_TALK | {"out_of_scope"}:
-            return False
-        if parse.confidence >= SMALL_TALK_CERTAIN or not asks_something(understood.text):
-            return False
-        # A name read exactly, not a typo-tolerant guess ("ça vaa ?" is no Canva); off
-        # topic, only a tool of the catalogue ("combien coûte Zelty ?", not an Uber ride).
-        exact = any(e.entity == "tool" and e.extractor != "fuzzy" for e in parse.entities)
-        if exact and parse.intent in SMALL_TALK:
-            return True
-        return bool(self.services.kb.tools_named_in(understood.text))
 
     def _turn(  # type: ignore[no-untyped-def]
         self,
@@ -646,7 +651,7 @@ class Assistant:
             if understood.asks_for_the_checklists:
                 return checklists.list_checklists(turn)
             return self._checklist_from_text(turn, understood)
-        if topic is None and self._asks_about_a_tool(understood):
+        if topic is None and understood.asks_about_a_tool:
             return clarify.unsure(turn, understood.focus, understood.vector, parse)
         name = f" {turn.merchant.first_name}" if turn.merchant.first_name else ""
         if intent == "greet":
