@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from knowledge_base.lexical import tokens
-from nlu.text import EMPTY_WORDS, fold
+from nlu.text import EMPTY_WORDS, fold, strip_accents
 
 # "bonjour, je suis fleuriste à Nantes et ..." up to the clause that asks.
 _GREETING = r"(?:(?:bonjour|bonsoir|salut|hello|coucou|madame|monsieur)[\s,!.]*)*"
@@ -38,6 +38,16 @@ MIN_FOCUS_WORDS = 3
 # What is left once the introduction is cut must still say what is asked: at least this many
 # words that are neither grammar nor a bare question ("je fais quoi ?", "c'est légal ?").
 MIN_FOCUS_CONTENT = 2
+# "bonjour, je suis fleuriste, j'ai une boutique à Nantes, on est deux, …"
+MAX_INTRO_CLAUSES = 3
+# An object pronoun after a subject or a modal at the start of what is left ("je peux les
+# mettre sur Vinted ?", "si on me le vole ?"): it refers back to what the introduction named.
+# Not after "comment": "comment les gens me trouvent" is an article.
+REFERENCE_WINDOW = 5  # words at the start of what is left
+_REFERS_BACK = re.compile(
+    r"\b(?:je|j|tu|il|ils|elle|elles|on|nous|vous|peux|peut|pouvez|dois|doit|faut|"
+    r"me|m|te|se|s)\s+(?:le|la|les|l|lui|leur)\s+\w"
+)
 
 
 @dataclass(frozen=True)
@@ -136,15 +146,41 @@ def asks_what_it_is(question: str) -> bool:
 
 
 def _strip_intro(text: str) -> str:
-    match = _INTRO.match(text)
-    if match is None:
-        return text
-    rest = text[match.end() :]
-    words = fold(rest).split()
-    content = [w for w in words if w not in EMPTY_WORDS and len(w) > 2]
-    if len(words) < MIN_FOCUS_WORDS or len(content) < MIN_FOCUS_CONTENT:
-        return text  # the introduction carries the question ("j'ai trouvé un faux billet…")
-    return rest
+    """The question without its introduction, which may come in several clauses ("bonjour,
+    je suis fleuriste, j'ai une boutique à Nantes, …"): each is cut while what is left still
+    says what is asked."""
+    for _ in range(MAX_INTRO_CLAUSES):
+        match = _INTRO.match(_aligned_fold(text))
+        if match is None:
+            return text
+        rest = text[match.end() :]
+        words = fold(rest).split()
+        content = [w for w in words if w not in EMPTY_WORDS and len(w) > 2]
+        if len(words) < MIN_FOCUS_WORDS or len(content) < MIN_FOCUS_CONTENT:
+            return text  # the introduction carries the question ("j'ai trouvé un faux billet…")
+        if _REFERS_BACK.search(" ".join(words[:REFERENCE_WINDOW])):
+            return text  # "j'ai des invendus, je peux les mettre sur Vinted ?": it names them
+        text = rest
+    return text
+
+
+def _aligned_fold(text: str) -> str:
+    """`text` lower-cased, without accents, apostrophes and hyphens as spaces, one character
+    for each of `text`'s: "J'ai", "je gère" and "I'm" match the introduction's words, and
+    the match's end is an offset in `text`."""
+    return "".join(_fold_char(c) for c in text)
+
+
+_KEPT_PUNCTUATION = frozenset(",.;:!? ")  # the introduction's regular expression reads them
+
+
+def _fold_char(char: str) -> str:
+    if char.isascii():
+        return char.lower() if char.isalnum() or char in _KEPT_PUNCTUATION else " "
+    if not char.isalnum():
+        return " "  # "’", "«"
+    plain = strip_accents(char).lower()
+    return plain if len(plain) == 1 else char
 
 
 def _split_questions(text: str) -> tuple[str, str]:

@@ -23,6 +23,37 @@ from bot.question_shape import asks_where_to_start, is_broad, shape
             "",
         ),
         ("je suis perdu", "je suis perdu", ""),  # nothing left to ask without the intro
+        # typed on a phone: apostrophes, accents, English
+        (
+            "J’ai une boulangerie à Lyon, comment faire un site vitrine ?",
+            "comment faire un site vitrine ?",
+            "",
+        ),
+        (
+            "Je gère une boutique de vêtements, quel logiciel de caisse choisir ?",
+            "quel logiciel de caisse choisir ?",
+            "",
+        ),
+        ("I'm a baker in Lyon, how do I sell online?", "how do I sell online?", ""),
+        # an introduction in several clauses
+        (
+            "Bonjour, je suis fleuriste à Nantes, je tiens une petite boutique, quel logiciel "
+            "de caisse choisir ?",
+            "quel logiciel de caisse choisir ?",
+            "",
+        ),
+        (
+            "Moi c'est Julie, je gère un salon de coiffure. Comment prendre les rendez-vous en "
+            "ligne ?",
+            "Comment prendre les rendez-vous en ligne ?",
+            "",
+        ),
+        # the clause that names what is asked about stays ("les" refers back to it)
+        (
+            "je suis pro, j'ai un stock de vêtements invendus, je peux les mettre sur Vinted ?",
+            "j'ai un stock de vêtements invendus, je peux les mettre sur Vinted ?",
+            "",
+        ),
         (
             "faut il un bandeau cookies ? et combien coute un nom de domaine en .fr ?",
             "faut il un bandeau cookies ?",
