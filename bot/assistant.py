@@ -87,9 +87,9 @@ class Understanding:
     """A text message understood once: its vector, if computed, feeds both the intent model
     and search.
 
-    The vector is the question's without the merchant's introduction (`focus`): "je suis
-    fleuriste à Nantes" must not steer retrieval; the intent model reads the introduction
-    too (the trade is an entity)."""
+    The vector and the intent are the question's without the merchant's introduction
+    (`focus`): "je suis fleuriste à Nantes" must not steer retrieval nor the topic it is
+    ranked under; the entities are read in the introduction too (a tool named there)."""
 
     text: str
     lazy_vector: LazyVector
@@ -316,8 +316,9 @@ class Assistant:
             return None
         asked = shape(message)
         vector = LazyVector(lambda: self.services.query_vectors.vector(asked.focus))
-        # The intent model asks for the vector only when its n-gram cascade is unsure.
-        parse = self.services.nlu.parse(asked.asked, encode=vector.get)
+        # The intent model asks for the vector only when its n-gram cascade is unsure. It
+        # reads the question without the introduction, the entities the whole of it.
+        parse = self.services.nlu.parse(asked.asked, encode=vector.get, intent_text=asked.focus)
         return Understanding(message, vector, parse, asked.focus, asked.other, self.services.kb)
 
     def _searches(self, understood: Understanding) -> bool:

@@ -46,7 +46,7 @@ def candidates_as_the_bot_searches(services: Services, text: str) -> Searched:
     vector, as a turn gets them (the n-gram cascade decides when it is sure, as in a turn)."""
     asked = shape(text)
     vector = query_vector(services.encoder, asked.focus)  # as a turn does, without the cache
-    parse = services.nlu.parse(asked.asked, encode=lambda: vector)
+    parse = services.nlu.parse(asked.asked, encode=lambda: vector, intent_text=asked.focus)
     index = services.search.index
     if index is None:
         return [], asked.focus, {}, vector

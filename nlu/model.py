@@ -82,9 +82,13 @@ class Parser(Protocol):
         vector: np.ndarray | None = None,
         *,
         encode: Callable[[], np.ndarray] | None = None,
+        intent_text: str | None = None,
     ) -> ParseResult:
         """`vector`: the message's, already computed. Without it, `encode()` gives it if the
-        parser needs it (the caller's cache), else the parser encodes `text` itself."""
+        parser needs it (the caller's cache), else the parser encodes `text` itself.
+        `intent_text`: the part of `text` the intent is read in (the question without the
+        merchant's introduction: "je suis fleuriste" must not steer it), `vector` being that
+        part's; the entities are read in the whole `text` (the trade, a tool named early)."""
         ...
 
 
@@ -109,14 +113,16 @@ class NLUModel:
         vector: np.ndarray | None = None,
         *,
         encode: Callable[[], np.ndarray] | None = None,
+        intent_text: str | None = None,
     ) -> ParseResult:
+        read = text if intent_text is None else intent_text
         if vector is not None:
-            ranking, encoded = self.classifier.rank(text, vector), True
+            ranking, encoded = self.classifier.rank(read, vector), True
         else:
-            ranking, ngrams = self.classifier.rank_ngrams(text)
+            ranking, ngrams = self.classifier.rank_ngrams(read)
             encoded = ranking is None
             if ranking is None:  # the cascade is unsure (or absent): encode after all
-                vector = encode() if encode is not None else encode_query(self.encoder, text)
+                vector = encode() if encode is not None else encode_query(self.encoder, read)
                 ranking = self.classifier.rank_with(ngrams, vector)
         return ParseResult(
             text,

@@ -7,6 +7,7 @@ API, `POST /model/parse {"text": ...}`, and maps the answer to a `ParseResult`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import httpx
 import numpy as np
@@ -35,8 +36,17 @@ class RasaParser:
         vector: np.ndarray | None = None,
         *,
         encode: Callable[[], np.ndarray] | None = None,
+        intent_text: str | None = None,
     ) -> ParseResult:
         # The vector is ignored and never asked for: Rasa runs its own featurisation.
+        result = parse_rasa_answer(text, self._post(text))
+        if intent_text is None or intent_text == text:
+            return result
+        # The intent of the question alone; the entities of the whole message.
+        read = parse_rasa_answer(intent_text, self._post(intent_text))
+        return replace(read, text=text, entities=result.entities)
+
+    def _post(self, text: str) -> dict:  # type: ignore[type-arg]
         try:
             response = self._client.post("/model/parse", json={"text": text})
         except httpx.HTTPError as exc:
@@ -49,10 +59,9 @@ class RasaParser:
                 f"Le serveur Rasa a répondu {response.status_code} : {response.text[:200]}"
             )
         try:
-            payload = response.json()
+            return response.json()  # type: ignore[no-any-return]
         except ValueError as exc:
             raise RasaBackendError("Réponse du serveur Rasa illisible (JSON attendu).") from exc
-        return parse_rasa_answer(text, payload)
 
 
 def parse_rasa_answer(text: str, payload: dict) -> ParseResult:  # type: ignore[type-arg]

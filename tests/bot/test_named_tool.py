@@ -123,7 +123,7 @@ def _reads_as(intent: str, confidence: float, entities=()):  # type: ignore[no-u
     from nlu.classifier import IntentScore
     from nlu.model import ParseResult
 
-    def parse(text: str, encode=None) -> ParseResult:  # type: ignore[no-untyped-def]
+    def parse(text: str, encode=None, intent_text=None) -> ParseResult:  # type: ignore[no-untyped-def]
         ranking = [IntentScore(intent, confidence)]
         return ParseResult(text, intent, confidence, list(entities), ranking)
 

@@ -130,3 +130,16 @@ def test_fast_single_message_path_matches_the_batch_path(tiny_model: NLUModel, e
         expected = dict(zip(tiny_model.classifier.classes, batch[i], strict=True))
         for intent, confidence in ranked.items():
             assert confidence == pytest.approx(expected[intent], abs=1e-4)
+
+
+def test_the_intent_can_be_read_in_a_part_of_the_message(tiny_model: NLUModel, encoder) -> None:  # type: ignore[no-untyped-def]
+    """The question without the merchant's introduction: a greeting before it steers nothing."""
+    question = "il me faut un site web"
+    message = f"bonjour, bonjour, salut ! {question}"
+    vector = encoder.encode_queries([question])[0]
+    read = tiny_model.parse(message, vector, intent_text=question)
+    assert read.text == message
+    assert read.ranking == tiny_model.parse(question, vector).ranking
+    assert read.intent == "ask_website"
+    # read whole, the greeting's words weigh on the intent
+    assert tiny_model.parse(message, vector).ranking != read.ranking

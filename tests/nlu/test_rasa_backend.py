@@ -27,9 +27,11 @@ class FakeRasa(BaseHTTPRequestHandler):
             self.send_error(500, "model not loaded")
             return
         start = text.find("gmail")
+        # A greeting when the message opens with one, as a model reading every word would.
+        intent = "greet" if text.startswith("bonjour") else "find_alternative"
         answer = {
             "text": text,
-            "intent": {"name": "find_alternative", "confidence": 0.91},
+            "intent": {"name": intent, "confidence": 0.91},
             "entities": (
                 [
                     {
@@ -45,7 +47,7 @@ class FakeRasa(BaseHTTPRequestHandler):
                 else []
             ),
             "intent_ranking": [
-                {"name": "find_alternative", "confidence": 0.91},
+                {"name": intent, "confidence": 0.91},
                 {"name": "ask_website", "confidence": 0.05},
             ],
             "text_tokens": [],
@@ -85,6 +87,17 @@ def test_parse_maps_rasa_answer(rasa_url: str) -> None:
         "gmail",
         "rasa:DIETClassifier",
     )
+
+
+def test_the_intent_is_read_without_the_introduction_and_the_entities_in_all_of_it(
+    rasa_url: str,
+) -> None:
+    message = "bonjour, j'ai gmail, une alternative ?"
+    result = RasaParser(rasa_url).parse(message, intent_text="une alternative ?")
+    assert (result.text, result.intent) == (message, "find_alternative")
+    [entity] = result.entities
+    assert (entity.value, entity.start) == ("Gmail", message.index("gmail"))
+    assert RasaParser(rasa_url).parse(message).intent == "greet"
 
 
 def test_server_error_is_explained(rasa_url: str) -> None:
