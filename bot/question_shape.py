@@ -40,11 +40,13 @@ MIN_FOCUS_WORDS = 3
 MIN_FOCUS_CONTENT = 2
 # "bonjour, je suis fleuriste, j'ai une boutique à Nantes, on est deux, …"
 MAX_INTRO_CLAUSES = 3
-# An object pronoun after a subject or a modal at the start of what is left ("je peux les
-# mettre sur Vinted ?", "si on me le vole ?"): it refers back to what the introduction named.
+# "ça" opening what is left, or an object pronoun after a subject or a modal at its start
+# ("je peux les mettre sur Vinted ?", "si on me le vole ?"): it refers back to what the
+# introduction named.
 # Not after "comment": "comment les gens me trouvent" is an article.
 REFERENCE_WINDOW = 5  # words at the start of what is left
 _REFERS_BACK = re.compile(
+    r"^(?:ca|cela|ceci)\b|"  # "j'ai un NAS, ça compte comme une copie ?"
     r"\b(?:je|j|tu|il|ils|elle|elles|on|nous|vous|peux|peut|pouvez|dois|doit|faut|"
     r"me|m|te|se|s)\s+(?:le|la|les|l|lui|leur)\s+\w"
 )

@@ -156,6 +156,9 @@ def test_tools_are_listed_under_the_label_their_data_earns() -> None:
         "j ai trouve un faux billet de 50 dans la caisse, je fais quoi ?",
         "jai google analytics sur le site de la pizzeria, c toujours legal ?",
         "j ai mis le mauvais taux de tva sur une facture envoyee, je la modifie ?",
+        # what follows refers back to what it names ("ça", "les")
+        "j’ai un NAS dans la réserve pour les sauvegardes, ça compte comme une copie hors site ?",
+        "j'ai des invendus de l'été, je peux les vendre sur Vinted ?",
         # nor is "je suis …" when what follows only asks ("comment éviter ça")
         "je suis photographe si mon ordi crame je perds tout, comment eviter ca",
     ],
