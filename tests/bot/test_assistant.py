@@ -578,7 +578,7 @@ def test_a_goodbye_that_asks_something_is_not_a_leave(chat: Chat, services, monk
     from nlu.classifier import IntentScore
     from nlu.model import ParseResult
 
-    def goodbye(text: str, encode=None) -> ParseResult:  # type: ignore[no-untyped-def]
+    def goodbye(text: str, encode=None, intent_text=None) -> ParseResult:  # type: ignore[no-untyped-def]
         return ParseResult(text, "goodbye", 0.99, [], [IntentScore("goodbye", 0.99)])
 
     monkeypatch.setattr(services.nlu, "parse", goodbye)
@@ -597,7 +597,7 @@ def test_a_no_that_asks_something_is_not_a_reply(chat: Chat, services, monkeypat
     from nlu.classifier import IntentScore
     from nlu.model import ParseResult
 
-    def deny(text: str, encode=None) -> ParseResult:  # type: ignore[no-untyped-def]
+    def deny(text: str, encode=None, intent_text=None) -> ParseResult:  # type: ignore[no-untyped-def]
         return ParseResult(text, "deny", 0.99, [], [IntentScore("deny", 0.99)])
 
     monkeypatch.setattr(services.nlu, "parse", deny)
