@@ -16,7 +16,8 @@ from knowledge_base.lexical import tokens
 from nlu.text import EMPTY_WORDS, fold, strip_accents
 
 # "bonjour, je suis fleuriste à Nantes et ..." up to the clause that asks.
-_GREETING = r"(?:(?:bonjour|bonsoir|salut|hello|coucou|madame|monsieur)[\s,!.]*)*"
+# A whole word: "Helloasso c'est quoi ?" opens on no greeting.
+_GREETING = r"(?:(?:bonjour|bonsoir|salut|hello|coucou|madame|monsieur)\b[\s,!.]*)*"
 _INTRO = re.compile(
     _GREETING
     + r"(?:je suis|jsuis|j suis|chui|on est|nous sommes|moi c est|j ai (?:un|une)|jai (?:un|une)|"
@@ -26,6 +27,7 @@ _INTRO = re.compile(
     re.IGNORECASE,
 )
 _GREETING_ONLY = re.compile(_GREETING, re.IGNORECASE)
+_LEADING_GREETING = re.compile(_GREETING.removesuffix("*") + "+")  # at least one word
 _BROAD = re.compile(
     r"\b(?:c est quoi|c quoi|cest quoi|qu est ce que|quest ce que|qu est ce qu|par ou commencer|"
     r"commence par quoi|comment (?:commencer|debuter|se lancer|m y prendre|on fait)|"
@@ -38,6 +40,7 @@ MIN_FOCUS_WORDS = 3
 # What is left once the introduction is cut must still say what is asked: at least this many
 # words that are neither grammar nor a bare question ("je fais quoi ?", "c'est légal ?").
 MIN_FOCUS_CONTENT = 2
+MIN_CONTENT_AFTER_A_GREETING = 1  # "Bonjour, comment faire un site ?"
 # "bonjour, je suis fleuriste, j'ai une boutique à Nantes, on est deux, …"
 MAX_INTRO_CLAUSES = 3
 # "ça" opening what is left, or an object pronoun after a subject or a modal at its start
@@ -149,18 +152,23 @@ def asks_what_it_is(question: str) -> bool:
 
 def _strip_intro(text: str) -> str:
     """The question without its introduction, which may come in several clauses ("bonjour,
-    je suis fleuriste, j'ai une boutique à Nantes, …"): each is cut while what is left still
-    says what is asked."""
+    je suis fleuriste, j'ai une boutique à Nantes, …") or be a greeting alone ("Bonjour !
+    une appli de messagerie française ?"): each is cut while what is left still says what is
+    asked."""
     for _ in range(MAX_INTRO_CLAUSES):
-        match = _INTRO.match(_aligned_fold(text))
+        folded = _aligned_fold(text)
+        match = _INTRO.match(folded)
+        greeting = match is None and (match := _LEADING_GREETING.match(folded)) is not None
         if match is None:
             return text
         rest = text[match.end() :]
         words = fold(rest).split()
         content = [w for w in words if w not in EMPTY_WORDS and len(w) > 2]
-        if len(words) < MIN_FOCUS_WORDS or len(content) < MIN_FOCUS_CONTENT:
+        # A greeting carries nothing: one word that says what is asked is enough after it.
+        needed = MIN_CONTENT_AFTER_A_GREETING if greeting else MIN_FOCUS_CONTENT
+        if len(words) < MIN_FOCUS_WORDS or len(content) < needed:
             return text  # the introduction carries the question ("j'ai trouvé un faux billet…")
-        if _REFERS_BACK.search(" ".join(words[:REFERENCE_WINDOW])):
+        if not greeting and _REFERS_BACK.search(" ".join(words[:REFERENCE_WINDOW])):
             return text  # "j'ai des invendus, je peux les mettre sur Vinted ?": it names them
         text = rest
     return text

@@ -35,6 +35,15 @@ from bot.question_shape import asks_where_to_start, is_broad, shape
             "",
         ),
         ("I'm a baker in Lyon, how do I sell online?", "how do I sell online?", ""),
+        # a greeting alone, before a question
+        ("Bonjour ! Un logiciel de caisse français ?", "Un logiciel de caisse français ?", ""),
+        ("Bonjour, comment faire un site ?", "comment faire un site ?", ""),
+        ("Bonjour, comment ça va ?", "Bonjour, comment ça va ?", ""),  # nothing asked after it
+        (
+            "Helloasso c'est gratuit pour une association ?",
+            "Helloasso c'est gratuit pour une association ?",
+            "",
+        ),
         # an introduction in several clauses
         (
             "Bonjour, je suis fleuriste à Nantes, je tiens une petite boutique, quel logiciel "

@@ -19,6 +19,10 @@ INTRODUCED = [
     ),
     ("Moi c’est Julie, je gère un salon de coiffure. ", "sumup ou zettle pour encaisser ?"),
     ("Hello, I'm a baker in Lyon. ", "which European tool can replace Mailchimp?"),
+    # a greeting alone: not answered "Bonjour ! Quelle est votre question ?"
+    ("Bonjour ! ", "coffre fort de mdp pr l equipe"),
+    ("Bonsoir madame, ", "site pr mon resto"),
+    ("Bonjour ! ", "visio francaise securisee"),
 ]
 
 
