@@ -44,6 +44,11 @@ from bot.question_shape import asks_where_to_start, is_broad, shape
             "Helloasso c'est gratuit pour une association ?",
             "",
         ),
+        (
+            "un outil pour les dons en ligne ? Helloasso c'est gratuit pour une asso ?",
+            "un outil pour les dons en ligne ?",
+            "Helloasso c'est gratuit pour une asso ?",  # no "Hello" cut off the second question
+        ),
         # an introduction in several clauses
         (
             "Bonjour, je suis fleuriste à Nantes, je tiens une petite boutique, quel logiciel "
