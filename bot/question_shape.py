@@ -17,7 +17,8 @@ from nlu.text import EMPTY_WORDS, fold, strip_accents
 
 # "bonjour, je suis fleuriste à Nantes et ..." up to the clause that asks.
 # A whole word: "Helloasso c'est quoi ?" opens on no greeting.
-_GREETING = r"(?:(?:bonjour|bonsoir|salut|hello|coucou|madame|monsieur)\b[\s,!.]*)*"
+_GREETING_WORD = r"(?:bonjour|bonsoir|salut|hello|coucou|madame|monsieur)\b[\s,!.]*"
+_GREETING = f"(?:{_GREETING_WORD})*"
 _INTRO = re.compile(
     _GREETING
     + r"(?:je suis|jsuis|j suis|chui|on est|nous sommes|moi c est|j ai (?:un|une)|jai (?:un|une)|"
@@ -27,7 +28,7 @@ _INTRO = re.compile(
     re.IGNORECASE,
 )
 _GREETING_ONLY = re.compile(_GREETING, re.IGNORECASE)
-_LEADING_GREETING = re.compile(_GREETING.removesuffix("*") + "+")  # at least one word
+_LEADING_GREETING = re.compile(f"(?:{_GREETING_WORD})+")
 _BROAD = re.compile(
     r"\b(?:c est quoi|c quoi|cest quoi|qu est ce que|quest ce que|qu est ce qu|par ou commencer|"
     r"commence par quoi|comment (?:commencer|debuter|se lancer|m y prendre|on fait)|"
@@ -157,8 +158,9 @@ def _strip_intro(text: str) -> str:
     asked."""
     for _ in range(MAX_INTRO_CLAUSES):
         folded = _aligned_fold(text)
-        match = _INTRO.match(folded)
-        greeting = match is None and (match := _LEADING_GREETING.match(folded)) is not None
+        match, greeting = _INTRO.match(folded), False
+        if match is None:
+            match, greeting = _LEADING_GREETING.match(folded), True
         if match is None:
             return text
         rest = text[match.end() :]
