@@ -18,16 +18,14 @@ from nlu.text import EMPTY_WORDS, fold, strip_accents
 # "bonjour, je suis fleuriste à Nantes et ..." up to the clause that asks.
 # A whole word: "Helloasso c'est quoi ?" opens on no greeting.
 _GREETING_WORD = r"(?:bonjour|bonsoir|salut|hello|coucou|madame|monsieur)\b[\s,!.]*"
-_GREETING = f"(?:{_GREETING_WORD})*"
 _INTRO = re.compile(
-    _GREETING
+    f"(?:{_GREETING_WORD})*"
     + r"(?:je suis|jsuis|j suis|chui|on est|nous sommes|moi c est|j ai (?:un|une)|jai (?:un|une)|"
     r"je tiens|je gere|"
     r"je travaille|je bosse|i am|i m|we are)\b[^,.;:!?]{0,90}?"
     r"(?:[,.;:!]|\bet\b(?= (?:je|j|on|nous|i)\b))\s*",
     re.IGNORECASE,
 )
-_GREETING_ONLY = re.compile(_GREETING, re.IGNORECASE)
 _LEADING_GREETING = re.compile(f"(?:{_GREETING_WORD})+")
 _BROAD = re.compile(
     r"\b(?:c est quoi|c quoi|cest quoi|qu est ce que|quest ce que|qu est ce qu|par ou commencer|"
@@ -156,24 +154,28 @@ def _strip_intro(text: str) -> str:
     je suis fleuriste, j'ai une boutique à Nantes, …") or be a greeting alone ("Bonjour !
     une appli de messagerie française ?"): each is cut while what is left still says what is
     asked."""
+    folded, start = _aligned_fold(text), 0  # the clauses cut so far end at `start`
     for _ in range(MAX_INTRO_CLAUSES):
-        folded = _aligned_fold(text)
-        match, greeting = _INTRO.match(folded), False
+        match, greeting = _INTRO.match(folded, start), False
         if match is None:
-            match, greeting = _LEADING_GREETING.match(folded), True
+            match, greeting = _LEADING_GREETING.match(folded, start), True
         if match is None:
-            return text
-        rest = text[match.end() :]
-        words = fold(rest).split()
+            break
+        words = fold(text[match.end() :]).split()
         content = [w for w in words if w not in EMPTY_WORDS and len(w) > 2]
         # A greeting carries nothing: one word that says what is asked is enough after it.
         needed = MIN_CONTENT_AFTER_A_GREETING if greeting else MIN_FOCUS_CONTENT
         if len(words) < MIN_FOCUS_WORDS or len(content) < needed:
-            return text  # the introduction carries the question ("j'ai trouvé un faux billet…")
+            break  # the introduction carries the question ("j'ai trouvé un faux billet…")
         if not greeting and _REFERS_BACK.search(" ".join(words[:REFERENCE_WINDOW])):
-            return text  # "j'ai des invendus, je peux les mettre sur Vinted ?": it names them
-        text = rest
-    return text
+            break  # "j'ai des invendus, je peux les mettre sur Vinted ?": it names them
+        start = match.end()
+    return text[start:]
+
+
+def _without_greeting(text: str) -> str:
+    match = _LEADING_GREETING.match(_aligned_fold(text))
+    return text[match.end() :] if match else text
 
 
 def _aligned_fold(text: str) -> str:
@@ -203,6 +205,6 @@ def _split_questions(text: str) -> tuple[str, str]:
     first, rest = parts[0], " ".join(parts[1:])
     if len(first.split()) < MIN_FOCUS_WORDS or len(rest.split()) < MIN_FOCUS_WORDS:
         return text, ""
-    rest = _GREETING_ONLY.sub("", rest, count=1).strip()
+    rest = _without_greeting(rest).strip()
     rest = re.sub(r"^(?:et|and|aussi|sinon|autre question)\b[\s,:]*", "", rest, flags=re.I)
     return first, (rest if "?" in rest and len(rest.split()) >= MIN_FOCUS_WORDS else "")
