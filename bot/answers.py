@@ -41,6 +41,7 @@ from .question_shape import (
     asks_what_it_is,
     asks_where_to_start,
     is_broad,
+    within,
 )
 
 COUNTRIES = {
@@ -266,7 +267,7 @@ def answer_question(
             # fill the first five with no tool in them: the tools come from further down.
             hits = ranked
         if tools_named or any(h.kind == "tool" for h in hits):
-            return answer_alternatives(turn, tools_named, hits)
+            return answer_alternatives(turn, tools_named, hits, says_what_for(text, parse))
         # No tool named and none in the whole depth: the question is answered as any other
         # (an entry, a guide, the unsure turn), not with "no reliable answer".
         hits = ranked[:HITS]
@@ -301,7 +302,7 @@ def answer_question(
             return faq_answer(turn, turn.kb.faq[faq_hit.id])
         tools = [turn.kb.tools[h.id] for h in hits if h.kind == "tool"][:MAX_TOOLS]
         if tools:
-            return answer_alternatives(turn, tools_named, hits)
+            return answer_alternatives(turn, tools_named, hits, says_what_for(text, parse))
         turn.log["answered"] = False
         return [Reply(turn.t("no_answer"))]
     return [guide_answer(turn, guide_hit, hits, broad, vector, text, figure)]
@@ -1018,20 +1019,73 @@ def rank_alternatives(
             )
             return name, candidates[:MAX_TOOLS]
     tools = [turn.kb.tools[h.id] for h in hits if h.kind == "tool" and h.id in turn.kb.tools]
-    itself = catalogue_tool(turn, named[0]) if named else None
+    itself = catalogue_tool(turn, named[0], hits) if named else None
     if itself is not None and itself in tools:  # "Pennylane, c'est français ?": it leads
         tools = [itself, *(t for t in tools if t.id != itself.id)]
     return (named[0] if named else None), tools[:MAX_TOOLS]
 
 
-def catalogue_tool(turn: Turn, name: str) -> Tool | None:
-    """The catalogue's own tool of that name (case and accent insensitive), if any."""
+def catalogue_tool(turn: Turn, name: str, hits: Sequence[Hit] = ()) -> Tool | None:
+    """The catalogue's own tool of that name (case and accent insensitive), or the one a
+    short name stands for: "N26" is "N26 Business", "Infomaniak" the publisher of kSuite
+    and kDrive (whole words of the tool's name or publisher; among several, the one the
+    search ranked first)."""
     wanted = fold(name)
-    return next((t for t in turn.kb.tools.values() if fold(t.name) == wanted), None)
+    exact = next((t for t in turn.kb.tools.values() if fold(t.name) == wanted), None)
+    if exact is not None or len(wanted) < 3:
+        return exact
+    words = f" {wanted} "
+    known = [
+        t
+        for t in turn.kb.tools.values()
+        if words in f" {fold(t.name)} " or words in f" {fold(t.vendor)} "
+    ]
+    order = {h.id: i for i, h in enumerate(hits)}
+    return min(known, key=lambda t: order.get(t.id, len(order)), default=None)
 
 
-def answer_alternatives(turn: Turn, named: list[str], hits: list[Hit]) -> list[Reply]:
+# Words that ask for a replacement without saying what it is for ("une alternative
+# européenne à Xero ?", "un équivalent français de Sage svp"): with nothing else said, the
+# tools the search finds for an unknown product come from its name's letters alone.
+_ASKING_FOR_A_REPLACEMENT = frozenset(
+    tokens(
+        "alternative alternatives europeen europeenne europeens europeennes francais "
+        "francaise francaises europe ue union remplacer remplacant remplacante remplacement "
+        "equivalent equivalente equivalents autre autres chose choses outil outils logiciel "
+        "logiciels application applications appli applis solution solutions service services "
+        "version place lieu plutot similaire similaires concurrent concurrents mieux bien bon "
+        "bonne gratuit gratuite gratuits libre local locale made in france existe exister "
+        "connaissez connais conseiller conseillez recommander recommandez trouver cherche "
+        "chercher veux voudrais aimerais besoin faut truc sympa marche si possible cher moins "
+        "plus"
+    )
+)
+
+
+def says_what_for(question: str, parse: ParseResult) -> bool:
+    """Besides the tools it names and the words that ask for a replacement, the question
+    says what the tool is for ("opentable français pour les résas du resto ?")."""
+    rest = f" {fold(question)} "
+    for entity in parse.entities:
+        if entity.entity == "tool" and fold(entity.text):
+            rest = rest.replace(f" {fold(entity.text)} ", " ")
+    return not within(rest, _ASKING_FOR_A_REPLACEMENT)
+
+
+def answer_alternatives(
+    turn: Turn, named: list[str], hits: list[Hit], what_for: bool = True
+) -> list[Reply]:
+    """`what_for`: the message says what the tool is for, beyond its name; a named product
+    the catalogue knows no alternative to gets the tools found only then."""
     tool_name, tools = rank_alternatives(turn, named, hits)
+    unknown = bool(tool_name) and not turn.kb.tools_replacing(tool_name or "")
+    own = catalogue_tool(turn, tool_name, hits) if unknown and tool_name else None
+    # The tool named is itself in the catalogue and the search found it, so it leads
+    # (`rank_alternatives`; "des postes de la boutique" is not Posteo, the mail host: the
+    # search does not find it there).
+    itself = own is not None and bool(tools) and tools[0].id == own.id
+    if unknown and not itself and not what_for:
+        tools = []  # "une alternative à Xero ?": not Wero, for its letters
     if not tools:
         turn.log["answered"] = False
         if tool_name:  # said by its name, not a generic "no reliable answer"
@@ -1042,11 +1096,6 @@ def answer_alternatives(turn: Turn, named: list[str], hits: list[Hit]) -> list[R
     # A named tool the catalogue knows no alternative to gets what comes closest, said as
     # such: logged unanswered, so that staff see the gap in "À revoir" ("alternative à
     # Booking" is not answered by a list of booking tools for hairdressers).
-    unknown = bool(tool_name) and not turn.kb.tools_replacing(tool_name)
-    # The tool named is itself in the catalogue and the search found it, so it leads
-    # (`rank_alternatives`; "des postes de la boutique" is not Posteo, the mail host: the
-    # search does not find it there).
-    itself = unknown and fold(tools[0].name) == fold(tool_name or "")
     turn.log["answered"] = itself or not unknown
     if itself:
         header = turn.t("alternatives_itself", tool=esc(tool_name))
