@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlparse
 
 import numpy as np
@@ -267,7 +267,7 @@ def answer_question(
             # fill the first five with no tool in them: the tools come from further down.
             hits = ranked
         if tools_named or any(h.kind == "tool" for h in hits):
-            return answer_alternatives(turn, tools_named, hits, says_what_for(text, parse))
+            return answer_alternatives(turn, tools_named, hits, lambda: says_what_for(text, parse))
         # No tool named and none in the whole depth: the question is answered as any other
         # (an entry, a guide, the unsure turn), not with "no reliable answer".
         hits = ranked[:HITS]
@@ -302,7 +302,7 @@ def answer_question(
             return faq_answer(turn, turn.kb.faq[faq_hit.id])
         tools = [turn.kb.tools[h.id] for h in hits if h.kind == "tool"][:MAX_TOOLS]
         if tools:
-            return answer_alternatives(turn, tools_named, hits, says_what_for(text, parse))
+            return answer_alternatives(turn, tools_named, hits, lambda: says_what_for(text, parse))
         turn.log["answered"] = False
         return [Reply(turn.t("no_answer"))]
     return [guide_answer(turn, guide_hit, hits, broad, vector, text, figure)]
@@ -1021,8 +1021,17 @@ def rank_alternatives(
     tools = [turn.kb.tools[h.id] for h in hits if h.kind == "tool" and h.id in turn.kb.tools]
     itself = catalogue_tool(turn, named[0], hits) if named else None
     if itself is not None and itself in tools:  # "Pennylane, c'est français ?": it leads
-        tools = [itself, *(t for t in tools if t.id != itself.id)]
+        tools = [itself, *_peers(turn, itself, tools)]
     return (named[0] if named else None), tools[:MAX_TOOLS]
+
+
+def _peers(turn: Turn, tool: Tool, ranked: list[Tool]) -> list[Tool]:
+    """The tools of `tool`'s own category, those the search ranked first: "une alternative
+    à Qonto ?" lists other banks, not Qwant for its letters."""
+    same = [t for t in turn.kb.tools.values() if t.category == tool.category and t.id != tool.id]
+    order = {t.id: i for i, t in enumerate(ranked)}
+    same.sort(key=lambda t: (order.get(t.id, len(order)), not t.european, t.country != "FR"))
+    return same[: MAX_TOOLS - 1]
 
 
 def catalogue_tool(turn: Turn, name: str, hits: Sequence[Hit] = ()) -> Tool | None:
@@ -1073,10 +1082,14 @@ def says_what_for(question: str, parse: ParseResult) -> bool:
 
 
 def answer_alternatives(
-    turn: Turn, named: list[str], hits: list[Hit], what_for: bool = True
+    turn: Turn,
+    named: list[str],
+    hits: list[Hit],
+    what_for: Callable[[], bool] = lambda: True,
 ) -> list[Reply]:
-    """`what_for`: the message says what the tool is for, beyond its name; a named product
-    the catalogue knows no alternative to gets the tools found only then."""
+    """`what_for`: whether the message says what the tool is for, beyond its name (asked
+    only when it matters): a named product the catalogue knows no alternative to gets the
+    tools found only then."""
     tool_name, tools = rank_alternatives(turn, named, hits)
     unknown = bool(tool_name) and not turn.kb.tools_replacing(tool_name or "")
     own = catalogue_tool(turn, tool_name, hits) if unknown and tool_name else None
@@ -1084,7 +1097,7 @@ def answer_alternatives(
     # (`rank_alternatives`; "des postes de la boutique" is not Posteo, the mail host: the
     # search does not find it there).
     itself = own is not None and bool(tools) and tools[0].id == own.id
-    if unknown and not itself and not what_for:
+    if unknown and not itself and not what_for():
         tools = []  # "une alternative à Xero ?": not Wero, for its letters
     if not tools:
         turn.log["answered"] = False

@@ -17,9 +17,8 @@ def _parse(text: str, *tools: str) -> ParseResult:
     entities = []
     for name in tools:
         start = text.lower().index(name.lower())
-        entities.append(
-            Entity("tool", name, text[start : start + len(name)], start, start + len(name), 1.0, "t")
-        )
+        end = start + len(name)
+        entities.append(Entity("tool", name, text[start:end], start, end, 1.0, "t"))
     return ParseResult(text, "find_alternative", 0.99, entities)
 
 
@@ -40,14 +39,14 @@ def test_what_the_tool_is_for_is_read_beyond_its_name_and_the_request() -> None:
 def test_an_unknown_product_with_nothing_else_said_gets_no_lookalike_tools() -> None:
     turn = _turn()
     assert not turn.kb.tools_replacing("Sage"), "pick a product the catalogue lacks"
-    hits = [_hit("zeeg", "tool", 0.0, 0.76), _hit("outil-europeen-remplacer-notion", "faq", 0.88, 0.45)]
-    [reply] = answer_alternatives(turn, ["Sage"], hits, what_for=False)  # type: ignore[arg-type]
+    hits = [_hit("zeeg", "tool", 0.0, 0.76), _hit("wix-europeen-alternatives", "faq", 0.8, 0.4)]
+    [reply] = answer_alternatives(turn, ["Sage"], hits, what_for=lambda: False)  # type: ignore[arg-type]
     assert "pas encore d'alternative à <b>Sage</b>" in reply.html
     assert "Zeeg" not in reply.plain() and "• " not in reply.plain()
     assert turn.log["answered"] is False
     # Said what for: what the search found, said as the closest, still logged unanswered.
     turn = _turn()
-    [reply] = answer_alternatives(turn, ["Sage"], hits, what_for=True)  # type: ignore[arg-type]
+    [reply] = answer_alternatives(turn, ["Sage"], hits, what_for=lambda: True)  # type: ignore[arg-type]
     assert "s'en rapproche" in reply.plain() and "Zeeg" in reply.plain()
     assert turn.log["answered"] is False
 
@@ -56,10 +55,16 @@ def test_a_product_named_by_its_short_name_is_the_catalogue_s_own_tool() -> None
     turn = _turn()
     assert not turn.kb.tools_replacing("N26")
     hits = [_hit("n26-business", "tool", 0.0, 0.9), _hit("qonto", "tool", 0.0, 0.5)]
-    [reply] = answer_alternatives(turn, ["N26"], hits, what_for=False)  # type: ignore[arg-type]
+    [reply] = answer_alternatives(turn, ["N26"], hits, what_for=lambda: False)  # type: ignore[arg-type]
     assert reply.plain().startswith("N26 est dans mon catalogue")
     assert reply.plain().index("N26 Business") < reply.plain().index("Qonto")
     assert turn.log["answered"] is True
+    # The tools listed with it are of its own kind, not those found for their letters.
+    turn = _turn()
+    hits = [_hit("qonto", "tool", 0.0, 0.99), _hit("qwant", "tool", 0.0, 0.6)]
+    [reply] = answer_alternatives(turn, ["Qonto"], hits)  # type: ignore[arg-type]
+    assert reply.plain().startswith("Qonto est dans mon catalogue")
+    assert "Qwant" not in reply.plain() and "Shine" in reply.plain()
     # A publisher's name stands for its tools: the one the search ranked first.
     ranked = [_hit("kdrive", "tool", 0.0, 0.9), _hit("ksuite", "tool", 0.0, 0.8)]
     found = catalogue_tool(turn, "Infomaniak", ranked)  # type: ignore[arg-type]
@@ -68,7 +73,7 @@ def test_a_product_named_by_its_short_name_is_the_catalogue_s_own_tool() -> None
     assert catalogue_tool(turn, "Infoman", ranked) is None  # type: ignore[arg-type]
 
 
-def test_through_the_assistant(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]
+def test_through_the_assistant(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     assert not services.kb.tools_replacing("Bolt")
     [reply] = chat.say("une alternative européenne à Bolt ?")
     assert "pas encore d'alternative à <b>Bolt</b>" in reply.html

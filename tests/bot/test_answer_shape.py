@@ -508,6 +508,7 @@ def _alternative_turn(hits, tools: list[str]):  # type: ignore[no-untyped-def]
     turn.services = SimpleNamespace(search=SimpleNamespace(search=lambda *a, **k: hits))
     parse = SimpleNamespace(
         intent="find_alternative",
+        entities=[],
         entity_values=lambda name: tools if name == "tool" else [],
         intent_scores=lambda: {"find_alternative": 0.9},
     )
