@@ -267,7 +267,13 @@ def answer_question(
             # fill the first five with no tool in them: the tools come from further down.
             hits = ranked
         if tools_named or any(h.kind == "tool" for h in hits):
-            return answer_alternatives(turn, tools_named, hits, lambda: says_what_for(text, parse))
+            return answer_alternatives(
+                turn,
+                tools_named,
+                hits,
+                lambda: says_what_for(text, parse),
+                asks_for_alternative(text),
+            )
         # No tool named and none in the whole depth: the question is answered as any other
         # (an entry, a guide, the unsure turn), not with "no reliable answer".
         hits = ranked[:HITS]
@@ -302,7 +308,13 @@ def answer_question(
             return faq_answer(turn, turn.kb.faq[faq_hit.id])
         tools = [turn.kb.tools[h.id] for h in hits if h.kind == "tool"][:MAX_TOOLS]
         if tools:
-            return answer_alternatives(turn, tools_named, hits, lambda: says_what_for(text, parse))
+            return answer_alternatives(
+                turn,
+                tools_named,
+                hits,
+                lambda: says_what_for(text, parse),
+                asks_for_alternative(text),
+            )
         turn.log["answered"] = False
         return [Reply(turn.t("no_answer"))]
     return [guide_answer(turn, guide_hit, hits, broad, vector, text, figure)]
@@ -1000,9 +1012,11 @@ def _tool_line(turn: Turn, tool: Tool) -> str:
 
 
 def rank_alternatives(
-    turn: Turn, named: list[str], hits: list[Hit]
+    turn: Turn, named: list[str], hits: list[Hit], others: bool = True
 ) -> tuple[str | None, list[Tool]]:
-    """The tool the merchant named (if the catalogue knows alternatives) and 2-4 of them."""
+    """The tool the merchant named (if the catalogue knows alternatives) and 2-4 of them.
+    `others`: the message asks for other tools ("une alternative à Qonto ?"), not only
+    about the one it names ("Qonto c'est européen ?")."""
     hit_order = {h.id: i for i, h in enumerate(hits)}
     for name in named:
         candidates = turn.kb.tools_replacing(name)
@@ -1021,15 +1035,25 @@ def rank_alternatives(
     tools = [turn.kb.tools[h.id] for h in hits if h.kind == "tool" and h.id in turn.kb.tools]
     itself = catalogue_tool(turn, named[0], hits) if named else None
     if itself is not None and itself in tools:  # "Pennylane, c'est français ?": it leads
-        tools = [itself, *_peers(turn, itself, tools)]
+        tools = [itself, *_peers(turn, itself, tools, others)]
     return (named[0] if named else None), tools[:MAX_TOOLS]
 
 
-def _peers(turn: Turn, tool: Tool, ranked: list[Tool]) -> list[Tool]:
-    """The tools of `tool`'s own category, those the search ranked first: "une alternative
-    à Qonto ?" lists other banks, not Qwant for its letters."""
-    same = [t for t in turn.kb.tools.values() if t.category == tool.category and t.id != tool.id]
+def _peers(turn: Turn, tool: Tool, ranked: list[Tool], others: bool) -> list[Tool]:
+    """Tools of `tool`'s own kind (its category, its publisher's, or under its name:
+    "OVHcloud Email Pro"), those the search ranked first: "une alternative à Qonto ?" lists
+    other banks, not Qwant for its letters. Only those the search found unless the message
+    asks for others ("Qonto c'est européen ?" is about Qonto)."""
+    name = f" {fold(tool.name)} "
+    same = [
+        t
+        for t in turn.kb.tools.values()
+        if t.id != tool.id
+        and (t.category == tool.category or t.vendor == tool.vendor or name in f" {fold(t.name)} ")
+    ]
     order = {t.id: i for i, t in enumerate(ranked)}
+    if not others:
+        same = [t for t in same if t.id in order]
     same.sort(key=lambda t: (order.get(t.id, len(order)), not t.european, t.country != "FR"))
     return same[: MAX_TOOLS - 1]
 
@@ -1086,11 +1110,12 @@ def answer_alternatives(
     named: list[str],
     hits: list[Hit],
     what_for: Callable[[], bool] = lambda: True,
+    others: bool = True,
 ) -> list[Reply]:
     """`what_for`: whether the message says what the tool is for, beyond its name (asked
     only when it matters): a named product the catalogue knows no alternative to gets the
-    tools found only then."""
-    tool_name, tools = rank_alternatives(turn, named, hits)
+    tools found only then. `others`: it asks for other tools (`rank_alternatives`)."""
+    tool_name, tools = rank_alternatives(turn, named, hits, others)
     unknown = bool(tool_name) and not turn.kb.tools_replacing(tool_name or "")
     own = catalogue_tool(turn, tool_name, hits) if unknown and tool_name else None
     # The tool named is itself in the catalogue and the search found it, so it leads
@@ -1111,7 +1136,8 @@ def answer_alternatives(
     # Booking" is not answered by a list of booking tools for hairdressers).
     turn.log["answered"] = itself or not unknown
     if itself:
-        header = turn.t("alternatives_itself", tool=esc(tool_name))
+        key = "alternatives_itself" if len(tools) > 1 else "alternatives_itself_alone"
+        header = turn.t(key, tool=esc(tool_name))
     elif unknown:
         header = turn.t("alternatives_unknown", tool=esc(tool_name))
     elif tool_name:

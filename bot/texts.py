@@ -112,6 +112,7 @@ FR: dict[str, str] = {
     "alternatives_to": "Des alternatives européennes à <b>{tool}</b> :",
     "alternatives_generic": "Des outils européens qui peuvent vous convenir :",
     "alternatives_itself": "<b>{tool}</b> est dans mon catalogue, avec des outils proches :",
+    "alternatives_itself_alone": "<b>{tool}</b> est dans mon catalogue :",
     "alternatives_unknown": (
         "Je ne connais pas encore d'alternative à <b>{tool}</b> dans mon catalogue. Voici ce "
         "qui s'en rapproche :"

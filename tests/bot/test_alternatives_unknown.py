@@ -65,6 +65,10 @@ def test_a_product_named_by_its_short_name_is_the_catalogue_s_own_tool() -> None
     [reply] = answer_alternatives(turn, ["Qonto"], hits)  # type: ignore[arg-type]
     assert reply.plain().startswith("Qonto est dans mon catalogue")
     assert "Qwant" not in reply.plain() and "Shine" in reply.plain()
+    # Asked about the tool itself ("Qonto c'est européen ?"): its card, no others added.
+    [reply] = answer_alternatives(turn, ["Qonto"], hits, others=False)  # type: ignore[arg-type]
+    assert reply.plain().startswith("Qonto est dans mon catalogue :")
+    assert reply.plain().count("• ") == 1 and "Qwant" not in reply.plain()
     # A publisher's name stands for its tools: the one the search ranked first.
     ranked = [_hit("kdrive", "tool", 0.0, 0.9), _hit("ksuite", "tool", 0.0, 0.8)]
     found = catalogue_tool(turn, "Infomaniak", ranked)  # type: ignore[arg-type]
