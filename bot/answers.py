@@ -267,9 +267,12 @@ def answer_question(
             # fill the first five with no tool in them: the tools come from further down.
             hits = ranked
         if tools_named or any(h.kind == "tool" for h in hits):
+            # A catalogued tool the intent model does not know by name ("une alternative à
+            # Zeeg ?") is named all the same: it leads, with tools of its kind.
+            named = tools_named or [t.name for t in turn.kb.tools_named_in(text)]
             return answer_alternatives(
                 turn,
-                tools_named,
+                named,
                 hits,
                 lambda: says_what_for(text, parse),
                 asks_for_alternative(text),

@@ -86,3 +86,8 @@ def test_through_the_assistant(chat: Chat, services) -> None:  # type: ignore[no
     [reply] = chat.say("une alternative européenne à N26 ?")
     assert reply.plain().startswith("N26 est dans mon catalogue")
     assert count(services, Message, answered=True) == 1
+    # A catalogued tool the intent model does not know by name leads all the same, with
+    # tools of its kind when others are asked for.
+    [reply] = chat.say("une alternative à Zeeg ?")
+    assert reply.plain().startswith("Zeeg est dans mon catalogue, avec des outils proches")
+    assert reply.plain().count("• ") >= 2
