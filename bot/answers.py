@@ -33,7 +33,7 @@ from nlu.model import ParseResult
 from nlu.text import fold
 
 from .context import Turn
-from .figures import asked_figure, states_figure
+from .figures import MONEY, asked_figure, states_figure
 from .messages import Button, Reply, esc, short
 from .passage_choice import answering_step, reads_alone, scored_sentences
 from .question_shape import (
@@ -280,13 +280,15 @@ def answer_question(
         # No tool named and none in the whole depth: the question is answered as any other
         # (an entry, a guide, the unsure turn), not with "no reliable answer".
         hits = ranked[:HITS]
+    # Before the doubt: a tool's price asked by its name is on its card, however close the
+    # guides (otherwise the card needs a trusted first place, which a doubt rules out).
+    named_tool = _named_tool_first(turn, text, hits, tools_named, ABSTAIN_BELOW)
+    if named_tool is not None:
+        return [tool_answer(turn, named_tool, hits)]
     if doubt and doubtful(hits):
         from .flows import clarify  # the unsure turn reads this module's answers
 
         return clarify.offer(turn, text, hits[: clarify.CANDIDATES], parse)
-    named_tool = _named_tool_first(turn, text, hits, tools_named, ABSTAIN_BELOW)
-    if named_tool is not None:
-        return [tool_answer(turn, named_tool, hits)]
     broad = is_broad(text)
     figure = asked_figure(text)
     plan = asks_where_to_start(text)
@@ -361,12 +363,18 @@ def _named_tool_first(
     """ "adyen c pour les petits commerces ?" names a catalogued tool, and the ranker puts
     that tool first and trusts it: the tool's own card answers (what it is, for whom, its
     price, who owns it), not the guide ranked behind it on shared words (public aid for
-    "petits commerces"). A request for alternatives has its own flow."""
+    "petits commerces"). A request for alternatives has its own flow. Its price asked by
+    name needs the first place only: the card states it."""
     first = hits[0] if hits else None
-    if first is None or first.kind != "tool" or not trusted(first, threshold):
+    tool = turn.kb.tools.get(first.id) if first is not None and first.kind == "tool" else None
+    if first is None or tool is None:
         return None
-    tool = turn.kb.tools.get(first.id)
-    if tool is None:
+    name = fold(tool.name)
+    if f" {name} " not in f" {fold(text)} " and not any(fold(n) == name for n in named):
+        return None
+    if asks_its_price(text) and (tool.pricing.entry_price or tool.pricing.free_tier):
+        return tool  # "Pennylane c'est gratuit ?": its card says, whatever the guides near
+    if not trusted(first, threshold):
         return None
     other = next((h for h in hits[1:] if h.kind != "tool"), None)
     if other is not None and (
@@ -375,10 +383,15 @@ def _named_tool_first(
         # A guide or entry nearly as likely answers what is asked about the tool ("les
         # versements sumup arrivent groupés, comment je retrouve les ventes ?").
         return None
-    name = fold(tool.name)
-    if f" {name} " in f" {fold(text)} " or any(fold(n) == name for n in named):
-        return tool
-    return None
+    return tool
+
+
+# "Pennylane c'est gratuit ?", like "combien coûte Zelty ?", asks what its card states.
+_ASKS_IF_FREE = re.compile(r"\b(?:gratuite?s?|payante?s?|abonnements?)\b")
+
+
+def asks_its_price(question: str) -> bool:
+    return asked_figure(question) == MONEY or bool(_ASKS_IF_FREE.search(fold(question)))
 
 
 def tool_answer(turn: Turn, tool: Tool, hits: list[Hit]) -> Reply:

@@ -198,3 +198,28 @@ def test_off_topic_that_asks_about_a_catalogued_tool_gets_the_tool(
     monkeypatch.setattr(services.nlu, "parse", _reads_as("out_of_scope", 0.88, [uber]))
     chat.say("combien coûte un Uber pour l'aéroport ?")
     assert "spécialisé" in chat.text()
+
+
+def test_a_price_asked_by_the_tool_s_name_gets_its_card_even_doubted() -> None:
+    """ "Pennylane c'est gratuit ?": the card states the price; a guide nearly as likely, or
+    the ranker's doubt, no longer turns it into "Je ne suis pas sûr d'avoir compris"."""
+    turn = _turn()
+    doubted = [
+        _hit("pennylane", "tool", 0.0, ABSTAIN_BELOW - 0.2),
+        _hit("logiciel-comptabilite-tpe", "guide", 0.88, 0.6),
+    ]
+    for question in ["Pennylane c'est gratuit ?", "combien coûte pennylane par mois"]:
+        tool = _named_tool_first(turn, question, doubted, [], ABSTAIN_BELOW)  # type: ignore[arg-type]
+        assert tool is not None and tool.id == "pennylane", question
+    # Not its price, or not named, or not first: as before.
+    for question in ["Pennylane c'est français ?", "un logiciel de compta gratuit ?"]:
+        assert _named_tool_first(turn, question, doubted, [], ABSTAIN_BELOW) is None  # type: ignore[arg-type]
+    behind = list(reversed(doubted))
+    assert _named_tool_first(turn, "Pennylane c'est gratuit ?", behind, [], ABSTAIN_BELOW) is None  # type: ignore[arg-type]
+
+
+def test_a_price_asked_through_the_assistant(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    [reply] = chat.say("Pennylane c'est gratuit ?")
+    assert reply.plain().startswith("• Pennylane")
+    assert services.kb.tools["pennylane"].pricing.entry_price in reply.plain()
+    assert count(services, Message, answered=True) == 1
