@@ -282,6 +282,9 @@ def answer_question(
         hits = ranked[:HITS]
     # Before the doubt: a tool's price asked by its name is on its card, however close the
     # guides (otherwise the card needs a trusted first place, which a doubt rules out).
+    compared = tools_compared(turn, text, hits)
+    if compared:  # "Qonto ou Shine ?": both cards, side by side
+        return [compared_answer(turn, compared)]
     named_tool = _named_tool_first(turn, text, hits, tools_named, ABSTAIN_BELOW)
     if named_tool is not None:
         return [tool_answer(turn, named_tool, hits)]
@@ -384,6 +387,42 @@ def _named_tool_first(
         # versements sumup arrivent groupés, comment je retrouve les ventes ?").
         return None
     return tool
+
+
+# Words that ask to choose between the tools a message names ("Qonto ou Shine ?").
+_COMPARES = re.compile(
+    r"\b(?:ou|vs|versus|lequel|laquelle|comparer|comparaison|comparatif|differences?|mieux|"
+    r"plutot)\b"
+)
+
+
+def tools_compared(turn: Turn, text: str, hits: list[Hit]) -> list[Tool]:
+    """The catalogued tools a message names to choose between, in the order it names them,
+    when the search puts one of them first: "Qonto ou Shine ?" gets both cards, not the
+    first one's alone or the unsure turn. A guide ranked first ("Pennylane ou Tiime ?":
+    how to choose accounting software) answers as before."""
+    folded = fold(text)
+    if not hits or hits[0].kind != "tool" or not _COMPARES.search(folded):
+        return []
+    named = turn.kb.tools_named_in(text)
+    names = [fold(t.name) for t in named]
+    # "Caisse SumUp Pro" names SumUp too: only the longer name counts.
+    named = [
+        t for t, n in zip(named, names, strict=True) if not any(n in m for m in names if m != n)
+    ]
+    if len(named) < 2 or hits[0].id not in {t.id for t in named}:
+        return []
+    named.sort(key=lambda t: folded.find(fold(t.name)))
+    return named[:MAX_TOOLS]
+
+
+def compared_answer(turn: Turn, tools: list[Tool]) -> Reply:
+    turn.log["tools"] = [t.id for t in tools]
+    log_served(turn, "tool", turn.log["tools"])
+    turn.log["answered"] = True
+    body = "\n\n".join(_tool_line(turn, tool) for tool in tools)
+    feedback = feedback_buttons(turn)
+    return Reply(f"{turn.t('tools_compared')}\n\n{body}", (feedback,) if feedback else ())
 
 
 # "Pennylane c'est gratuit ?", like "combien coûte Zelty ?", asks what its card states.
@@ -576,12 +615,15 @@ def sure_answer(
     """The best hit as the answer if the ranker is sure enough, else nothing. A guide or an
     FAQ entry; a tool (no question of its own to match) only when the merchant named it
     ("sylius c quoi ?"): its card. `named`: the tools the intent model found."""
+    if hits and hits[0].kind == "tool":  # its trust is read by the rules for tools
+        compared = tools_compared(turn, text, hits)
+        if compared:
+            return [compared_answer(turn, compared)]
+        tool = _named_tool_first(turn, text, hits, named, threshold)
+        return [tool_answer(turn, tool, hits)] if tool is not None else []
     if not hits or not trusted(hits[0], threshold):
         return []
     best = hits[0]
-    if best.kind == "tool":
-        tool = _named_tool_first(turn, text, hits, named, threshold)
-        return [tool_answer(turn, tool, hits)] if tool is not None else []
     if best.kind not in ("faq", "guide"):
         return []
     broad = is_broad(text)

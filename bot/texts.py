@@ -113,6 +113,7 @@ FR: dict[str, str] = {
     "alternatives_generic": "Des outils européens qui peuvent vous convenir :",
     "alternatives_itself": "<b>{tool}</b> est dans mon catalogue, avec des outils proches :",
     "alternatives_itself_alone": "<b>{tool}</b> est dans mon catalogue :",
+    "tools_compared": "Les outils que vous comparez, côte à côte :",
     "alternatives_unknown": (
         "Je ne connais pas encore d'alternative à <b>{tool}</b> dans mon catalogue. Voici ce "
         "qui s'en rapproche :"

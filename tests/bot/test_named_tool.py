@@ -223,3 +223,34 @@ def test_a_price_asked_through_the_assistant(chat: Chat, services) -> None:  # t
     assert reply.plain().startswith("• Pennylane")
     assert services.kb.tools["pennylane"].pricing.entry_price in reply.plain()
     assert count(services, Message, answered=True) == 1
+
+
+def test_two_tools_named_to_choose_between_get_both_cards() -> None:
+    """ "Qonto ou Shine ?" got Shine's card alone (the one ranked first), "Tiime ou Indy ?"
+    the unsure turn: both cards now, in the order the message names them."""
+    from bot.answers import compared_answer, tools_compared
+
+    turn = _turn()
+    hits = [_hit("shine", "tool", 0.0, 0.6), _hit("qonto", "tool", 0.0, 0.5)]
+    tools = tools_compared(turn, "Qonto ou Shine, lequel choisir ?", hits)  # type: ignore[arg-type]
+    assert [t.id for t in tools] == ["qonto", "shine"]
+    reply = compared_answer(turn, tools)  # type: ignore[arg-type]
+    assert reply.plain().index("Qonto") < reply.plain().index("Shine")
+    assert turn.log["answered"] is True and turn.log["tools"] == ["qonto", "shine"]
+    # A name inside a longer one is that one: "Caisse SumUp Pro (ex-Tiller)" is not SumUp too.
+    hits = [_hit("tiller", "tool", 0.0, 0.9), _hit("zelty", "tool", 0.0, 0.8)]
+    question = "Caisse SumUp Pro (ex-Tiller) ou Zelty ?"
+    assert [t.id for t in tools_compared(turn, question, hits)] == ["tiller", "zelty"]  # type: ignore[arg-type]
+    # One tool named, no choice asked, or a guide ranked first: not a comparison.
+    first = [_hit("qonto", "tool", 0.0, 0.9), _hit("shine", "tool", 0.0, 0.5)]
+    assert tools_compared(turn, "Qonto c'est européen ?", first) == []  # type: ignore[arg-type]
+    assert tools_compared(turn, "j'ai Qonto et Shine", first) == []  # type: ignore[arg-type]
+    guide = [_hit("logiciel-comptabilite-tpe", "guide", 0.9, 0.9), *first]
+    assert tools_compared(turn, "Qonto ou Shine ?", guide) == []  # type: ignore[arg-type]
+
+
+def test_a_comparison_through_the_assistant(chat: Chat, services) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    [reply] = chat.say("Mollie ou Adyen, lequel choisir pour mon commerce ?")
+    assert reply.plain().startswith("Les outils que vous comparez")
+    assert "Mollie" in reply.plain() and "Adyen" in reply.plain()
+    assert count(services, Message, answered=True) == 1
