@@ -268,8 +268,11 @@ def answer_question(
             hits = ranked
         if tools_named or any(h.kind == "tool" for h in hits):
             # A catalogued tool the intent model does not know by name ("une alternative à
-            # Zeeg ?") is named all the same: it leads, with tools of its kind.
-            named = tools_named or [t.name for t in turn.kb.tools_named_in(text)]
+            # Zeeg ?"), or knows under another ("KeePass" read as KeePassXC), is named by
+            # its own: it leads, with tools of its kind.
+            catalogued = [t.name for t in turn.kb.tools_named_in(text)]
+            seen = {fold(name) for name in catalogued}
+            named = catalogued + [n for n in tools_named if fold(n) not in seen]
             return answer_alternatives(
                 turn,
                 named,

@@ -91,3 +91,7 @@ def test_through_the_assistant(chat: Chat, services) -> None:  # type: ignore[no
     [reply] = chat.say("une alternative à Zeeg ?")
     assert reply.plain().startswith("Zeeg est dans mon catalogue, avec des outils proches")
     assert reply.plain().count("• ") >= 2
+    # Its own name in the catalogue comes before the one the intent model reads ("KeePass"
+    # is also a way of writing KeePassXC, a product the catalogue does not list).
+    [reply] = chat.say("une alternative à KeePass ?")
+    assert reply.plain().startswith("KeePass est dans mon catalogue")
