@@ -369,8 +369,8 @@ def _named_tool_first(
     """ "adyen c pour les petits commerces ?" names a catalogued tool, and the ranker puts
     that tool first and trusts it: the tool's own card answers (what it is, for whom, its
     price, who owns it), not the guide ranked behind it on shared words (public aid for
-    "petits commerces"). A request for alternatives has its own flow. Its price asked by
-    name needs the first place only: the card states it."""
+    "petits commerces"). A request for alternatives has its own flow. What it is, or its
+    price, asked by name needs the first place only: the card states it."""
     first = hits[0] if hits else None
     tool = turn.kb.tools.get(first.id) if first is not None and first.kind == "tool" else None
     if first is None or tool is None:
@@ -378,8 +378,10 @@ def _named_tool_first(
     name = fold(tool.name)
     if f" {name} " not in f" {fold(text)} " and not any(fold(n) == name for n in named):
         return None
-    if asks_its_price(text) and (tool.pricing.entry_price or tool.pricing.free_tier):
-        return tool  # "Pennylane c'est gratuit ?": its card says, whatever the guides near
+    if asks_what_it_is(text) or (
+        asks_its_price(text) and (tool.pricing.entry_price or tool.pricing.free_tier)
+    ):
+        return tool  # "c'est quoi Zelty ?", "Pennylane c'est gratuit ?": its card says
     if not trusted(first, threshold):
         return None
     other = next((h for h in hits[1:] if h.kind != "tool"), None)

@@ -201,14 +201,19 @@ def test_off_topic_that_asks_about_a_catalogued_tool_gets_the_tool(
 
 
 def test_a_price_asked_by_the_tool_s_name_gets_its_card_even_doubted() -> None:
-    """ "Pennylane c'est gratuit ?": the card states the price; a guide nearly as likely, or
-    the ranker's doubt, no longer turns it into "Je ne suis pas sûr d'avoir compris"."""
+    """ "Pennylane c'est gratuit ?", "c'est quoi Pennylane ?": the card states its price and
+    what it is; a guide nearly as likely, or the ranker's doubt, no longer turns it into "Je
+    ne suis pas sûr d'avoir compris"."""
     turn = _turn()
     doubted = [
         _hit("pennylane", "tool", 0.0, ABSTAIN_BELOW - 0.2),
         _hit("logiciel-comptabilite-tpe", "guide", 0.88, 0.6),
     ]
-    for question in ["Pennylane c'est gratuit ?", "combien coûte pennylane par mois"]:
+    for question in [
+        "Pennylane c'est gratuit ?",
+        "combien coûte pennylane par mois",
+        "c'est quoi pennylane ?",
+    ]:
         tool = _named_tool_first(turn, question, doubted, [], ABSTAIN_BELOW)  # type: ignore[arg-type]
         assert tool is not None and tool.id == "pennylane", question
     # Not its price, or not named, or not first: as before.
