@@ -273,18 +273,13 @@ def answer_question(
             catalogued = [t.name for t in turn.kb.tools_named_in(text)]
             seen = {fold(name) for name in catalogued}
             named = catalogued + [n for n in tools_named if fold(n) not in seen]
-            return answer_alternatives(
-                turn,
-                named,
-                hits,
-                lambda: says_what_for(text, parse),
-                asks_for_alternative(text),
-            )
+            return _alternatives_to(turn, text, parse, named, hits)
         # No tool named and none in the whole depth: the question is answered as any other
         # (an entry, a guide, the unsure turn), not with "no reliable answer".
         hits = ranked[:HITS]
-    # Before the doubt: a tool's price asked by its name is on its card, however close the
-    # guides (otherwise the card needs a trusted first place, which a doubt rules out).
+    # Before the doubt: two tools compared, or what a tool is or costs asked by its name,
+    # are on their cards however close the guides (any other question about a tool needs
+    # its trusted first place, which a doubt rules out).
     compared = tools_compared(turn, text, hits)
     if compared:  # "Qonto ou Shine ?": both cards, side by side
         return [compared_answer(turn, compared)]
@@ -319,13 +314,7 @@ def answer_question(
             return faq_answer(turn, turn.kb.faq[faq_hit.id])
         tools = [turn.kb.tools[h.id] for h in hits if h.kind == "tool"][:MAX_TOOLS]
         if tools:
-            return answer_alternatives(
-                turn,
-                tools_named,
-                hits,
-                lambda: says_what_for(text, parse),
-                asks_for_alternative(text),
-            )
+            return _alternatives_to(turn, text, parse, tools_named, hits)
         turn.log["answered"] = False
         return [Reply(turn.t("no_answer"))]
     return [guide_answer(turn, guide_hit, hits, broad, vector, text, figure)]
@@ -1076,10 +1065,11 @@ def _tool_line(turn: Turn, tool: Tool) -> str:
 
 def rank_alternatives(
     turn: Turn, named: list[str], hits: list[Hit], others: bool = True
-) -> tuple[str | None, list[Tool]]:
-    """The tool the merchant named (if the catalogue knows alternatives) and 2-4 of them.
-    `others`: the message asks for other tools ("une alternative à Qonto ?"), not only
-    about the one it names ("Qonto c'est européen ?")."""
+) -> tuple[str | None, list[Tool], bool]:
+    """The tool the merchant named (if the catalogue knows alternatives) and 2-4 of them,
+    and whether the named tool is itself the catalogue's and leads them. `others`: the
+    message asks for other tools ("une alternative à Qonto ?"), not only about the one it
+    names ("Qonto c'est européen ?")."""
     hit_order = {h.id: i for i, h in enumerate(hits)}
     for name in named:
         candidates = turn.kb.tools_replacing(name)
@@ -1094,12 +1084,14 @@ def rank_alternatives(
                     t.name,
                 )
             )
-            return name, candidates[:MAX_TOOLS]
+            return name, candidates[:MAX_TOOLS], False
     tools = [turn.kb.tools[h.id] for h in hits if h.kind == "tool" and h.id in turn.kb.tools]
+    # The tool named is itself in the catalogue and the search found it, so it leads ("des
+    # postes de la boutique" is not Posteo, the mail host: the search does not find it).
     itself = catalogue_tool(turn, named[0], hits) if named else None
     if itself is not None and itself in tools:  # "Pennylane, c'est français ?": it leads
-        tools = [itself, *_peers(turn, itself, tools, others)]
-    return (named[0] if named else None), tools[:MAX_TOOLS]
+        return named[0], [itself, *_peers(turn, itself, tools, others)], True
+    return (named[0] if named else None), tools[:MAX_TOOLS], False
 
 
 def _peers(turn: Turn, tool: Tool, ranked: list[Tool], others: bool) -> list[Tool]:
@@ -1168,6 +1160,14 @@ def says_what_for(question: str, parse: ParseResult) -> bool:
     return not within(rest, _ASKING_FOR_A_REPLACEMENT)
 
 
+def _alternatives_to(
+    turn: Turn, text: str, parse: ParseResult, named: list[str], hits: list[Hit]
+) -> list[Reply]:
+    return answer_alternatives(
+        turn, named, hits, lambda: says_what_for(text, parse), asks_for_alternative(text)
+    )
+
+
 def answer_alternatives(
     turn: Turn,
     named: list[str],
@@ -1178,13 +1178,8 @@ def answer_alternatives(
     """`what_for`: whether the message says what the tool is for, beyond its name (asked
     only when it matters): a named product the catalogue knows no alternative to gets the
     tools found only then. `others`: it asks for other tools (`rank_alternatives`)."""
-    tool_name, tools = rank_alternatives(turn, named, hits, others)
+    tool_name, tools, itself = rank_alternatives(turn, named, hits, others)
     unknown = bool(tool_name) and not turn.kb.tools_replacing(tool_name or "")
-    own = catalogue_tool(turn, tool_name, hits) if unknown and tool_name else None
-    # The tool named is itself in the catalogue and the search found it, so it leads
-    # (`rank_alternatives`; "des postes de la boutique" is not Posteo, the mail host: the
-    # search does not find it there).
-    itself = own is not None and bool(tools) and tools[0].id == own.id
     if unknown and not itself and not what_for():
         tools = []  # "une alternative à Xero ?": not Wero, for its letters
     if not tools:
