@@ -420,7 +420,7 @@ def compared_answer(turn: Turn, tools: list[Tool]) -> Reply:
 
 
 # "Pennylane c'est gratuit ?", like "combien coûte Zelty ?", asks what its card states.
-_ASKS_IF_FREE = re.compile(r"\b(?:gratuite?s?|payante?s?|abonnements?)\b")
+_ASKS_IF_FREE = re.compile(r"\b(?:gratuite?s?|payante?s?)\b")
 
 
 def asks_its_price(question: str) -> bool:
