@@ -1177,7 +1177,9 @@ def answer_alternatives(
 ) -> list[Reply]:
     """`what_for`: whether the message says what the tool is for, beyond its name (asked
     only when it matters): a named product the catalogue knows no alternative to gets the
-    tools found only then. `others`: it asks for other tools (`rank_alternatives`)."""
+    tools found only then. `others`: it asks for other tools (`rank_alternatives`); a
+    product the catalogue lacks is said to be missing, not its alternatives, when it does not
+    ("DeepL c'est européen ?")."""
     tool_name, tools, itself = rank_alternatives(turn, named, hits, others)
     unknown = bool(tool_name) and not turn.kb.tools_replacing(tool_name or "")
     if unknown and not itself and not what_for():
@@ -1185,7 +1187,8 @@ def answer_alternatives(
     if not tools:
         turn.log["answered"] = False
         if tool_name:  # said by its name, not a generic "no reliable answer"
-            return [Reply(turn.t("alternatives_none", tool=esc(tool_name)))]
+            key = "alternatives_none" if others else "tool_unknown"  # "DeepL c'est européen ?"
+            return [Reply(turn.t(key, tool=esc(tool_name)))]
         return [Reply(turn.t("no_answer"))]
     turn.log["tools"] = [t.id for t in tools]
     log_served(turn, "tool", turn.log["tools"])
@@ -1197,7 +1200,8 @@ def answer_alternatives(
         key = "alternatives_itself" if len(tools) > 1 else "alternatives_itself_alone"
         header = turn.t(key, tool=esc(tool_name))
     elif unknown:
-        header = turn.t("alternatives_unknown", tool=esc(tool_name))
+        key = "alternatives_unknown" if others else "tool_unknown_closest"
+        header = turn.t(key, tool=esc(tool_name))
     elif tool_name:
         header = turn.t("alternatives_to", tool=esc(tool_name))
     else:

@@ -118,6 +118,14 @@ FR: dict[str, str] = {
         "Je ne connais pas encore d'alternative à <b>{tool}</b> dans mon catalogue. Voici ce "
         "qui s'en rapproche :"
     ),
+    "tool_unknown_closest": (
+        "<b>{tool}</b> n'est pas dans mon catalogue. Voici ce qui s'en rapproche :"
+    ),
+    "tool_unknown": (
+        "<b>{tool}</b> n'est pas dans mon catalogue, et je n'y ai pas encore d'équivalent. Je "
+        "transmets votre question à l'équipe ; en attendant, vous pouvez demander un conseiller "
+        "avec /humain."
+    ),
     "alternatives_none": (
         "Je ne connais pas encore d'alternative à <b>{tool}</b> dans mon catalogue. Je "
         "transmets votre question à l'équipe ; en attendant, vous pouvez demander un conseiller "

@@ -49,6 +49,12 @@ def test_an_unknown_product_with_nothing_else_said_gets_no_lookalike_tools() -> 
     [reply] = answer_alternatives(turn, ["Sage"], hits, what_for=lambda: True)  # type: ignore[arg-type]
     assert "s'en rapproche" in reply.plain() and "Zeeg" in reply.plain()
     assert turn.log["answered"] is False
+    # Asked about the product, not for others ("Sage c'est européen ?"): it is said to be
+    # missing from the catalogue, not its alternatives.
+    [reply] = answer_alternatives(turn, ["Sage"], hits, lambda: False, others=False)  # type: ignore[arg-type]
+    assert reply.html.startswith("<b>Sage</b> n'est pas dans mon catalogue, et je n'y ai pas")
+    [reply] = answer_alternatives(turn, ["Sage"], hits, lambda: True, others=False)  # type: ignore[arg-type]
+    assert reply.plain().startswith("Sage n'est pas dans mon catalogue. Voici ce qui")
 
 
 def test_a_product_named_by_its_short_name_is_the_catalogue_s_own_tool() -> None:
