@@ -87,7 +87,7 @@ def kind(reply: str) -> str:
     cards = sum(1 for line in reply.splitlines() if line.startswith("• "))
     if head.startswith(("Je ne suis pas sûr", "Je n'ai pas de fiche")):
         return "unsure"
-    if "pas encore d'alternative" in head:
+    if "pas encore d'alternative" in head or "n'est pas dans mon catalogue" in head:
         return f"none known, {cards} closest" if cards else "none known"
     if cards and (head.startswith("• ") or head.endswith(":")):
         return f"{cards} card" + ("s" if cards > 1 else "")
