@@ -33,11 +33,13 @@ from nlu.model import ParseResult
 from nlu.text import fold
 
 from .context import Turn
-from .figures import MONEY, asked_figure, states_figure
+from .figures import asked_figure, states_figure
 from .messages import Button, Reply, esc, short
 from .passage_choice import answering_step, reads_alone, scored_sentences
 from .question_shape import (
     asks_for_alternative,
+    asks_its_price,
+    asks_to_choose,
     asks_what_it_is,
     asks_where_to_start,
     is_broad,
@@ -383,20 +385,12 @@ def _named_tool_first(
     return tool
 
 
-# Words that ask to choose between the tools a message names ("Qonto ou Shine ?").
-_COMPARES = re.compile(
-    r"\b(?:ou|vs|versus|lequel|laquelle|comparer|comparaison|comparatif|differences?|mieux|"
-    r"plutot)\b"
-)
-
-
 def tools_compared(turn: Turn, text: str, hits: list[Hit]) -> list[Tool]:
     """The catalogued tools a message names to choose between, in the order it names them,
     when the search puts one of them first: "Qonto ou Shine ?" gets both cards, not the
     first one's alone or the unsure turn. A guide ranked first ("Pennylane ou Tiime ?":
     how to choose accounting software) answers as before."""
-    folded = fold(text)
-    if not hits or hits[0].kind != "tool" or not _COMPARES.search(folded):
+    if not hits or hits[0].kind != "tool" or not asks_to_choose(text):
         return []
     named = turn.kb.tools_named_in(text)
     names = [fold(t.name) for t in named]
@@ -406,25 +400,25 @@ def tools_compared(turn: Turn, text: str, hits: list[Hit]) -> list[Tool]:
     ]
     if len(named) < 2 or hits[0].id not in {t.id for t in named}:
         return []
+    folded = fold(text)
     named.sort(key=lambda t: folded.find(fold(t.name)))
     return named[:MAX_TOOLS]
 
 
 def compared_answer(turn: Turn, tools: list[Tool]) -> Reply:
+    turn.log["answered"] = True
+    return _tools_reply(turn, turn.t("tools_compared"), tools)
+
+
+def _tools_reply(
+    turn: Turn, header: str, tools: list[Tool], buttons: Sequence[tuple[Button, ...]] = ()
+) -> Reply:
+    """Tools' catalogue lines under `header`, logged as what the reply served."""
     turn.log["tools"] = [t.id for t in tools]
     log_served(turn, "tool", turn.log["tools"])
-    turn.log["answered"] = True
     body = "\n\n".join(_tool_line(turn, tool) for tool in tools)
     feedback = feedback_buttons(turn)
-    return Reply(f"{turn.t('tools_compared')}\n\n{body}", (feedback,) if feedback else ())
-
-
-# "Pennylane c'est gratuit ?", like "combien coûte Zelty ?", asks what its card states.
-_ASKS_IF_FREE = re.compile(r"\b(?:gratuite?s?|payante?s?)\b")
-
-
-def asks_its_price(question: str) -> bool:
-    return asked_figure(question) == MONEY or bool(_ASKS_IF_FREE.search(fold(question)))
+    return Reply(f"{header}\n\n{body}", (*buttons, *((feedback,) if feedback else ())))
 
 
 def tool_answer(turn: Turn, tool: Tool, hits: list[Hit]) -> Reply:
@@ -1190,8 +1184,6 @@ def answer_alternatives(
             key = "alternatives_none" if others else "tool_unknown"  # "DeepL c'est européen ?"
             return [Reply(turn.t(key, tool=esc(tool_name)))]
         return [Reply(turn.t("no_answer"))]
-    turn.log["tools"] = [t.id for t in tools]
-    log_served(turn, "tool", turn.log["tools"])
     # A named tool the catalogue knows no alternative to gets what comes closest, said as
     # such: logged unanswered, so that staff see the gap in "À revoir" ("alternative à
     # Booking" is not answered by a list of booking tools for hairdressers).
@@ -1206,11 +1198,7 @@ def answer_alternatives(
         header = turn.t("alternatives_to", tool=esc(tool_name))
     else:
         header = turn.t("alternatives_generic")
-    body = "\n\n".join(_tool_line(turn, tool) for tool in tools)
     buttons: list[tuple[Button, ...]] = []
     if "quitter-outils-americains" in turn.kb.checklists:
         buttons.append((Button(turn.t("move_off_us"), "ck:o:quitter-outils-americains"),))
-    feedback = feedback_buttons(turn)
-    if feedback:
-        buttons.append(feedback)
-    return [Reply(f"{header}\n\n{body}", tuple(buttons))]
+    return [_tools_reply(turn, header, tools, buttons)]

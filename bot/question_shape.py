@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from knowledge_base.lexical import tokens
 from nlu.text import EMPTY_WORDS, fold, strip_accents
 
+from .figures import MONEY, asked_figure
+
 # "bonjour, je suis fleuriste à Nantes et ..." up to the clause that asks.
 # A whole word: "Helloasso c'est quoi ?" opens on no greeting.
 _GREETING_WORD = r"(?:bonjour|bonsoir|salut|hello|coucou|madame|monsieur)\b[\s,!.]*"
@@ -141,6 +143,25 @@ def within(message: str, vocabulary: frozenset[str]) -> bool:
 
 def asks_for_alternative(question: str) -> bool:
     return bool(_ASKS_ALTERNATIVE.search(fold(question)))
+
+
+# Words that ask to choose between the tools a message names ("Qonto ou Shine ?").
+_CHOOSE = re.compile(
+    r"\b(?:ou|vs|versus|lequel|laquelle|comparer|comparaison|comparatif|differences?|mieux|"
+    r"plutot)\b"
+)
+
+
+def asks_to_choose(question: str) -> bool:
+    return bool(_CHOOSE.search(fold(question)))
+
+
+# "Pennylane c'est gratuit ?", like "combien coûte Zelty ?" (a sum), asks for a price.
+_ASKS_IF_FREE = re.compile(r"\b(?:gratuite?s?|payante?s?)\b")
+
+
+def asks_its_price(question: str) -> bool:
+    return asked_figure(question) == MONEY or bool(_ASKS_IF_FREE.search(fold(question)))
 
 
 def asks_what_it_is(question: str) -> bool:
