@@ -1,7 +1,7 @@
 """Questions about tools, asked of the whole catalogue through the assistant (the path
 `comptoir reply` takes), and how each was answered.
 
-Four sweeps, generated from the catalogue and the intent data's table of tool names, not
+Five sweeps, generated from the catalogue and the intent data's table of tool names, not
 from any labelled set:
 - `alternatives`: "une alternative européenne à {produit} ?" for every product the chat
   recognises that is not a catalogued tool's name;
@@ -9,7 +9,12 @@ from any labelled set:
   for every catalogued tool;
 - `price`: "combien coûte {outil} ?", "{outil} c'est gratuit ?";
 - `compare`: "{A} ou {B} ?" and "{A} ou {B}, lequel choisir pour mon commerce ?" for
-  neighbours of each category.
+  neighbours of each category;
+- `gdpr`: "{produit} c'est ok pour le rgpd ?" and "on m'a dit que {produit} c'était américain,
+  j'ai le droit de l'utiliser pour mes clients ?" for every product the chat recognises that
+  some catalogued tool replaces: it asks whether it may be used, not for a replacement.
+
+Each reply's kind and the item served first (`first`) are kept.
 
 Usage: `python benchmarks/tool_sweeps.py [--out FILE]` (the data directory of
 `comptoir kb reindex`, as `comptoir kb eval` uses).
@@ -44,6 +49,7 @@ def product_names() -> list[str]:
 
 def sweeps(kb: KnowledgeBase) -> dict[str, list[str]]:
     catalogued = {fold(t.name) for t in kb.tools.values()}
+    replaced = [n for n in product_names() if fold(n) not in catalogued and kb.tools_replacing(n)]
     tools = list(kb.tools.values())
     by_category: dict[str, list[str]] = defaultdict(list)
     for tool in tools:
@@ -78,6 +84,15 @@ def sweeps(kb: KnowledgeBase) -> dict[str, list[str]]:
             for a, b in pairs
             for text in (f"{a} ou {b} ?", f"{a} ou {b}, lequel choisir pour mon commerce ?")
         ],
+        "gdpr": [
+            text
+            for name in replaced
+            for text in (
+                f"{name} c'est ok pour le rgpd ?",
+                f"on m'a dit que {name} c'était américain, j'ai le droit de l'utiliser pour mes "
+                "clients ?",
+            )
+        ],
     }
 
 
@@ -103,14 +118,24 @@ def main() -> None:
     assistant = Assistant(build_services(settings))
     report: dict[str, object] = {"cpu": cpu_model()}
     for name, texts in sweeps(assistant.services.kb).items():
-        replies = [kb_eval.ask(assistant, f"{name}-{i}", t).reply for i, t in enumerate(texts)]
-        kinds = Counter(kind(r) for r in replies)
-        report[name] = {"n": len(texts), "kinds": dict(kinds.most_common())}
+        answers = [kb_eval.ask(assistant, f"{name}-{i}", t) for i, t in enumerate(texts)]
+        kinds = Counter(kind(a.reply) for a in answers)
+        firsts = Counter(a.hits[0] if a.hits else "" for a in answers)
+        report[name] = {
+            "n": len(texts),
+            "kinds": dict(kinds.most_common()),
+            "first": dict(firsts.most_common(10)),
+        }
         report[f"{name}_replies"] = [
-            {"text": t, "kind": kind(r), "head": r.split("\n", 1)[0][:120]}
-            for t, r in zip(texts, replies, strict=True)
+            {
+                "text": t,
+                "kind": kind(a.reply),
+                "first": a.hits[0] if a.hits else None,
+                "head": a.reply.split("\n", 1)[0][:120],
+            }
+            for t, a in zip(texts, answers, strict=True)
         ]
-        print(name, len(texts), dict(kinds.most_common()))
+        print(name, len(texts), dict(kinds.most_common()), dict(firsts.most_common(5)))
     if args.out:
         args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 
