@@ -38,6 +38,7 @@ from .messages import Button, Reply, esc, short
 from .passage_choice import answering_step, reads_alone, scored_sentences
 from .question_shape import (
     asks_for_alternative,
+    asks_if_allowed,
     asks_its_price,
     asks_to_choose,
     asks_what_it_is,
@@ -230,6 +231,10 @@ def answer_question(
     """`doubt`: a best item the ranker doubts gets the unsure turn (not when the merchant
     chose the topic from that turn: they get the topic's best answer)."""
     topic = topic or parse.intent
+    if topic == "find_alternative" and asks_if_allowed(text) and not asks_for_alternative(text):
+        # "Slack est américain, c'est interdit ?" asks whether it may be used: the data
+        # protection answer, not a list of tools to replace it.
+        topic = "ask_gdpr"
     tools_named = parse.entity_values("tool")
     # The ranker orders its whole depth anyway: a request for tools may read further down.
     ranked = turn.services.search.search(

@@ -145,6 +145,18 @@ def asks_for_alternative(question: str) -> bool:
     return bool(_ASKS_ALTERNATIVE.search(fold(question)))
 
 
+# "Slack est américain, c'est interdit ?", "Zoom, j'ai le droit pour mes clients ?": whether a
+# tool may be used (data protection, the law), not what replaces it.
+_ASKS_IF_ALLOWED = re.compile(
+    r"\b(?:rgpd|gdpr|cnil|legale?s?|illegale?s?|autorise\w*|interdite?s?|conformes?|"
+    r"conformite|(?:le|du) droit)\b"
+)
+
+
+def asks_if_allowed(question: str) -> bool:
+    return bool(_ASKS_IF_ALLOWED.search(fold(question)))
+
+
 # Words that ask to choose between the tools a message names ("Qonto ou Shine ?").
 _CHOOSE = re.compile(
     r"\b(?:ou|vs|versus|lequel|laquelle|comparer|comparaison|comparatif|differences?|mieux|"
