@@ -232,8 +232,8 @@ def answer_question(
     chose the topic from that turn: they get the topic's best answer)."""
     topic = topic or parse.intent
     if topic == "find_alternative" and asks_if_allowed(text) and not asks_for_alternative(text):
-        # "Slack est américain, c'est interdit ?" asks whether it may be used: the data
-        # protection answer, not a list of tools to replace it.
+        # "Zoom c'est américain, j'ai le droit de l'utiliser ?" asks whether it may be used:
+        # the data protection answer, not a list of tools to replace it.
         topic = "ask_gdpr"
     tools_named = parse.entity_values("tool")
     # The ranker orders its whole depth anyway: a request for tools may read further down.
