@@ -287,12 +287,9 @@ def answer_question(
     # Before the doubt: two tools compared, or what a tool is or costs asked by its name,
     # are on their cards however close the guides (any other question about a tool needs
     # its trusted first place, which a doubt rules out).
-    compared = tools_compared(turn, text, hits)
-    if compared:  # "Qonto ou Shine ?": both cards, side by side
-        return [compared_answer(turn, compared)]
-    named_tool = _named_tool_first(turn, text, hits, tools_named, ABSTAIN_BELOW)
-    if named_tool is not None:
-        return [tool_answer(turn, named_tool, hits)]
+    on_tools = _on_named_tools(turn, text, hits, tools_named, ABSTAIN_BELOW)
+    if on_tools:
+        return on_tools
     if doubt and doubtful(hits):
         from .flows import clarify  # the unsure turn reads this module's answers
 
@@ -388,6 +385,18 @@ def _named_tool_first(
         # versements sumup arrivent groupés, comment je retrouve les ventes ?").
         return None
     return tool
+
+
+def _on_named_tools(
+    turn: Turn, text: str, hits: list[Hit], named: Sequence[str], threshold: float
+) -> list[Reply]:
+    """The cards of the tools a message names, or nothing: two compared side by side ("Qonto
+    ou Shine ?"), else the named tool the search ranked first (`_named_tool_first`)."""
+    compared = tools_compared(turn, text, hits)
+    if compared:
+        return [compared_answer(turn, compared)]
+    tool = _named_tool_first(turn, text, hits, named, threshold)
+    return [tool_answer(turn, tool, hits)] if tool is not None else []
 
 
 def tools_compared(turn: Turn, text: str, hits: list[Hit]) -> list[Tool]:
@@ -609,11 +618,7 @@ def sure_answer(
     FAQ entry; a tool (no question of its own to match) only when the merchant named it
     ("sylius c quoi ?"): its card. `named`: the tools the intent model found."""
     if hits and hits[0].kind == "tool":  # its trust is read by the rules for tools
-        compared = tools_compared(turn, text, hits)
-        if compared:
-            return [compared_answer(turn, compared)]
-        tool = _named_tool_first(turn, text, hits, named, threshold)
-        return [tool_answer(turn, tool, hits)] if tool is not None else []
+        return _on_named_tools(turn, text, hits, named, threshold)
     if not hits or not trusted(hits[0], threshold):
         return []
     best = hits[0]
