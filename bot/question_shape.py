@@ -113,9 +113,9 @@ def asks_where_to_start(question: str) -> bool:
 # Not "je dois" / "faut que", "je peux", "quand", "quel" or "quoi": merchants say them taking
 # leave too ("je dois filer", "je peux y aller, merci", "je reviendrai quand j'aurai fini",
 # "quelle aide, merci", "c'est tout quoi, au revoir").
+_PERMISSION = r"(?:j ai|a t on|on a|ai je) le droit|legal|legale|autorise|autorisee|interdit"
 _ASKS = re.compile(
-    r"\b(?:comment|pourquoi|combien|est ce qu|"
-    r"(?:j ai|a t on|on a|ai je) le droit|legal|legale|autorise|autorisee|interdit|obligatoire|"
+    rf"\b(?:comment|pourquoi|combien|est ce qu|{_PERMISSION}|obligatoire|"
     r"peut on|puis je|dois je|faut il)\b"
 )
 
@@ -146,10 +146,9 @@ def asks_for_alternative(question: str) -> bool:
 
 
 # "Slack est américain, c'est interdit ?", "Zoom, j'ai le droit pour mes clients ?": whether a
-# tool may be used (data protection, the law), not what replaces it.
+# tool may be used (the words that ask permission, and data protection's), not what replaces it.
 _ASKS_IF_ALLOWED = re.compile(
-    r"\b(?:rgpd|gdpr|cnil|legale?s?|illegale?s?|autorise\w*|interdite?s?|conformes?|"
-    r"conformite|(?:le|du) droit)\b"
+    rf"\b(?:{_PERMISSION}|rgpd|gdpr|cnil|illegal|illegale|conforme|conformite)\b"
 )
 
 
