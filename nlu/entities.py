@@ -46,6 +46,41 @@ class Entity:
         return asdict(self)
 
 
+# Product names that are also everyday words, in French or in English: "le drive" of a
+# supermarket, "l'office de tourisme", "3 x par semaine", "des notions de compta", "un
+# élément", "guests keep asking", "my team". Read as the product only where a product is
+# meant (`EntityExtractor._meant_as_name`).
+EVERYDAY_NAMES = frozenset(
+    """
+    drive office keep meet team notion square signal element combo x booking wise wave bolt
+    monday sunday
+    """.split()
+)
+# Words before a name that do not change what it names ("le drive", "mon drive").
+DETERMINERS = frozenset(
+    "l le la les un une mon ma mes ton ta tes son sa ses notre votre leur".split()
+)
+# The word just before a tool's name ("sur drive", "sans office"; not "à", folded as the
+# English article: "a notion of").
+NAME_PREPOSITIONS = frozenset("sur via avec dans sans with".split())
+# Words that talk about tools, a few words from the name ("Element c'est européen ?", "autre
+# chose que square", "I use keep for notes").
+NAME_CUES = frozenset(
+    """
+    alternative alternatives autre remplacer remplace remplacant quitter equivalent appli
+    applis application applications app logiciel logiciels outil outils utilise utilises
+    utiliser use using europeen europeenne americain americaine gratuit gratuite coute prix
+    tarif tarifs abonnement software tool tools european american
+    """.split()
+)
+CUE_WINDOW = 3
+
+
+def is_everyday_name(key: tuple[str, ...]) -> bool:
+    words = [w for w in key if w not in DETERMINERS]
+    return len(words) == 1 and words[0] in EVERYDAY_NAMES
+
+
 # A word seen this often outside entities in the training examples is a plain word.
 PLAIN_WORD_COUNT = 2
 
@@ -166,6 +201,8 @@ class EntityExtractor:
                     value = keys.get(key)
                     if value is None:
                         continue
+                    if is_everyday_name(key) and not self._meant_as_name(text, tokens, i, i + size):
+                        break
                     start, end = tokens[i].start, tokens[i + size - 1].end
                     found.append(Entity(entity, value, text[start:end], start, end, 1.0, "lookup"))
                     taken[i : i + size] = [True] * size
@@ -188,6 +225,11 @@ class EntityExtractor:
                 if best is None:
                     continue
                 entity, key, distance = best
+                everyday = is_everyday_name(tuple(key.split())) or any(
+                    t.text in EVERYDAY_NAMES for t in window
+                )  # "a notion of" is no misspelt "notion so"
+                if everyday and not self._meant_as_name(text, tokens, i, i + size):
+                    continue
                 start, end = window[0].start, window[-1].end
                 confidence = round(1.0 - distance / max(len(key), 1), 3)
                 value = self.gazetteer[entity][tuple(key.split())]
@@ -195,6 +237,18 @@ class EntityExtractor:
                     Entity(entity, value, text[start:end], start, end, confidence, "fuzzy")
                 )
                 taken[i : i + size] = [True] * size
+
+    @staticmethod
+    def _meant_as_name(text: str, tokens: list[Token], start: int, end: int) -> bool:
+        """tokens[start:end] name a product that is also an everyday word: the product is
+        meant when written with a capital ("Drive"), right after a word that introduces a
+        tool ("sur drive"), or a few words from one that talks about tools."""
+        if any(text[t.start].isupper() for t in tokens[start:end] if t.text not in DETERMINERS):
+            return True
+        if start > 0 and tokens[start - 1].text in NAME_PREPOSITIONS:
+            return True
+        near = tokens[max(0, start - CUE_WINDOW) : start] + tokens[end : end + CUE_WINDOW]
+        return any(t.text in NAME_CUES for t in near)
 
     def _plain(self, word: str) -> bool:
         """A word the fuzzy pass leaves alone: a stopword, a number, or a plain word of the

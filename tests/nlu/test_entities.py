@@ -95,3 +95,41 @@ def test_a_plain_word_of_the_examples_is_no_misspelt_name() -> None:
     ]
     copy = EntityExtractor.from_dict(extractor.to_dict())
     assert copy.extract("des postes de travail") == []
+
+
+def everyday_extractor() -> EntityExtractor:
+    data = TrainingData(
+        synonyms={"drive": "Google Drive", "le drive": "Google Drive", "keep": "Google Keep"},
+        lookups={"tool": ["Google Drive", "Google Keep", "Notion", "Notion so", "X", "Element"]},
+    )
+    return EntityExtractor.from_training_data(data)
+
+
+def test_a_name_that_is_an_everyday_word_needs_a_product_meant() -> None:
+    extractor = everyday_extractor()
+
+    def named(text: str) -> list[str]:
+        return [e.value for e in extractor.extract(text)]
+
+    # The word in its everyday sense, in French or in English, plural or as part of a
+    # fuzzy two-word window ("a notion of" is one edit from nothing, two from "notion so").
+    assert named("je fais du drive pour mes clients, comment l'organiser ?") == []
+    assert named("c'est quoi le drive piéton ?") == []
+    assert named("je poste 3 x par semaine, le format factur-x") == []
+    assert named("il manque un élément sur ma facture") == []
+    assert named("German guests keep asking to pay by card") == []
+    assert named("j'ai quelques notions de compta") == []
+    assert named("I have a notion of what I need") == []
+    # The product: written with a capital, after a word that introduces a tool, or near a
+    # word about tools.
+    assert named("mes photos sont sur le Drive") == ["Google Drive"]
+    assert named("je range tout sur drive") == ["Google Drive"]
+    assert named("ouvrir mes fichiers sans drive") == ["Google Drive"]
+    assert named("j'utilise keep pour mes notes") == ["Google Keep"]
+    assert named("une alternative à notion ?") == ["Notion"]
+    assert named("Element c'est européen ?") == ["Element"]
+    assert named("je publie sur x") == ["X"]
+    # The same rule once the extractor is saved and loaded with the intent model.
+    copy = EntityExtractor.from_dict(extractor.to_dict())
+    assert [e.value for e in copy.extract("le drive de mon magasin")] == []
+    assert [e.value for e in copy.extract("le Drive de mon magasin")] == ["Google Drive"]
