@@ -24,8 +24,12 @@ _INTRO = re.compile(
     f"(?:{_GREETING_WORD})*"
     + r"(?:je suis|jsuis|j suis|chui|on est|nous sommes|moi c est|j ai (?:un|une)|jai (?:un|une)|"
     r"je tiens|je gere|"
-    r"je travaille|je bosse|i am|i m|we are)\b[^,.;:!?]{0,90}?"
-    r"(?:[,.;:!]|\bet\b(?= (?:je|j|on|nous|i)\b))\s*",
+    r"je travaille|je bosse|i am|i m|we are)\b"
+    # A short clause may end where the next starts without punctuation ("jsuis plombier j'ai
+    # 40 devis en attente…": what follows is the question's); else at its punctuation or at
+    # "et je…".
+    r"(?:(?:\s+[^\s,.;:!?]+){1,3}?(?= (?:je|j|on|nous)\b)|"
+    r"[^,.;:!?]{0,90}?(?:[,.;:!]|\bet\b(?= (?:je|j|on|nous|i)\b)))\s*",
     re.IGNORECASE,
 )
 _LEADING_GREETING = re.compile(f"(?:{_GREETING_WORD})+")

@@ -74,6 +74,20 @@ from bot.question_shape import asks_where_to_start, is_broad, shape
             "combien coute un nom de domaine en .fr ?",
         ),
         ("c'est quoi ? bof", "c'est quoi ? bof", ""),  # too short to be two questions
+        # a short introduction with no punctuation before the next clause: what follows it
+        # is the question, not "ya une appli simple ?" alone (read as "t'es un robot ?")
+        (
+            "jsuis plombier j ai 40 devis en attente je sais plus lesquels relancer, ya une "
+            "appli simple ?",
+            "j ai 40 devis en attente je sais plus lesquels relancer, ya une appli simple ?",
+            "",
+        ),
+        (
+            "je suis coiffeuse j'ai les numéros de mes clientes, j'ai le droit de leur envoyer "
+            "des sms promo ?",
+            "j'ai les numéros de mes clientes, j'ai le droit de leur envoyer des sms promo ?",
+            "",
+        ),
     ],
 )
 def test_introduction_and_second_question_are_read_apart(
