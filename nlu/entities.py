@@ -70,7 +70,7 @@ NAME_CUES = frozenset(
     alternative alternatives autre remplacer remplace remplacant quitter equivalent appli
     applis application applications app logiciel logiciels outil outils utilise utilises
     utiliser use using europeen europeenne americain americaine gratuit gratuite coute prix
-    tarif tarifs abonnement software tool tools european american
+    tarif tarifs abonnement software tool tools european american pack suite licence licences
     """.split()
 )
 CUE_WINDOW = 3
@@ -184,14 +184,18 @@ class EntityExtractor:
         tokens = tokenize(text)
         found: list[Entity] = []
         taken = [False] * len(tokens)
-        self._exact(text, tokens, taken, found)
+        pending = self._exact(text, tokens, taken, found)
         self._fuzzy(text, tokens, taken, found)
+        self._beside_names(text, tokens, taken, found, pending)
         self._regex(text, found)
         return sorted(found, key=lambda e: e.start)
 
     def _exact(
         self, text: str, tokens: list[Token], taken: list[bool], found: list[Entity]
-    ) -> None:
+    ) -> list[tuple[int, int, str, str]]:
+        """Names read exactly; returns the everyday words that may still be names
+        (start, end, entity, value), decided once every other name is known."""
+        pending: list[tuple[int, int, str, str]] = []
         for size in range(min(MAX_NGRAM, len(tokens)), 0, -1):
             for i in range(len(tokens) - size + 1):
                 if any(taken[i : i + size]):
@@ -202,11 +206,37 @@ class EntityExtractor:
                     if value is None:
                         continue
                     if is_everyday_name(key) and not self._meant_as_name(text, tokens, i, i + size):
+                        pending.append((i, i + size, entity, value))
                         break
                     start, end = tokens[i].start, tokens[i + size - 1].end
                     found.append(Entity(entity, value, text[start:end], start, end, 1.0, "lookup"))
                     taken[i : i + size] = [True] * size
                     break
+        return pending
+
+    @staticmethod
+    def _beside_names(
+        text: str,
+        tokens: list[Token],
+        taken: list[bool],
+        found: list[Entity],
+        pending: list[tuple[int, int, str, str]],
+    ) -> None:
+        """An everyday word a few words from a name of the same kind is one too ("drive ou
+        dropbox", "notion et trello")."""
+        for start, end, entity, value in pending:
+            if any(taken[start:end]):
+                continue
+            lo, hi = (
+                tokens[max(0, start - CUE_WINDOW)].start,
+                tokens[min(len(tokens), end + CUE_WINDOW) - 1].end,
+            )
+            if any(e.entity == entity and lo <= e.start and e.end <= hi for e in found):
+                begin, finish = tokens[start].start, tokens[end - 1].end
+                found.append(
+                    Entity(entity, value, text[begin:finish], begin, finish, 1.0, "lookup")
+                )
+                taken[start:end] = [True] * (end - start)
 
     def _fuzzy(
         self, text: str, tokens: list[Token], taken: list[bool], found: list[Entity]

@@ -100,7 +100,17 @@ def test_a_plain_word_of_the_examples_is_no_misspelt_name() -> None:
 def everyday_extractor() -> EntityExtractor:
     data = TrainingData(
         synonyms={"drive": "Google Drive", "le drive": "Google Drive", "keep": "Google Keep"},
-        lookups={"tool": ["Google Drive", "Google Keep", "Notion", "Notion so", "X", "Element"]},
+        lookups={
+            "tool": [
+                "Google Drive",
+                "Google Keep",
+                "Notion",
+                "Notion so",
+                "X",
+                "Element",
+                "Dropbox",
+            ]
+        },
     )
     return EntityExtractor.from_training_data(data)
 
@@ -129,6 +139,7 @@ def test_a_name_that_is_an_everyday_word_needs_a_product_meant() -> None:
     assert named("une alternative à notion ?") == ["Notion"]
     assert named("Element c'est européen ?") == ["Element"]
     assert named("je publie sur x") == ["X"]
+    assert named("drive ou dropbox, lequel ?") == ["Google Drive", "Dropbox"]  # beside a name
     # The same rule once the extractor is saved and loaded with the intent model.
     copy = EntityExtractor.from_dict(extractor.to_dict())
     assert [e.value for e in copy.extract("le drive de mon magasin")] == []
