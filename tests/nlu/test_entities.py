@@ -144,3 +144,15 @@ def test_a_name_that_is_an_everyday_word_needs_a_product_meant() -> None:
     copy = EntityExtractor.from_dict(extractor.to_dict())
     assert [e.value for e in copy.extract("le drive de mon magasin")] == []
     assert [e.value for e in copy.extract("le Drive de mon magasin")] == ["Google Drive"]
+
+
+def test_a_word_the_examples_use_once_is_no_misspelt_name() -> None:
+    # "femme" is one edit from "ferme" (a farm sale): one plain use in the examples is
+    # enough for the typo-tolerant pass to leave it, and still read "fermme" as the sector.
+    data = TrainingData(
+        examples=[Example("ma femme m'aide au magasin", "ask_funding_training", ())],
+        lookups={"sector": ["ferme"]},
+    )
+    extractor = EntityExtractor.from_training_data(data)
+    assert extractor.extract("ma femme veut se former") == []
+    assert [e.value for e in extractor.extract("vendre en direct de la fermme")] == ["ferme"]

@@ -62,5 +62,5 @@ def test_a_version_3_model_parses_without_neighbours_and_the_default_is_retraine
     assert old.parse("je veux parler à un conseiller", vector).intent == "human_handoff"
 
     retrained = load_or_train(folder, encoder, cache_dir=session_data_dir / "cache")
-    assert retrained.manifest["format_version"] == FORMAT_VERSION == 5
+    assert retrained.manifest["format_version"] == FORMAT_VERSION == 6
     assert retrained.classifier.neighbours is not None
