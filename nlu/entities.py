@@ -3,7 +3,9 @@
 A gazetteer is built from the training data: lookup values, synonym variants, and every
 entity annotated in the examples. Matching is on folded token n-grams (longest first), then
 a typo-tolerant pass (Damerau-Levenshtein, one edit for short names, two for long ones) on
-what is left. Values are normalised to the canonical name (`gmal` -> `Gmail`).
+what is left. Values are normalised to the canonical name (`gmal` -> `Gmail`). A name that
+is also an everyday word ("le drive", "l'office de tourisme") counts only where a product is
+meant, and the typo-tolerant pass leaves alone the words the examples use as plain words.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ CUE_WINDOW = 3
 
 
 def is_everyday_name(key: tuple[str, ...]) -> bool:
+    """A gazetteer key that is one everyday word, with or without its determiner."""
     words = [w for w in key if w not in DETERMINERS]
     return len(words) == 1 and words[0] in EVERYDAY_NAMES
 
